@@ -1,0 +1,197 @@
+"""The convolution core: pure NumPy, PyTorch's ``conv2d`` semantics on one channel.
+
+Nothing here knows about files, Pillow, Click or Rich: arrays and plain values in, arrays out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.errors import KernelError, ParameterError
+from convcli.padding import pad_image
+from convcli.params import ConvParams, IntOrPair, PaddingArg
+from convcli.shape import arithmetic, check_fits
+
+FloatArray = npt.NDArray[np.floating[Any]]
+
+
+def convolve2d(
+    image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    *,
+    stride: IntOrPair = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrPair = 1,
+    pad_mode: str = "zeros",
+    flip: bool = False,
+) -> FloatArray:
+    """Slide `kernel` over `image` as ``torch.nn.functional.conv2d`` does on one channel.
+
+    By default the kernel is **not** flipped: each output pixel is the sum of the window times
+    the kernel as written (cross-correlation, the deep-learning convention). With
+    ``flip=True`` the kernel is rotated by 180 degrees first: true convolution, as
+    ``scipy.ndimage.convolve`` computes it.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        A 2-D image, or one whose C channels are filtered independently with the same kernel.
+    kernel : array_like, shape (kh, kw)
+        Any size, square or not, odd or even; finite numbers.
+    stride : int or (int, int)
+        Step between windows, >= 1.
+    padding : int, (int, int), "same" or "valid"
+        Pixels added on each side of each axis (>= 0); "valid" is 0; "same" keeps the size
+        (stride 1 only; an odd total puts the extra row or column at the bottom or right).
+    dilation : int or (int, int)
+        Spacing between kernel taps, >= 1.
+    pad_mode : {"zeros", "reflect", "replicate", "circular"}
+        What the padding holds (see :mod:`convcli.padding`).
+    flip : bool
+        Rotate the kernel by 180 degrees (true convolution).
+
+    Returns
+    -------
+    ndarray, shape (o_h, o_w) or (o_h, o_w, C)
+        float32 if `image` is float32 (whatever the kernel's dtype), float64 otherwise. The
+        shape is :func:`convcli.output_shape`'s.
+
+    Raises
+    ------
+    ParameterError
+        If an option breaks its rule, or the image is not a non-empty 2-D or 3-D numeric array.
+    KernelError
+        If the kernel is empty, ragged, not 2-D, not numeric or not finite.
+    ShapeError
+        If the dilated kernel is larger than the padded image, or the padding is too wide for
+        ``reflect`` or ``circular``. All three are ``ValueError``.
+
+    Notes
+    -----
+    Output pixel (r, c), for a kernel w of size kh x kw, stride s, dilation d and the padded
+    image x::
+
+        y[r, c] = sum over a < kh, b < kw of  w[a, b] * x[r*s_h + a*d_h, c*s_w + b*d_w]
+
+    Examples
+    --------
+    An asymmetric kernel tells correlation from convolution. Element [0, 0] is 1*1 + 10*2 = 21
+    with the kernel as written, and 10*1 + 1*2 = 12 with it flipped:
+
+    >>> convolve2d([[1, 2, 3]], [[1, 10]])
+    array([[21., 32.]])
+    >>> convolve2d([[1, 2, 3]], [[1, 10]], flip=True)
+    array([[12., 23.]])
+
+    A 3x3 window of ones, stride 2 and zero padding 1 on the 4x4 ramp 0..15: element [1, 1] is
+    5 + 6 + 7 + 9 + 10 + 11 + 13 + 14 + 15 = 90, element [0, 0] is 0 + 1 + 4 + 5 = 10.
+
+    >>> ramp = np.arange(16).reshape(4, 4)
+    >>> convolve2d(ramp, np.ones((3, 3)), stride=2, padding=1)
+    array([[10., 24.],
+           [51., 90.]])
+    """
+    params = ConvParams.from_args(
+        stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
+    )
+    return apply_kernel(image, kernel, params)
+
+
+def apply_kernel(image: npt.ArrayLike, kernel: npt.ArrayLike, params: ConvParams) -> FloatArray:
+    """:func:`convolve2d` with its options given as one :class:`ConvParams`.
+
+    Flips the kernel only if ``params.flip`` is true.
+    """
+    pixels = as_image_array(image)
+    weights = as_kernel_array(kernel)
+    if params.flip:
+        weights = weights[::-1, ::-1]
+    dtype = np.float32 if pixels.dtype == np.float32 else np.float64
+    pixels = pixels.astype(dtype, copy=False)
+    weights = weights.astype(dtype)
+
+    axes = arithmetic(pixels.shape[:2], weights.shape, params)
+    check_fits(axes)
+    rows, cols = axes
+    padded = pad_image(
+        pixels,
+        ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after)),
+        params.pad_mode,
+    )
+    out = np.zeros((rows.output, cols.output, *pixels.shape[2:]), dtype=dtype)
+    product = np.empty_like(out)
+    # One pass per kernel tap over the whole image: each tap reads a strided view of the
+    # padded image, so stride skips the unused outputs and dilation needs no zero-filled kernel.
+    row_stop = (rows.output - 1) * rows.stride + 1
+    col_stop = (cols.output - 1) * cols.stride + 1
+    for a in range(weights.shape[0]):
+        top = a * rows.dilation
+        for b in range(weights.shape[1]):
+            left = b * cols.dilation
+            window = padded[
+                top : top + row_stop : rows.stride, left : left + col_stop : cols.stride
+            ]
+            np.multiply(window, weights[a, b], out=product)
+            out += product
+    return out
+
+
+def as_image_array(image: npt.ArrayLike) -> npt.NDArray[Any]:
+    """`image` as a non-empty (H, W) or (H, W, C) numeric array, or :class:`ParameterError`."""
+    try:
+        pixels = np.asarray(image)
+    except ValueError as error:
+        raise ParameterError(f"image is not a rectangular array: {error}") from None
+    if pixels.dtype.kind not in "biuf":
+        raise ParameterError(f"image must hold real numbers, got dtype {pixels.dtype}")
+    if pixels.ndim not in (2, 3):
+        raise ParameterError(
+            f"image must be 2-D (H, W) or 3-D (H, W, C), got {pixels.ndim}-D shape {pixels.shape}"
+        )
+    if pixels.size == 0:
+        raise ParameterError(f"image is empty: shape {pixels.shape}")
+    return pixels
+
+
+def as_kernel_array(kernel: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """`kernel` as a non-empty 2-D float64 array of finite numbers, or :class:`KernelError`.
+
+    >>> as_kernel_array([[1, 2], [3]])
+    Traceback (most recent call last):
+    ...
+    convcli.errors.KernelError: kernel rows differ in length: row 1 has 1 value, expected 2
+    """
+    if isinstance(kernel, list | tuple):
+        _check_rows(kernel)
+    try:
+        weights = np.asarray(kernel)
+    except ValueError as error:
+        raise KernelError(f"kernel is not a rectangular array: {error}") from None
+    if weights.dtype.kind not in "biuf":
+        raise KernelError(f"kernel must hold real numbers, got dtype {weights.dtype}")
+    if weights.ndim != 2:
+        raise KernelError(f"kernel must be 2-D, got {weights.ndim}-D shape {weights.shape}")
+    if weights.size == 0:
+        raise KernelError(f"kernel is empty: shape {weights.shape}")
+    weights = weights.astype(np.float64)
+    bad = np.argwhere(~np.isfinite(weights))
+    if len(bad):
+        row, col = (int(i) for i in bad[0])
+        raise KernelError(f"kernel value at [{row}, {col}] is {weights[row, col]}, not finite")
+    return weights
+
+
+def _check_rows(rows: list[Any] | tuple[Any, ...]) -> None:
+    """Name the first ragged row of a nested list (NumPy's own message names none)."""
+    lengths = [len(row) if isinstance(row, list | tuple) else None for row in rows]
+    if not lengths or lengths[0] is None:
+        return
+    for index, length in enumerate(lengths):
+        if length != lengths[0]:
+            found = "not a row" if length is None else f"{length} value{'s' * (length != 1)}"
+            raise KernelError(
+                f"kernel rows differ in length: row {index} has {found}, expected {lengths[0]}"
+            )

@@ -1,0 +1,54 @@
+"""The exceptions convcli raises, one family under :class:`ConvcliError`.
+
+The library raises them; the command line turns each into a one-line message and an exit code
+in one place (:mod:`convcli.cli`). Argument errors also derive from :class:`ValueError`, so that
+callers of the Python API can catch them the usual way.
+"""
+
+from __future__ import annotations
+
+
+class ConvcliError(Exception):
+    """Base class of every error convcli raises on purpose."""
+
+
+class ParameterError(ConvcliError, ValueError):
+    """A stride, padding, dilation, pad mode or other option breaks its rule."""
+
+
+class KernelError(ConvcliError, ValueError):
+    """A kernel is empty, ragged, not 2-D, not numeric or not finite."""
+
+
+class UnknownKernelError(ConvcliError, LookupError):
+    """No built-in kernel has that name."""
+
+    def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        hint = f"; did you mean {_quoted_alternatives(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown kernel {name!r}{hint} (list them with 'convcli kernels')")
+
+
+class ShapeError(ConvcliError, ValueError):
+    """The (dilated) kernel does not fit the padded input, or the padding does not fit the mode."""
+
+    def __init__(self, message: str, details: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.details = details
+        """Lines that show the arithmetic behind the message, one per axis."""
+
+
+class ImageReadError(ConvcliError):
+    """An input image cannot be opened or decoded."""
+
+
+class ImageWriteError(ConvcliError):
+    """An output image cannot be encoded or written."""
+
+
+def _quoted_alternatives(names: tuple[str, ...]) -> str:
+    quoted = [repr(name) for name in names]
+    if len(quoted) == 1:
+        return quoted[0]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]

@@ -1,0 +1,173 @@
+"""The options of one convolution, normalised once into a frozen :class:`ConvParams`.
+
+Every size convcli reads or prints is (height, width), rows before columns, like a NumPy shape.
+Scalars become per-axis pairs in exactly one helper, :func:`to_pair`.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeAlias, TypeVar, get_args
+
+from convcli.errors import ParameterError
+
+Pair: TypeAlias = tuple[int, int]
+"""A per-axis value, (height, width)."""
+
+PadMode: TypeAlias = Literal["zeros", "reflect", "replicate", "circular"]
+"""PyTorch's padding modes; see :mod:`convcli.padding` for what each one adds."""
+
+PAD_MODES: tuple[PadMode, ...] = get_args(PadMode)
+
+IntOrPair: TypeAlias = int | Sequence[int]
+PaddingArg: TypeAlias = int | Sequence[int] | str
+Choice = TypeVar("Choice", bound=str)
+
+
+def to_pair(value: object, name: str, *, minimum: int) -> Pair:
+    """Return `value` as an (h, w) pair of ints, each at least `minimum`.
+
+    Accepts an int (used for both axes) or a sequence of two ints. Booleans and floats are
+    refused, as PyTorch refuses them.
+
+    >>> to_pair(2, "stride", minimum=1)
+    (2, 2)
+    >>> to_pair((1, 3), "dilation", minimum=1)
+    (1, 3)
+    >>> to_pair(0, "stride", minimum=1)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: stride must be an integer >= 1 or an (h, w) pair of them, got 0
+    """
+    rule = f"{name} must be an integer >= {minimum} or an (h, w) pair of them, got {value!r}"
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        items = [_as_int(item) for item in value] if len(value) == 2 else [None]
+    else:
+        items = [_as_int(value)] * 2
+    if len(items) != 2:
+        raise ParameterError(rule)
+    height, width = items
+    if height is None or width is None or height < minimum or width < minimum:
+        raise ParameterError(rule)
+    return (height, width)
+
+
+def _as_int(value: object) -> int | None:
+    """`value` as an int if it is an integer (NumPy's included, bool excluded), else None."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return None
+
+
+def to_padding(value: object) -> Pair | Literal["same"]:
+    """Return `value` as a padding pair, or ``"same"``; ``"valid"`` is (0, 0).
+
+    >>> to_padding("valid"), to_padding(1), to_padding("same")
+    ((0, 0), (1, 1), 'same')
+    """
+    if isinstance(value, str):
+        if value == "same":
+            return "same"
+        if value == "valid":
+            return (0, 0)
+        raise ParameterError(
+            f"padding must be an integer >= 0, an (h, w) pair, 'same' or 'valid', got {value!r}"
+        )
+    return to_pair(value, "padding", minimum=0)
+
+
+def to_choice(value: object, choices: tuple[Choice, ...], name: str) -> Choice:
+    """Return the member of `choices` equal to `value`, or raise :class:`ParameterError`.
+
+    >>> to_choice("reflect", PAD_MODES, "pad mode")
+    'reflect'
+    >>> to_choice("mirror", PAD_MODES, "pad mode")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: pad mode must be one of zeros, reflect, replicate,
+    circular; got 'mirror'
+    """
+    for choice in choices:
+        if value == choice:
+            return choice
+    raise ParameterError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvParams:
+    """How a kernel slides over an image: PyTorch's ``conv2d`` options, per axis.
+
+    Attributes
+    ----------
+    stride : (int, int)
+        Step between windows, >= 1.
+    padding : (int, int) or "same"
+        Rows added at top and bottom, columns at left and right, >= 0. ``"same"`` pads so that
+        the output has the input's size (stride 1 only); an odd total puts the extra row or
+        column at the bottom or right, as PyTorch does.
+    dilation : (int, int)
+        Spacing between kernel taps, >= 1; 1 is an ordinary kernel.
+    pad_mode : str
+        What the padding holds: ``zeros``, ``reflect``, ``replicate`` or ``circular``.
+    flip : bool
+        False: cross-correlation, the kernel applied as written (PyTorch, the deep-learning
+        convention). True: true convolution, the kernel rotated by 180 degrees first.
+    """
+
+    stride: Pair = (1, 1)
+    padding: Pair | Literal["same"] = (0, 0)
+    dilation: Pair = (1, 1)
+    pad_mode: PadMode = "zeros"
+    flip: bool = False
+
+    def __post_init__(self) -> None:
+        # Also catches a ConvParams built directly rather than through from_args.
+        to_pair(self.stride, "stride", minimum=1)
+        to_pair(self.dilation, "dilation", minimum=1)
+        to_padding(self.padding)
+        to_choice(self.pad_mode, PAD_MODES, "pad mode")
+        if self.padding == "same" and self.stride != (1, 1):
+            raise ParameterError(
+                f"padding 'same' needs stride 1, got stride {format_pair(self.stride)}"
+                " (as in PyTorch; give the padding as a number instead)"
+            )
+
+    @classmethod
+    def from_args(
+        cls,
+        *,
+        stride: IntOrPair = 1,
+        padding: PaddingArg = 0,
+        dilation: IntOrPair = 1,
+        pad_mode: str = "zeros",
+        flip: bool = False,
+    ) -> ConvParams:
+        """Build from scalars, pairs or names, as :func:`convcli.convolve2d` accepts them."""
+        return cls(
+            stride=to_pair(stride, "stride", minimum=1),
+            padding=to_padding(padding),
+            dilation=to_pair(dilation, "dilation", minimum=1),
+            pad_mode=to_choice(pad_mode, PAD_MODES, "pad mode"),
+            flip=bool(flip),
+        )
+
+
+def format_pair(pair: Pair, separator: str = "x") -> str:
+    """Write a pair as ``"3"`` when both axes agree, else as ``"3x1"`` (height first).
+
+    >>> format_pair((2, 2)), format_pair((3, 1))
+    ('2', '3x1')
+    """
+    height, width = pair
+    return str(height) if height == width else f"{height}{separator}{width}"
+
+
+def format_size(size: Pair) -> str:
+    """Write a size as ``HxW``, rows first, always with both numbers.
+
+    >>> format_size((300, 451))
+    '300x451'
+    """
+    return f"{size[0]}x{size[1]}"
