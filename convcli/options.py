@@ -1,0 +1,151 @@
+"""Click parameter types and the options ``apply`` and ``shape`` share.
+
+Each type defers its rule to the library's own normaliser, so the command line and the Python
+API refuse the same values with the same words; a refusal here is a usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from click.shell_completion import CompletionItem
+
+from convcli.errors import ParameterError, UnknownKernelError
+from convcli.kernels import KERNELS, Kernel, get_kernel
+from convcli.params import PAD_MODES, Pair, to_padding, to_pair
+
+_INTEGERS = re.compile(r"^\s*(-?\d+)\s*(?:[,x]\s*(-?\d+)\s*)?$")
+
+
+def parse_pair(text: str) -> int | tuple[int, int] | None:
+    """``"3"`` -> 3, ``"3,1"`` or ``"3x1"`` -> (3, 1); None if `text` is neither.
+
+    >>> parse_pair("2"), parse_pair("3,1"), parse_pair("300x451"), parse_pair("two")
+    (2, (3, 1), (300, 451), None)
+    """
+    match = _INTEGERS.match(text)
+    if match is None:
+        return None
+    first, second = match.groups()
+    return int(first) if second is None else (int(first), int(second))
+
+
+class PairType(click.ParamType[Pair]):
+    """An integer, or ``H,W`` for per-axis values; at least `minimum`."""
+
+    def __init__(self, what: str, minimum: int, metavar: str = "N|H,W") -> None:
+        self.what = what
+        self.minimum = minimum
+        self.metavar = metavar
+        self.name = what
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return self.metavar
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Pair:
+        if isinstance(value, tuple):
+            return value  # already converted (a default)
+        parsed = parse_pair(str(value))
+        try:
+            return to_pair(parsed if parsed is not None else value, self.what, minimum=self.minimum)
+        except ParameterError as error:
+            self.fail(str(error), param, ctx)
+
+
+class PaddingType(click.ParamType[Pair | str]):
+    """Padding: an integer, ``H,W``, ``same`` or ``valid``."""
+
+    name = "padding"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "N|H,W|same|valid"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Pair | str:
+        if isinstance(value, tuple):
+            return value
+        parsed = parse_pair(str(value))
+        try:
+            return to_padding(parsed if parsed is not None else str(value).strip().lower())
+        except ParameterError as error:
+            self.fail(str(error), param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        return [CompletionItem(name) for name in ("same", "valid") if name.startswith(incomplete)]
+
+
+class KernelType(click.ParamType[Kernel]):
+    """A built-in kernel's name; unknown names get the closest ones as suggestions."""
+
+    name = "kernel"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "NAME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Kernel:
+        if isinstance(value, Kernel):
+            return value
+        try:
+            return get_kernel(str(value))
+        except UnknownKernelError as error:
+            self.fail(str(error), param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        return [
+            CompletionItem(name, help=kernel.summary)
+            for name, kernel in KERNELS.items()
+            if name.startswith(incomplete)
+        ]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def geometry_options(function: F) -> F:
+    """``--stride``, ``--padding`` and ``--dilation``: what decides the output's shape."""
+    decorators = [
+        click.option(
+            "--stride",
+            type=PairType("stride", minimum=1),
+            default="1",
+            show_default=True,
+            help="Step between windows, per axis as H,W.",
+        ),
+        click.option(
+            "--padding",
+            type=PaddingType(),
+            default="0",
+            show_default=True,
+            help="Pixels added on each side; 'same' keeps the size (stride 1), 'valid' is 0.",
+        ),
+        click.option(
+            "--dilation",
+            type=PairType("dilation", minimum=1),
+            default="1",
+            show_default=True,
+            help="Spacing between kernel taps; 2 spreads a 3x3 kernel over 5x5.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+pad_mode_option = click.option(
+    "--pad-mode",
+    type=click.Choice(PAD_MODES),
+    default="zeros",
+    show_default=True,
+    help="What the padding holds: zeros, reflect (c b|a b c d|c b), "
+    "replicate (a a|a b c d|d d) or circular (c d|a b c d|a b).",
+)

@@ -1,0 +1,40 @@
+"""Shared fixtures: small synthetic images written to a temporary directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PIL import Image
+
+
+def vertical_bar(height: int = 20, width: int = 30) -> npt.NDArray[np.uint8]:
+    """A dark image with one bright vertical bar, columns 10..19."""
+    image = np.full((height, width), 30, dtype=np.uint8)
+    image[:, 10:20] = 200
+    return image
+
+
+@pytest.fixture
+def bar_png(tmp_path: Path) -> Path:
+    """A 20x30 PNG of :func:`vertical_bar`."""
+    path = tmp_path / "bar.png"
+    Image.fromarray(vertical_bar()).save(path)
+    return path
+
+
+@pytest.fixture
+def colour_png(tmp_path: Path) -> Path:
+    """A 12x16 random RGB PNG."""
+    rgb = np.random.default_rng(7).integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    path = tmp_path / "colour.png"
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+def read_pixels(path: Path) -> npt.NDArray[np.uint8]:
+    """An image file's pixels as an array (H, W)."""
+    with Image.open(path) as image:
+        return np.asarray(image)

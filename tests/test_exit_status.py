@@ -1,0 +1,196 @@
+"""Every error path: its exit code, and one line on stderr that says what is wrong and where.
+
+The exit codes, as the README's table states them:
+0 success, 1 the data did not cooperate, 2 the command line is wrong, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from convcli.cli import EXIT_DATA_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE_ERROR, cli
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(arg) for arg in args], prog_name="convcli")
+
+
+def test_the_exit_codes() -> None:
+    assert (EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE_ERROR, EXIT_INTERRUPTED) == (0, 1, 2, 130)
+
+
+def assert_one_line_error(result: Result, code: int, message: str) -> None:
+    assert result.exit_code == code, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("convcli: error: ")
+    assert message in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+
+
+USAGE_ERRORS = [
+    (
+        ["apply", "-k", "vertcal", "{bar}", "{out}"],
+        "Invalid value for '-k' / '--kernel': unknown kernel 'vertcal'; did you mean 'vertical'?"
+        " (list them with 'convcli kernels')",
+    ),
+    (["apply", "-k", "zzzzzz", "{bar}", "{out}"], "unknown kernel 'zzzzzz' (list them with"),
+    (["apply", "{bar}", "{out}"], "Missing option '-k' / '--kernel'."),
+    (
+        ["apply", "-k", "vertical", "{bar}"],
+        "Missing argument 'OUTPUT'. (see 'convcli apply --help')",
+    ),
+    (
+        ["apply", "-k", "vertical", "--stride", "0", "{bar}", "{out}"],
+        "Invalid value for '--stride': stride must be an integer >= 1 or an (h, w) pair of them,"
+        " got 0",
+    ),
+    (["apply", "-k", "vertical", "--stride", "-1", "{bar}", "{out}"], "got -1"),
+    (["apply", "-k", "vertical", "--stride", "two", "{bar}", "{out}"], "got 'two'"),
+    (["apply", "-k", "vertical", "--stride", "1,2,3", "{bar}", "{out}"], "got '1,2,3'"),
+    (
+        ["apply", "-k", "vertical", "--dilation", "0,1", "{bar}", "{out}"],
+        "Invalid value for '--dilation': dilation must be an integer >= 1",
+    ),
+    (
+        ["apply", "-k", "vertical", "--padding", "-2", "{bar}", "{out}"],
+        "Invalid value for '--padding': padding must be an integer >= 0 or an (h, w) pair of them",
+    ),
+    (
+        ["apply", "-k", "vertical", "--padding", "full", "{bar}", "{out}"],
+        "padding must be an integer >= 0, an (h, w) pair, 'same' or 'valid', got 'full'",
+    ),
+    (
+        ["apply", "-k", "vertical", "--padding", "same", "--stride", "2", "{bar}", "{out}"],
+        "padding 'same' needs stride 1, got stride 2",
+    ),
+    (
+        ["apply", "-k", "vertical", "--pad-mode", "mirror", "{bar}", "{out}"],
+        "Invalid value for '--pad-mode': 'mirror' is not one of",
+    ),
+    (
+        ["apply", "-k", "vertical", "--range", "wrap", "{bar}", "{out}"],
+        "Invalid value for '--range'",
+    ),
+    (
+        ["apply", "-k", "vertical", "{bar}", "{tmp}/out.xyz"],
+        "has the extension '.xyz', which names no format convcli can write; use one of .png",
+    ),
+    (["apply", "-k", "vertical", "{bar}", "{tmp}/out"], "has no extension; use one of .png"),
+    (["apply", "-k", "vertical", "--colour", "{bar}", "{out}"], "No such option"),
+    (["kernels", "sobelx"], "unknown kernel 'sobelx'; did you mean 'sobel-x' or 'sobel-y'?"),
+    (["shape", "--kernel-size", "3"], "give either an IMAGE or --input HxW, not both or neither"),
+    (["shape", "--input", "5x5"], "give either -k NAME or --kernel-size, not both or neither"),
+    (["shape", "--input", "5x5", "-k", "box-3", "--kernel-size", "3"], "give either -k NAME or"),
+    (["shape", "--input", "0x5", "--kernel-size", "3"], "input size must be an integer >= 1"),
+    (["shape", "--input", "5x5", "--kernel-size", "3x", "--json"], "kernel size must be"),
+    (["frobnicate"], "No such command 'frobnicate'."),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), USAGE_ERRORS)
+def test_usage_errors_exit_2(tmp_path: Path, bar_png: Path, args: list[str], message: str) -> None:
+    out = tmp_path / "out.png"
+    out.write_bytes(b"precious")
+    filled = [a.format(bar=bar_png, out=out, tmp=tmp_path) for a in args]
+    assert_one_line_error(run(*filled), EXIT_USAGE_ERROR, message)
+    assert out.read_bytes() == b"precious"
+
+
+def test_data_errors_exit_1(tmp_path: Path, bar_png: Path) -> None:
+    out = tmp_path / "out.png"
+    out.write_bytes(b"precious")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "dir").mkdir()
+    cases = [
+        ([tmp_path / "missing.png", out], "cannot read '{tmp}/missing.png': no such file"),
+        ([tmp_path / "notes.txt", out], "cannot read '{tmp}/notes.txt': not an image format"),
+        ([tmp_path / "dir", out], "cannot read '{tmp}/dir': it is a directory"),
+        ([bar_png, tmp_path / "nodir" / "o.png"],
+         "cannot write '{tmp}/nodir/o.png': directory '{tmp}/nodir' does not exist"),
+        ([bar_png, tmp_path / "dir.png"], ""),  # made a directory below
+    ]  # fmt: skip
+    (tmp_path / "dir.png").mkdir()
+    cases[-1] = ([bar_png, tmp_path / "dir.png"], "cannot write '{tmp}/dir.png': it is a directory")
+    for paths, message in cases:
+        result = run("apply", "-k", "vertical", *paths)
+        assert_one_line_error(result, EXIT_DATA_ERROR, message.format(tmp=tmp_path))
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bar.png", "dir", "dir.png", "notes.txt", "out.png"
+    ]  # fmt: skip
+
+
+def test_kernel_that_does_not_fit_exits_1_and_writes_nothing(tmp_path: Path, bar_png: Path) -> None:
+    out = tmp_path / "out.png"
+    out.write_bytes(b"precious")
+    result = run("apply", "-k", "box-5", "--dilation", "8", bar_png, out)
+    assert result.exit_code == EXIT_DATA_ERROR
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "convcli: error: kernel 5x5 with dilation 8 spans 33x33, larger than the padded input 20x30"
+    )
+    assert lines[1:] == [
+        "  o_h = floor((20 + 2*0 - 8*(5 - 1) - 1) / 1) + 1 = -12  (span 33 > padded 20)",
+        "  o_w = floor((30 + 2*0 - 8*(5 - 1) - 1) / 1) + 1 = -2  (span 33 > padded 30)",
+    ]
+    assert out.read_bytes() == b"precious"
+
+
+def test_reflect_padding_wider_than_the_image_exits_1(tmp_path: Path, bar_png: Path) -> None:
+    result = run("apply", "-k", "identity", "--padding", "20", "--pad-mode", "reflect", bar_png,
+                 tmp_path / "out.png")  # fmt: skip
+    assert_one_line_error(
+        result,
+        EXIT_DATA_ERROR,
+        "reflect padding of 20 rows needs more than 20 rows, the image has 20",
+    )
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_truncated_input_exits_1(tmp_path: Path, colour_png: Path) -> None:
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(colour_png.read_bytes()[:200])
+    result = run("apply", "-k", "vertical", cut, tmp_path / "out.png")
+    assert_one_line_error(result, EXIT_DATA_ERROR, f"cannot decode '{cut}': ")
+
+
+def test_interrupt_exits_130(
+    monkeypatch: pytest.MonkeyPatch, bar_png: Path, tmp_path: Path
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("convcli.cli.apply_to_file", interrupted)
+    result = run("apply", "-k", "vertical", bar_png, tmp_path / "out.png")
+    assert result.exit_code == EXIT_INTERRUPTED
+    assert "convcli: error: interrupted" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bug_is_one_line_and_debug_shows_the_traceback(
+    monkeypatch: pytest.MonkeyPatch, bar_png: Path, tmp_path: Path
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr("convcli.cli.apply_to_file", broken)
+    args: list[str | Path] = ["apply", "-k", "vertical", bar_png, tmp_path / "out.png"]
+    result = run(*args)
+    assert_one_line_error(result, EXIT_DATA_ERROR, "internal error: RuntimeError: something broke")
+    debug = run("--debug", *args)
+    assert debug.exit_code == EXIT_DATA_ERROR
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.splitlines()[-1].startswith("convcli: error: internal error")
+
+
+def test_debug_shows_the_traceback_of_a_data_error(tmp_path: Path) -> None:
+    result = run("--debug", "apply", "-k", "vertical", tmp_path / "missing.png", tmp_path / "o.png")
+    assert result.exit_code == EXIT_DATA_ERROR
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "ImageReadError" in result.stderr

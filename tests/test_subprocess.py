@@ -1,0 +1,102 @@
+"""Real runs of the installed ``convcli`` command, checking the files it writes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import read_pixels, vertical_bar
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
+
+
+def convcli_executable() -> str:
+    """The console script installed beside this Python, else the one on PATH."""
+    beside = Path(sys.executable).parent / "convcli"
+    found = str(beside) if beside.exists() else shutil.which("convcli")
+    assert found, "the convcli command is not installed (run 'make test', which installs it)"
+    return found
+
+
+def convcli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [convcli_executable(), *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def bar(tmp_path: Path) -> Path:
+    path = tmp_path / "bar.png"
+    Image.fromarray(vertical_bar()).save(path)
+    return path
+
+
+def test_vertical_lights_up_the_bar_edges(bar: Path, tmp_path: Path) -> None:
+    out = tmp_path / "edges.png"
+    done = convcli("apply", "--kernel", "vertical", bar, out)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    # The bar covers input columns 10..19 (200 on 30). Output column c sees input columns
+    # c..c+2, so windows 8 and 9 straddle the left edge and 18 and 19 the right one:
+    # |3 * (30 - 200)| = 510, clipped to 255. Every other window is flat: 0.
+    expected = np.zeros((18, 28), dtype=np.uint8)
+    expected[:, [8, 9, 18, 19]] = 255
+    assert np.array_equal(read_pixels(out), expected)
+
+
+def test_horizontal_leaves_the_bar_edges_dark(bar: Path, tmp_path: Path) -> None:
+    out = tmp_path / "edges.png"
+    done = convcli("apply", "--kernel", "horizontal", bar, out)
+    assert done.returncode == 0, done.stderr
+    assert not read_pixels(out).any()
+
+
+def test_a_sample_photograph(tmp_path: Path) -> None:
+    out = tmp_path / "chelsea-sobel.jpg"
+    done = convcli("apply", "-k", "sobel-x", "--padding", "same", SAMPLES / "chelsea.png", out)
+    assert done.returncode == 0, done.stderr
+    with Image.open(out) as image:
+        assert image.format == "JPEG"
+        assert image.mode == "L"
+        assert (image.height, image.width) == (300, 451)
+        edges = np.asarray(image)
+    # A photograph's edge map is mostly dark with some strong responses.
+    assert np.median(edges) < 60
+    assert edges.max() > 200
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "convcli", "shape", "--input", "300x451", "--kernel-size", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "output 298x449"
+
+
+def test_errors_from_a_real_process(tmp_path: Path) -> None:
+    done = convcli("apply", "-k", "vertical", tmp_path / "missing.png", tmp_path / "out.png")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == f"convcli: error: cannot read '{tmp_path}/missing.png': no such file\n"
+    usage = convcli(
+        "apply", "-k", "vertical", "--stride", "0", tmp_path / "a.png", tmp_path / "b.png"
+    )
+    assert usage.returncode == 2
+    assert usage.stderr.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_long_error_lines_are_not_wrapped(tmp_path: Path) -> None:
+    deep = tmp_path / ("a-rather-long-directory-name-" * 4)
+    done = convcli("apply", "-k", "vertical", deep / "missing.png", tmp_path / "out.png")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
