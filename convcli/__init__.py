@@ -9,6 +9,7 @@ from convcli.core import apply_kernel, convolve2d
 from convcli.errors import (
     ConvcliError,
     ImageReadError,
+    ImageWarning,
     ImageWriteError,
     KernelError,
     ParameterError,
@@ -24,6 +25,7 @@ __all__ = [
     "ConvParams",
     "ConvcliError",
     "ImageReadError",
+    "ImageWarning",
     "ImageWriteError",
     "KernelError",
     "ParameterError",

@@ -9,24 +9,34 @@ library are turned into one line on stderr and an exit code in one place, :meth:
       that does not fit the image
 2     the command line is wrong: unknown kernel, bad option value or combination
 130   interrupted (Ctrl-C)
+143   terminated (SIGTERM)
 ====  ==========================================================================
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.text import Text
 
 from convcli import __version__
-from convcli.errors import ConvcliError, KernelError, ParameterError, ShapeError, UnknownKernelError
+from convcli.console import print_product, report_error, show_warning, stderr_console
+from convcli.errors import (
+    ConvcliError,
+    ImageWarning,
+    KernelError,
+    ParameterError,
+    ShapeError,
+    UnknownKernelError,
+)
 from convcli.image_io import read_size
 from convcli.kernels import KERNELS, Kernel
 from convcli.options import KernelType, PairType, geometry_options, pad_mode_option
@@ -40,25 +50,7 @@ EXIT_OK = 0
 EXIT_DATA_ERROR = 1
 EXIT_USAGE_ERROR = 2
 EXIT_INTERRUPTED = 130
-
-# A rendering that is not for a terminal (a pipe, a file) is not wrapped at 80 columns.
-_PIPE_WIDTH = 160
-
-
-def stdout_console() -> Console:
-    """The console for a command's product, on stdout."""
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console.width = _PIPE_WIDTH
-    return console
-
-
-def stderr_console() -> Console:
-    """The console for messages and explanations, on stderr."""
-    console = Console(stderr=True, highlight=False)
-    if not console.is_terminal:
-        console.width = _PIPE_WIDTH
-    return console
+EXIT_TERMINATED = 128 + signal.SIGTERM
 
 
 def exit_code_for(error: ConvcliError) -> int:
@@ -68,12 +60,13 @@ def exit_code_for(error: ConvcliError) -> int:
     return EXIT_DATA_ERROR
 
 
-def report_error(message: str, details: Sequence[str] = ()) -> None:
-    """Print one line saying what is wrong, then any detail lines, on stderr."""
-    console = stderr_console()
-    console.print(Text.assemble(("convcli: error: ", "bold red"), message), soft_wrap=True)
-    for line in details:
-        console.print(Text(f"  {line}"), soft_wrap=True)
+class Interrupted(click.ClickException):
+    """Ctrl-C while a command runs."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
 
 
 class ConvcliGroup(click.Group):
@@ -81,17 +74,40 @@ class ConvcliGroup(click.Group):
 
     debug = False
 
-    def main(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
-    ) -> NoReturn:
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+
+    def main(  # type: ignore[override]  # Click types main() as NoReturn only when standalone
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:  # the caller handles errors itself
+            return super().main(args, prog_name, standalone_mode=False, **extra)
         self.debug = False
-        extra.pop("standalone_mode", None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", ImageWarning)
+            warnings.showwarning = show_warning
+            code = self._run(args, prog_name, **extra)
+        sys.exit(code)
+
+    def _run(self, args: Sequence[str] | None, prog_name: str | None, **extra: Any) -> int:
+        """Run the command line; report any failure in one line; return the exit code."""
         try:
             result = super().main(args, prog_name, standalone_mode=False, **extra)
-            code = result if isinstance(result, int) else EXIT_OK
-        except click.exceptions.Abort:
+        except click.exceptions.NoArgsIsHelpError as error:  # bare `convcli`: the help
+            error.show()
+            return error.exit_code
+        except (Interrupted, click.exceptions.Abort):
+            if stderr_console().is_terminal:
+                print(file=sys.stderr)  # past the terminal's "^C"
             report_error("interrupted")
-            code = EXIT_INTERRUPTED
+            return EXIT_INTERRUPTED
         except click.UsageError as error:
             self._show_traceback()
             # A bad value names its option and the rule; other slips get a pointer to the help.
@@ -102,27 +118,27 @@ class ConvcliGroup(click.Group):
             if error.ctx is not None and not names_the_rule:
                 hint = f" (see '{error.ctx.command_path} --help')"
             report_error(error.format_message() + hint)
-            code = error.exit_code
+            return error.exit_code
         except click.ClickException as error:
             self._show_traceback()
             report_error(error.format_message())
-            code = error.exit_code
+            return error.exit_code
         except ConvcliError as error:
             self._show_traceback()
             report_error(str(error), error.details if isinstance(error, ShapeError) else ())
-            code = exit_code_for(error)
+            return exit_code_for(error)
         except MemoryError:
             self._show_traceback()
             report_error("not enough memory for this image and kernel")
-            code = EXIT_DATA_ERROR
+            return EXIT_DATA_ERROR
         except Exception as error:  # a bug: say so in one line, keep the traceback for --debug
             self._show_traceback()
             report_error(
                 f"internal error: {type(error).__name__}: {error}"
                 " (run 'convcli --debug ...' to see the traceback)"
             )
-            code = EXIT_DATA_ERROR
-        sys.exit(code)
+            return EXIT_DATA_ERROR
+        return result if isinstance(result, int) else EXIT_OK
 
     def _show_traceback(self) -> None:
         if self.debug:
@@ -225,15 +241,15 @@ def apply(
         )
     if console.is_terminal:
         console.print(
-            f"wrote {output_path} ({format_size(report.output_shape)}, {report.kernel},"
-            f" range {report.range_mode})",
+            f"wrote {output_path}: {report.kernel} on {format_size(report.input_shape)}"
+            f" -> {format_size(report.output_shape)}, range {report.range_mode}",
             soft_wrap=True,
             markup=False,
         )
 
 
 @cli.command()
-@click.argument("name", required=False, type=KernelType())
+@click.argument("name", metavar="NAME", required=False, type=KernelType())
 def kernels(name: Kernel | None) -> None:
     """List the built-in kernels, or print one kernel's weights.
 
@@ -242,11 +258,10 @@ def kernels(name: Kernel | None) -> None:
       convcli kernels
       convcli kernels sobel-x
     """
-    console = stdout_console()
     if name is None:
-        console.print(kernel_listing(list(KERNELS.values())))
+        print_product(kernel_listing(list(KERNELS.values())))
     else:
-        console.print(kernel_matrix(name))
+        print_product(kernel_matrix(name))
 
 
 @cli.command()
@@ -297,13 +312,19 @@ def shape(
     axes = arithmetic(size, hw, params)
     if as_json:
         # Scripts get the record even when the kernel does not fit ("fits": false), then exit 1.
-        click.echo(json.dumps(arithmetic_record(axes), indent=2))
+        click.echo(json.dumps(arithmetic_record(axes)))
         check_fits(axes)
     else:
         check_fits(axes)  # the error carries the arithmetic to stderr
-        stdout_console().print(arithmetic_report(axes))
+        print_product(arithmetic_report(axes))
 
 
 def main() -> None:
     """The ``convcli`` entry point."""
+    # SIGTERM unwinds like Ctrl-C, so that no temporary file outlives a killed run.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     cli.main(prog_name="convcli")
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(EXIT_TERMINATED)

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.errors import KernelError, ParameterError
+from convcli.errors import KernelError, ParameterError, ShapeError
 from convcli.padding import pad_image
-from convcli.params import ConvParams, IntOrPair, PaddingArg
+from convcli.params import ConvParams, IntOrPair, PaddingArg, format_pair, format_size
 from convcli.shape import arithmetic, check_fits
 
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -106,25 +106,33 @@ def apply_kernel(image: npt.ArrayLike, kernel: npt.ArrayLike, params: ConvParams
     Flips the kernel only if ``params.flip`` is true.
     """
     pixels = as_image_array(image)
-    weights = as_kernel_array(kernel)
-    if params.flip:
-        weights = weights[::-1, ::-1]
+    written = as_kernel_array(kernel)
     dtype = np.float32 if pixels.dtype == np.float32 else np.float64
     pixels = pixels.astype(dtype, copy=False)
-    weights = weights.astype(dtype)
+    weights = _cast_weights(written[::-1, ::-1] if params.flip else written, dtype)
 
     axes = arithmetic(pixels.shape[:2], weights.shape, params)
     check_fits(axes)
     rows, cols = axes
-    padded = pad_image(
-        pixels,
-        ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after)),
-        params.pad_mode,
-    )
-    out = np.zeros((rows.output, cols.output, *pixels.shape[2:]), dtype=dtype)
-    product = np.empty_like(out)
+    try:
+        padded = pad_image(
+            pixels,
+            ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after)),
+            params.pad_mode,
+        )
+        out = np.zeros((rows.output, cols.output, *pixels.shape[2:]), dtype=dtype)
+        product = np.empty_like(out)
+    except ShapeError:  # the padding is too wide for its mode
+        raise
+    except (MemoryError, ValueError):  # NumPy says "array is too big" for absurd sizes
+        raise ShapeError(
+            f"not enough memory for the padded input {format_size((rows.padded, cols.padded))}"
+            f" (image {format_size((rows.size, cols.size))}"
+            f" with padding {format_pair((rows.pad_before, cols.pad_before))})"
+        ) from None
     # One pass per kernel tap over the whole image: each tap reads a strided view of the
     # padded image, so stride skips the unused outputs and dilation needs no zero-filled kernel.
+    # Writing into `product` makes NumPy refuse any window whose shape is not the predicted one.
     row_stop = (rows.output - 1) * rows.stride + 1
     col_stop = (cols.output - 1) * cols.stride + 1
     for a in range(weights.shape[0]):
@@ -139,8 +147,24 @@ def apply_kernel(image: npt.ArrayLike, kernel: npt.ArrayLike, params: ConvParams
     return out
 
 
+def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]]) -> FloatArray:
+    """`weights` in the computation's dtype; a weight that overflows float32 is refused."""
+    with np.errstate(over="ignore"):
+        cast = weights.astype(dtype)
+    bad = np.argwhere(~np.isfinite(cast))
+    if len(bad):
+        row, col = (int(i) for i in bad[0])
+        raise KernelError(
+            f"kernel value {weights[row, col]:g} at [{row}, {col}] does not fit in"
+            f" {np.dtype(dtype).name}, the image's precision"
+        )
+    return cast
+
+
 def as_image_array(image: npt.ArrayLike) -> npt.NDArray[Any]:
     """`image` as a non-empty (H, W) or (H, W, C) numeric array, or :class:`ParameterError`."""
+    if isinstance(image, np.ma.MaskedArray):
+        raise ParameterError("image is a masked array: fill it first, e.g. image.filled(0)")
     try:
         pixels = np.asarray(image)
     except ValueError as error:
@@ -164,6 +188,8 @@ def as_kernel_array(kernel: npt.ArrayLike) -> npt.NDArray[np.float64]:
     ...
     convcli.errors.KernelError: kernel rows differ in length: row 1 has 1 value, expected 2
     """
+    if isinstance(kernel, np.ma.MaskedArray):
+        raise KernelError("kernel is a masked array: fill it first, e.g. kernel.filled(0)")
     if isinstance(kernel, list | tuple):
         _check_rows(kernel)
     try:
@@ -186,12 +212,15 @@ def as_kernel_array(kernel: npt.ArrayLike) -> npt.NDArray[np.float64]:
 
 def _check_rows(rows: list[Any] | tuple[Any, ...]) -> None:
     """Name the first ragged row of a nested list (NumPy's own message names none)."""
-    lengths = [len(row) if isinstance(row, list | tuple) else None for row in rows]
-    if not lengths or lengths[0] is None:
-        return
-    for index, length in enumerate(lengths):
-        if length != lengths[0]:
-            found = "not a row" if length is None else f"{length} value{'s' * (length != 1)}"
+    if not rows or not isinstance(rows[0], list | tuple):
+        return  # not a nested list: the dimension checks will say what it is
+    expected = len(rows[0])
+    for index, row in enumerate(rows):
+        if not isinstance(row, list | tuple):
+            raise KernelError(f"kernel row {index} is not a list of numbers: {row!r}")
+        if len(row) != expected:
+            values = "value" if len(row) == 1 else "values"
             raise KernelError(
-                f"kernel rows differ in length: row {index} has {found}, expected {lengths[0]}"
+                f"kernel rows differ in length: row {index} has {len(row)} {values},"
+                f" expected {expected}"
             )

@@ -52,3 +52,7 @@ def _quoted_alternatives(names: tuple[str, ...]) -> str:
     if len(quoted) == 1:
         return quoted[0]
     return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+class ImageWarning(UserWarning):
+    """Something in an image file that convcli read past: what its decoder warned about."""

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
-from convcli.errors import ImageReadError, ImageWriteError, ParameterError
+from convcli.errors import ImageReadError, ImageWarning, ImageWriteError, ParameterError
 from convcli.params import Pair
 
 # ITU-R BT.601 luma weights, as Pillow's "L" conversion uses them, but applied in float.
@@ -26,6 +29,30 @@ REC601_WEIGHTS = np.array([0.299, 0.587, 0.114])
 # Modes holding 8-bit samples that convert to RGB (or are gray already) without loss.
 _GRAY_MODES = frozenset({"1", "L", "LA", "La"})
 _COLOUR_MODES = frozenset({"P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr"})
+
+
+# The formats convcli writes, by extension: each stores an 8-bit gray image at its full size
+# (WebP, which has no gray mode, as three equal channels, so losslessly: lossy WebP would make
+# them differ). Pillow writes others that would silently resize (.ico), change the mode (.pbm)
+# or refuse gray; those are not offered.
+OUTPUT_FORMATS: Mapping[str, str] = MappingProxyType(
+    {
+        ".png": "PNG",
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".tif": "TIFF",
+        ".tiff": "TIFF",
+        ".bmp": "BMP",
+        ".gif": "GIF",
+        ".webp": "WEBP",
+        ".pgm": "PPM",
+        ".tga": "TGA",
+        ".jp2": "JPEG2000",
+    }
+)
+
+
+_SAVE_OPTIONS: Mapping[str, Mapping[str, object]] = MappingProxyType({"WEBP": {"lossless": True}})
 
 
 def output_format(path: Path) -> str:
@@ -37,23 +64,40 @@ def output_format(path: Path) -> str:
     Raises
     ------
     ParameterError
-        If the extension is missing or names no format Pillow can write.
+        If the extension is missing or is not one of :data:`OUTPUT_FORMATS`.
     """
     suffix = path.suffix.lower()
-    extensions = Image.registered_extensions()
-    name = extensions.get(suffix)
-    if name is None or name not in Image.SAVE:
-        known = ", ".join(_COMMON_EXTENSIONS)
-        if not suffix:
-            problem = "has no extension"
-        else:
-            problem = f"has the extension {suffix!r}, which names no format convcli can write"
-        raise ParameterError(f"output {str(path)!r} {problem}; use one of {known}")
-    return name
+    name = OUTPUT_FORMATS.get(suffix)
+    Image.init()  # registers every plugin's writer, not only the few Pillow preloads
+    if name is not None and name in Image.SAVE:
+        return name
+    if not suffix:
+        problem = "has no extension"
+    elif name is None:
+        problem = f"has the extension {suffix!r}, which names no format convcli writes"
+    else:
+        problem = f"needs {name} support, which this installation of Pillow lacks"
+    known = ", ".join(OUTPUT_FORMATS)
+    raise ParameterError(f"output {str(path)!r} {problem}; use one of {known}")
 
 
-# Named in the error message; any extension Pillow can write is accepted.
-_COMMON_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pgm")
+# What the modes this version does not read hold, for the error message.
+_UNREAD_MODES = {
+    "I;16": "16-bit",
+    "I;16B": "16-bit",
+    "I;16L": "16-bit",
+    "I;16N": "16-bit",
+    "I": "32-bit integer",
+    "F": "32-bit float",
+}
+
+# Pillow warnings that say nothing to a convcli user: the size warning (Pillow still refuses
+# images past its hard limit, with an error) and the advice to convert transparent palette
+# images to RGBA, which convcli does not need (it reads the colours; alpha is ignored).
+_QUIET_CATEGORIES = (Image.DecompressionBombWarning,)
+_QUIET_MESSAGES = frozenset(
+    {"Palette images with Transparency expressed in bytes should be converted to RGBA images"}
+)
 
 
 def read_size(path: Path) -> Pair:
@@ -66,7 +110,8 @@ def read_gray(path: Path) -> npt.NDArray[np.float64]:
     """Decode `path` into an (H, W) float64 matrix of gray values, 0..255 for 8-bit images.
 
     Colour becomes Rec. 601 luma, 0.299 R + 0.587 G + 0.114 B, computed in float without
-    rounding. An alpha channel is ignored.
+    rounding. An alpha channel is ignored. What Pillow warns about while decoding comes out
+    as an :class:`ImageWarning` naming the file, once the image is read.
 
     Raises
     ------
@@ -76,26 +121,47 @@ def read_gray(path: Path) -> npt.NDArray[np.float64]:
     """
     with _open(path) as image:
         if image.mode not in _GRAY_MODES | _COLOUR_MODES:
+            what = _UNREAD_MODES.get(image.mode, "this kind of")
             raise ImageReadError(
-                f"cannot read {str(path)!r}: {image.mode} images (16-bit, 32-bit or float)"
+                f"cannot read {str(path)!r}: {what} images (mode {image.mode})"
                 " are not supported yet; convert it to 8-bit first"
             )
-        try:
-            image.load()
-            if image.mode in _GRAY_MODES:
-                return np.asarray(image.convert("L"), dtype=np.float64)
-            rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
-        except (OSError, ValueError, SyntaxError) as error:
-            raise ImageReadError(f"cannot decode {str(path)!r}: {error}") from None
+        with _pillow_warnings(path):
+            try:
+                image.load()
+                if image.mode in _GRAY_MODES:
+                    return np.asarray(image.convert("L"), dtype=np.float64)
+                rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
+            except (OSError, ValueError, SyntaxError) as error:
+                raise ImageReadError(f"cannot decode {str(path)!r}: {error}") from None
     gray: npt.NDArray[np.float64] = rgb @ REC601_WEIGHTS
     return gray
+
+
+@contextmanager
+def _pillow_warnings(path: Path) -> Iterator[None]:
+    """Hold Pillow's warnings; re-issue the useful ones once each, naming `path`, if all went well.
+
+    When decoding fails, the error says what matters and the warnings are dropped with it.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    said: set[str] = set()
+    for warning in caught:
+        message = str(warning.message)
+        if issubclass(warning.category, _QUIET_CATEGORIES) or message in _QUIET_MESSAGES | said:
+            continue
+        said.add(message)
+        warnings.warn(f"{path}: {message}", ImageWarning, stacklevel=3)
 
 
 def _open(path: Path) -> Image.Image:
     """Open `path` lazily (header only), turning every failure into :class:`ImageReadError`."""
     where = repr(str(path))
     try:
-        return Image.open(path)
+        with _pillow_warnings(path):
+            return Image.open(path)
     except FileNotFoundError:
         raise ImageReadError(f"cannot read {where}: no such file") from None
     except IsADirectoryError:
@@ -119,7 +185,7 @@ def check_destination(path: Path) -> None:
         If the directory is missing or not a directory, or `path` is a directory.
     """
     where = repr(str(path))
-    directory = path.parent
+    directory = _final_target(path).parent
     if not directory.exists():
         raise ImageWriteError(f"cannot write {where}: directory {str(directory)!r} does not exist")
     if not directory.is_dir():
@@ -139,7 +205,7 @@ def write_gray(path: Path, pixels: npt.NDArray[np.uint8], image_format: str) -> 
     image = Image.fromarray(pixels)
 
     def save(stream: IO[bytes]) -> None:
-        image.save(stream, format=image_format)
+        image.save(stream, format=image_format, **_SAVE_OPTIONS.get(image_format, {}))
 
     write_atomically(path, save)
 
@@ -149,12 +215,17 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 
     The rename is atomic on POSIX file systems: readers see the old file or the new one, never
     a partial one. A new file gets the usual permissions (0666 minus the umask); a replaced
-    file keeps its own.
+    file keeps its own. If `path` is a symbolic link, the file it points to is replaced and
+    the link kept, as writing through it would do. A file with several hard links gets a new
+    inode: the other names keep the old content (as with ``sed -i``).
     """
     where = repr(str(path))
     check_destination(path)
+    target = _final_target(path)
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        )
     except OSError as error:
         raise ImageWriteError(f"cannot write {where}: {error.strerror or error}") from None
     try:
@@ -162,8 +233,8 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
-        Path(temporary).chmod(_permissions_for(path))
-        Path(temporary).replace(path)
+        Path(temporary).chmod(_permissions_for(target))
+        Path(temporary).replace(target)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(error, OSError | ValueError | KeyError):
@@ -179,3 +250,8 @@ def _permissions_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def _final_target(path: Path) -> Path:
+    """`path` with symbolic links followed, even to a file that does not exist yet."""
+    return Path(os.path.realpath(path))

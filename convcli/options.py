@@ -1,7 +1,8 @@
 """Click parameter types and the options ``apply`` and ``shape`` share.
 
-Each type defers its rule to the library's own normaliser, so the command line and the Python
-API refuse the same values with the same words; a refusal here is a usage error (exit 2).
+The command line reads pairs as ``H,W`` (or ``HxW``) and names case-insensitively, then hands
+the values to the library's own normalisers, so both enforce one set of rules in one set of
+words. A refusal here is a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from convcli.params import PAD_MODES, Pair, to_padding, to_pair
 _INTEGERS = re.compile(r"^\s*(-?\d+)\s*(?:[,x]\s*(-?\d+)\s*)?$")
 
 
-def parse_pair(text: str) -> int | tuple[int, int] | None:
-    """``"3"`` -> 3, ``"3,1"`` or ``"3x1"`` -> (3, 1); None if `text` is neither.
+def parse_pair(text: str) -> int | tuple[int, int] | str:
+    """``"3"`` -> 3, ``"3,1"`` or ``"3x1"`` -> (3, 1); `text` itself if it is neither.
 
     >>> parse_pair("2"), parse_pair("3,1"), parse_pair("300x451"), parse_pair("two")
-    (2, (3, 1), (300, 451), None)
+    (2, (3, 1), (300, 451), 'two')
     """
     match = _INTEGERS.match(text)
     if match is None:
-        return None
+        return text
     first, second = match.groups()
     return int(first) if second is None else (int(first), int(second))
 
@@ -46,11 +47,10 @@ class PairType(click.ParamType[Pair]):
         return self.metavar
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Pair:
-        if isinstance(value, tuple):
-            return value  # already converted (a default)
-        parsed = parse_pair(str(value))
+        # Click may hand back a value it converted already: a pair, checked again.
+        parsed = parse_pair(value) if isinstance(value, str) else value
         try:
-            return to_pair(parsed if parsed is not None else value, self.what, minimum=self.minimum)
+            return to_pair(parsed, self.what, minimum=self.minimum, shown=repr(value))
         except ParameterError as error:
             self.fail(str(error), param, ctx)
 
@@ -66,11 +66,10 @@ class PaddingType(click.ParamType[Pair | str]):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> Pair | str:
-        if isinstance(value, tuple):
-            return value
-        parsed = parse_pair(str(value))
+        if isinstance(value, str):
+            value = parse_pair(value.strip().lower())
         try:
-            return to_padding(parsed if parsed is not None else str(value).strip().lower())
+            return to_padding(value)
         except ParameterError as error:
             self.fail(str(error), param, ctx)
 

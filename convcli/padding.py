@@ -48,18 +48,19 @@ def pad_image(image: npt.NDArray[Any], pad_widths: PadWidths, mode: PadMode) -> 
     ShapeError
         If the padding is too wide for ``reflect`` or ``circular`` on that axis.
     """
-    for index, axis in enumerate(("rows", "columns")):
+    for index, (one, many) in enumerate((("row", "rows"), ("column", "columns"))):
         size = image.shape[index]
         widest = max(pad_widths[index])
+        padding = f"{widest} {one if widest == 1 else many}"
         if mode == "reflect" and widest >= size:
             raise ShapeError(
-                f"reflect padding of {widest} {axis} needs more than {widest} {axis},"
-                f" the image has {size}"
+                f"reflect padding of {padding} needs an image of more than {padding},"
+                f" this one has {size}"
             )
         if mode == "circular" and widest > size:
             raise ShapeError(
-                f"circular padding of {widest} {axis} needs at least {widest} {axis},"
-                f" the image has {size}"
+                f"circular padding of {padding} needs an image of at least {padding},"
+                f" this one has {size}"
             )
     if pad_widths == ((0, 0), (0, 0)):
         return image

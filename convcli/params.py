@@ -7,9 +7,9 @@ Scalars become per-axis pairs in exactly one helper, :func:`to_pair`.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, TypeAlias, TypeVar, get_args
+from typing import Literal, SupportsIndex, TypeAlias, TypeVar, get_args
 
 from convcli.errors import ParameterError
 
@@ -21,16 +21,18 @@ PadMode: TypeAlias = Literal["zeros", "reflect", "replicate", "circular"]
 
 PAD_MODES: tuple[PadMode, ...] = get_args(PadMode)
 
-IntOrPair: TypeAlias = int | Sequence[int]
-PaddingArg: TypeAlias = int | Sequence[int] | str
+IntOrPair: TypeAlias = SupportsIndex | Iterable[SupportsIndex]
+"""An int for both axes, or an (h, w) pair: a tuple, a list, a 1-D array."""
+PaddingArg: TypeAlias = IntOrPair | str
 Choice = TypeVar("Choice", bound=str)
 
 
-def to_pair(value: object, name: str, *, minimum: int) -> Pair:
+def to_pair(value: object, name: str, *, minimum: int, shown: str | None = None) -> Pair:
     """Return `value` as an (h, w) pair of ints, each at least `minimum`.
 
-    Accepts an int (used for both axes) or a sequence of two ints. Booleans and floats are
-    refused, as PyTorch refuses them.
+    Accepts an int (used for both axes) or two ints in a sequence or 1-D array. Booleans and
+    floats are refused, as PyTorch refuses them. `shown` is how an error quotes the value, if
+    not as its ``repr`` (the command line quotes what was typed).
 
     >>> to_pair(2, "stride", minimum=1)
     (2, 2)
@@ -41,17 +43,32 @@ def to_pair(value: object, name: str, *, minimum: int) -> Pair:
     ...
     convcli.errors.ParameterError: stride must be an integer >= 1 or an (h, w) pair of them, got 0
     """
-    rule = f"{name} must be an integer >= {minimum} or an (h, w) pair of them, got {value!r}"
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        items = [_as_int(item) for item in value] if len(value) == 2 else [None]
-    else:
-        items = [_as_int(value)] * 2
+    pair = _two_ints(value)
+    if pair is None or min(pair) < minimum:
+        quoted = repr(value) if shown is None else shown
+        raise ParameterError(
+            f"{name} must be an integer >= {minimum} or an (h, w) pair of them, got {quoted}"
+        )
+    return pair
+
+
+def _two_ints(value: object) -> Pair | None:
+    """An int twice, or the two ints of a pair; None for anything else."""
+    single = _as_int(value)
+    if single is not None:
+        return (single, single)
+    if not isinstance(value, Iterable) or isinstance(value, str | bytes):
+        return None
+    try:
+        items = [_as_int(item) for item in value]
+    except TypeError:  # a 0-d array is iterable in type only
+        return None
     if len(items) != 2:
-        raise ParameterError(rule)
-    height, width = items
-    if height is None or width is None or height < minimum or width < minimum:
-        raise ParameterError(rule)
-    return (height, width)
+        return None
+    first, second = items
+    if first is None or second is None:
+        return None
+    return (first, second)
 
 
 def _as_int(value: object) -> int | None:
@@ -128,6 +145,8 @@ class ConvParams:
         to_pair(self.dilation, "dilation", minimum=1)
         to_padding(self.padding)
         to_choice(self.pad_mode, PAD_MODES, "pad mode")
+        if not isinstance(self.flip, bool):
+            raise ParameterError(f"flip must be True or False, got {self.flip!r}")
         if self.padding == "same" and self.stride != (1, 1):
             raise ParameterError(
                 f"padding 'same' needs stride 1, got stride {format_pair(self.stride)}"
@@ -150,18 +169,18 @@ class ConvParams:
             padding=to_padding(padding),
             dilation=to_pair(dilation, "dilation", minimum=1),
             pad_mode=to_choice(pad_mode, PAD_MODES, "pad mode"),
-            flip=bool(flip),
+            flip=flip,
         )
 
 
-def format_pair(pair: Pair, separator: str = "x") -> str:
+def format_pair(pair: Pair) -> str:
     """Write a pair as ``"3"`` when both axes agree, else as ``"3x1"`` (height first).
 
     >>> format_pair((2, 2)), format_pair((3, 1))
     ('2', '3x1')
     """
     height, width = pair
-    return str(height) if height == width else f"{height}{separator}{width}"
+    return str(height) if height == width else f"{height}x{width}"
 
 
 def format_size(size: Pair) -> str:

@@ -10,7 +10,7 @@ from convcli.image_io import check_destination, output_format, read_gray, write_
 from convcli.kernels import Kernel
 from convcli.params import ConvParams, Pair
 from convcli.rangemap import RangeMode, resolve_range_mode, to_pixels
-from convcli.shape import AxisArithmetic, arithmetic, check_fits
+from convcli.shape import AxisArithmetic, arithmetic
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,13 @@ def apply_to_file(
     ShapeError
         If the kernel does not fit the image; nothing is written.
     """
+    check_destination(destination)
     image_format = output_format(destination)
     mode = resolve_range_mode(range_mode, kernel.weights)
-    check_destination(destination)
     gray = read_gray(source)
-    axes = arithmetic(gray.shape, kernel.shape, params)
-    check_fits(axes)
     result = apply_kernel(gray, kernel.weights, params)
     write_gray(destination, to_pixels(result, mode), image_format)
+    axes = arithmetic(gray.shape, kernel.shape, params)
     return ApplyReport(
         input_shape=(axes[0].size, axes[1].size),
         output_shape=(axes[0].output, axes[1].output),

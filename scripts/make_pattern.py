@@ -1,10 +1,10 @@
 """Draw ``sample_images/pattern.png``, the synthetic test pattern, from nothing but arithmetic.
 
 A 120x160 (HxW) 8-bit gray picture on a background of 40: a bright vertical bar, a mid-gray
-horizontal bar, a disc, and a left-to-right ramp along the bottom. Each shape answers a
-different kernel: the vertical bar lights up under ``vertical``, the horizontal bar under
-``horizontal``, the disc under both and under ``laplacian``; the ramp is where first
-derivatives give a constant and second derivatives give zero.
+horizontal bar, a disc, and a left-to-right ramp along the bottom that rises by exactly 1 per
+column (48 to 207). Each shape answers a different kernel: the vertical bar lights up under
+``vertical``, the horizontal bar under ``horizontal``, the disc under both and under
+``laplacian``; inside the ramp, ``vertical`` gives a constant (-6) and ``laplacian`` zero.
 
 Run ``python scripts/make_pattern.py`` to write it again; the output is deterministic.
 """
@@ -27,7 +27,7 @@ def pattern() -> npt.NDArray[np.uint8]:
     image[20:32, 60:150] = 150  # horizontal bar: rows 20..31, columns 60..149
     rows, cols = np.mgrid[0:HEIGHT, 0:WIDTH]
     image[(rows - 65) ** 2 + (cols - 105) ** 2 <= 22**2] = 190  # disc, centre (65, 105), radius 22
-    image[100:116, :] = np.linspace(0, 255, WIDTH).round().astype(np.uint8)  # ramp
+    image[100:116, :] = 48 + np.arange(WIDTH)  # ramp: one gray level per column
     return image
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +39,25 @@ def read_pixels(path: Path) -> npt.NDArray[np.uint8]:
     """An image file's pixels as an array (H, W)."""
     with Image.open(path) as image:
         return np.asarray(image)
+
+
+def open_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, message: str, *, fail: bool = False
+) -> None:
+    """Make every image Pillow opens warn `message` when decoded (and fail, if `fail`)."""
+    real_open = Image.open
+
+    def open_image(*args: object, **kwargs: object) -> Image.Image:
+        image = real_open(*args, **kwargs)  # type: ignore[arg-type]
+        real_load = image.load
+
+        def load() -> object:
+            warnings.warn(message, UserWarning, stacklevel=2)
+            if fail:
+                raise OSError("broken data stream")
+            return real_load()
+
+        monkeypatch.setattr(image, "load", load)
+        return image
+
+    monkeypatch.setattr(Image, "open", open_image)

@@ -14,8 +14,8 @@ from convcli import __version__, convolve2d
 from convcli.cli import cli
 from convcli.image_io import read_gray
 from convcli.kernels import KERNELS, get_kernel
-from convcli.rangemap import to_pixels
-from tests.conftest import read_pixels
+from convcli.rangemap import RangeMode, to_pixels
+from tests.conftest import open_with_a_warning, read_pixels
 
 
 def run(*args: str | Path) -> Result:
@@ -66,12 +66,12 @@ def test_apply_options_reach_the_core(colour_png: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("mode", ["clip", "abs", "rescale"])
-def test_apply_range(colour_png: Path, tmp_path: Path, mode: str) -> None:
+def test_apply_range(colour_png: Path, tmp_path: Path, mode: RangeMode) -> None:
     out = tmp_path / "out.png"
     result = run("apply", "-k", "laplacian", "--range", mode, colour_png, out)
     assert result.exit_code == 0, result.stderr
     values = convolve2d(read_gray(colour_png), get_kernel("laplacian").weights)
-    assert np.array_equal(read_pixels(out), to_pixels(values, mode))  # type: ignore[arg-type]
+    assert np.array_equal(read_pixels(out), to_pixels(values, mode))
 
 
 def test_apply_explain_prints_the_arithmetic_to_stderr(colour_png: Path, tmp_path: Path) -> None:
@@ -97,15 +97,34 @@ def test_apply_replaces_an_existing_output(bar_png: Path, tmp_path: Path) -> Non
 
 
 def test_apply_in_place(bar_png: Path) -> None:
-    before = read_pixels(bar_png)
+    expected = to_pixels(
+        convolve2d(read_gray(bar_png), get_kernel("box-3").weights, padding="same"), "clip"
+    )
     assert run("apply", "-k", "box-3", "--padding", "same", bar_png, bar_png).exit_code == 0
-    assert read_pixels(bar_png).shape == before.shape
-    assert not np.array_equal(read_pixels(bar_png), before)
+    assert np.array_equal(read_pixels(bar_png), expected)
+
+
+def test_apply_through_a_symbolic_link(bar_png: Path, tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "link.png"
+    link.symlink_to(tmp_path / "real" / "edges.png")
+    assert run("apply", "-k", "vertical", bar_png, link).exit_code == 0
+    assert link.is_symlink()
+    assert read_pixels(tmp_path / "real" / "edges.png").shape == (18, 28)
+
+
+def test_decoder_warnings_are_one_line_each(
+    bar_png: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_with_a_warning(monkeypatch, "Corrupt EXIF data")
+    result = run("apply", "-k", "vertical", bar_png, tmp_path / "out.png")
+    assert result.exit_code == 0
+    assert result.stderr == f"convcli: warning: {bar_png}: Corrupt EXIF data\n"
 
 
 @pytest.mark.parametrize(
     ("extension", "lossless"),
-    [(".png", True), (".tif", True), (".bmp", True), (".jpg", False), (".webp", False)],
+    [(".png", True), (".tif", True), (".bmp", True), (".webp", True), (".jpg", False)],
 )
 def test_apply_output_format_follows_the_extension(
     bar_png: Path, tmp_path: Path, extension: str, lossless: bool
@@ -225,5 +244,20 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     assert re.search(r"^\s+convcli \w+", result.stdout, re.M)
 
 
-def test_python_dash_m_entry_point_exists() -> None:
-    import convcli.__main__  # noqa: F401  (importing must not run the command)
+def test_bare_convcli_prints_the_help_to_stderr() -> None:
+    result = run()
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("Usage: convcli [OPTIONS] COMMAND [ARGS]...")
+    assert "convcli: error" not in result.stderr
+
+
+def test_kernels_in_a_pipe_have_no_trailing_spaces() -> None:
+    for args in (
+        ["kernels"],
+        ["kernels", "gaussian-5"],
+        ["shape", "--input", "9", "--kernel-size", "3"],
+    ):
+        lines = run(*args).stdout.splitlines()
+        assert lines
+        assert all(line == line.rstrip() for line in lines), args

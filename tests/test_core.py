@@ -160,6 +160,8 @@ def test_inputs_are_not_modified() -> None:
         ({"padding": "same", "stride": 2}, "padding 'same' needs stride 1, got stride 2"),
         ({"padding": "same", "stride": (1, 2)}, "got stride 1x2"),
         ({"pad_mode": "mirror"}, "pad mode must be one of zeros, reflect, replicate, circular"),
+        ({"flip": "no"}, "flip must be True or False, got 'no'"),
+        ({"stride": np.array([1, 2, 3])}, "stride must be an integer >= 1"),
     ],
 )
 def test_bad_options_name_the_value_and_the_rule(kwargs: dict[str, Any], message: str) -> None:
@@ -178,6 +180,8 @@ def test_bad_options_name_the_value_and_the_rule(kwargs: dict[str, Any], message
         (np.ones((2, 2, 2)), "kernel must be 2-D, got 3-D shape (2, 2, 2)"),
         ([[1, 2], [3]], "kernel rows differ in length: row 1 has 1 value, expected 2"),
         ([[1, 2, 3], [4, 5]], "row 1 has 2 values, expected 3"),
+        ([[1, 2], 5], "kernel row 1 is not a list of numbers: 5"),
+        (np.ma.masked_array([[1.0]], mask=[[True]]), "kernel is a masked array"),
         ([[1, float("nan")]], "kernel value at [0, 1] is nan, not finite"),
         ([[1], [float("-inf")]], "kernel value at [1, 0] is -inf, not finite"),
         ([["a", "b"]], "kernel must hold real numbers"),
@@ -196,11 +200,37 @@ def test_bad_kernels_are_refused(kernel: Any, message: str) -> None:
         (np.ones((2, 2, 2, 2)), "got 4-D shape (2, 2, 2, 2)"),
         (np.ones((0, 4)), "image is empty: shape (0, 4)"),
         (np.ones((3, 3), dtype=complex), "image must hold real numbers"),
+        (np.ma.masked_array(np.ones((3, 3))), "image is a masked array: fill it first"),
     ],
 )
 def test_bad_images_are_refused(image: Any, message: str) -> None:
     with pytest.raises(ParameterError, match=re.escape(message)):
         convolve2d(image, np.ones((1, 1)))
+
+
+def test_numpy_integers_and_arrays_are_accepted_as_options() -> None:
+    image = np.arange(35.0).reshape(5, 7)
+    expected = convolve2d(image, np.ones((2, 2)), stride=(2, 1), padding=(1, 0))
+    result = convolve2d(
+        image, np.ones((2, 2)), stride=np.array([2, 1]), padding=(np.int64(1), np.int8(0))
+    )
+    assert np.array_equal(result, expected)
+
+
+def test_a_weight_too_large_for_float32_is_refused_not_made_infinite() -> None:
+    message = "kernel value 1e+300 at [0, 1] does not fit in float32, the image's precision"
+    with pytest.raises(KernelError, match=f"^{re.escape(message)}$"):
+        convolve2d(np.ones((3, 3), dtype=np.float32), [[1.0, 1e300]])
+    assert np.isfinite(convolve2d(np.ones((3, 3)), [[1.0, 1e300]])).all()
+
+
+def test_padding_too_large_to_allocate() -> None:
+    message = (
+        "not enough memory for the padded input 200000000001x200000000002"
+        " (image 1x2 with padding 100000000000)"
+    )
+    with pytest.raises(ShapeError, match=f"^{re.escape(message)}$"):
+        convolve2d(np.ones((1, 2)), [[1]], padding=10**11)
 
 
 def test_kernel_larger_than_padded_input() -> None:
@@ -217,11 +247,15 @@ def test_undilated_kernel_larger_than_input() -> None:
 @pytest.mark.parametrize(
     ("mode", "padding", "message"),
     [
-        ("reflect", 3, "reflect padding of 3 rows needs more than 3 rows, the image has 3"),
+        (
+            "reflect",
+            3,
+            "reflect padding of 3 rows needs an image of more than 3 rows, this one has 3",
+        ),
         (
             "circular",
             (0, 6),
-            "circular padding of 6 columns needs at least 6 columns, the image has 5",
+            "circular padding of 6 columns needs an image of at least 6 columns, this one has 5",
         ),
     ],
 )
@@ -351,7 +385,9 @@ def test_float32_input_gives_float32_close_to_float64(case: dict[str, Any]) -> N
     double = convolve2d(image32.astype(np.float64), case["kernel"].astype(np.float32), **options)
     assert single.dtype == np.float32
     scale = np.abs(case["kernel"]).sum() * max(1.0, float(np.abs(image32).max()))
-    np.testing.assert_allclose(single, double, rtol=0, atol=1e-5 * scale)
+    # float32 rounds each product relatively, and absolutely below its smallest normal number.
+    underflow = case["kernel"].size * float(np.finfo(np.float32).smallest_subnormal)
+    np.testing.assert_allclose(single, double, rtol=0, atol=1e-5 * scale + underflow)
 
 
 # --- scipy.ndimage as a second, independent oracle ------------------------------------------

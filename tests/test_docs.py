@@ -10,7 +10,14 @@ import click
 import numpy as np
 import pytest
 
-from convcli.cli import EXIT_DATA_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE_ERROR, cli
+from convcli.cli import (
+    EXIT_DATA_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE_ERROR,
+    cli,
+)
 from convcli.kernels import KERNELS
 from convcli.rangemap import RANGE_MODES
 
@@ -78,7 +85,7 @@ def test_every_kernel_is_in_the_table_with_its_weights() -> None:
 
 def test_exit_code_table() -> None:
     table = section("Exit codes and errors")
-    for code in (EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE_ERROR, EXIT_INTERRUPTED):
+    for code in (EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED):
         assert re.search(rf"^\| {code} \|", table, re.M)
 
 

@@ -6,12 +6,20 @@ The exit codes, as the README's table states them:
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from convcli.cli import EXIT_DATA_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE_ERROR, cli
+from convcli.cli import (
+    EXIT_DATA_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE_ERROR,
+    cli,
+)
 
 
 def run(*args: str | Path) -> Result:
@@ -20,6 +28,7 @@ def run(*args: str | Path) -> Result:
 
 def test_the_exit_codes() -> None:
     assert (EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE_ERROR, EXIT_INTERRUPTED) == (0, 1, 2, 130)
+    assert EXIT_TERMINATED == 128 + signal.SIGTERM == 143
 
 
 def assert_one_line_error(result: Result, code: int, message: str) -> None:
@@ -47,9 +56,9 @@ USAGE_ERRORS = [
     (
         ["apply", "-k", "vertical", "--stride", "0", "{bar}", "{out}"],
         "Invalid value for '--stride': stride must be an integer >= 1 or an (h, w) pair of them,"
-        " got 0",
+        " got '0'",
     ),
-    (["apply", "-k", "vertical", "--stride", "-1", "{bar}", "{out}"], "got -1"),
+    (["apply", "-k", "vertical", "--stride", "-1", "{bar}", "{out}"], "got '-1'"),
     (["apply", "-k", "vertical", "--stride", "two", "{bar}", "{out}"], "got 'two'"),
     (["apply", "-k", "vertical", "--stride", "1,2,3", "{bar}", "{out}"], "got '1,2,3'"),
     (
@@ -78,9 +87,11 @@ USAGE_ERRORS = [
     ),
     (
         ["apply", "-k", "vertical", "{bar}", "{tmp}/out.xyz"],
-        "has the extension '.xyz', which names no format convcli can write; use one of .png",
+        "has the extension '.xyz', which names no format convcli writes; use one of .png",
     ),
     (["apply", "-k", "vertical", "{bar}", "{tmp}/out"], "has no extension; use one of .png"),
+    # checked before the input is read: the missing input is not what the error is about
+    (["apply", "-k", "vertical", "{tmp}/missing.png", "{tmp}/out.ico"], "'.ico', which names no"),
     (["apply", "-k", "vertical", "--colour", "{bar}", "{out}"], "No such option"),
     (["kernels", "sobelx"], "unknown kernel 'sobelx'; did you mean 'sobel-x' or 'sobel-y'?"),
     (["shape", "--kernel-size", "3"], "give either an IMAGE or --input HxW, not both or neither"),
@@ -148,7 +159,7 @@ def test_reflect_padding_wider_than_the_image_exits_1(tmp_path: Path, bar_png: P
     assert_one_line_error(
         result,
         EXIT_DATA_ERROR,
-        "reflect padding of 20 rows needs more than 20 rows, the image has 20",
+        "reflect padding of 20 rows needs an image of more than 20 rows, this one has 20",
     )
     assert not (tmp_path / "out.png").exists()
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from convcli import UnknownKernelError, convolve2d
+from convcli.image_io import read_gray
 from convcli.kernels import KERNELS, Kernel, get_kernel
 from convcli.rangemap import is_zero_sum
 
@@ -131,3 +134,13 @@ def test_unknown_name_without_a_close_one() -> None:
 def test_registry_is_read_only() -> None:
     with pytest.raises(TypeError):
         KERNELS["mine"] = KERNELS["identity"]  # type: ignore[index]
+
+
+def test_on_the_sample_pattern_ramp() -> None:
+    # sample_images/pattern.png rises by one gray level per column along rows 100..115.
+    ramp = read_gray(Path(__file__).resolve().parent.parent / "sample_images" / "pattern.png")
+    inside = ramp[101:115]
+    assert np.unique(convolve2d(inside, get_kernel("vertical").weights)).tolist() == [-6.0]
+    assert np.unique(convolve2d(inside, get_kernel("sobel-x").weights)).tolist() == [-8.0]
+    assert not convolve2d(inside, get_kernel("laplacian").weights).any()
+    assert not convolve2d(inside, get_kernel("horizontal").weights).any()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +104,57 @@ def test_long_error_lines_are_not_wrapped(tmp_path: Path) -> None:
     done = convcli("apply", "-k", "vertical", deep / "missing.png", tmp_path / "out.png")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
+
+
+def start_blocked_on_input(tmp_path: Path, output: Path) -> tuple[subprocess.Popen[str], int]:
+    """Start ``convcli apply`` on a FIFO, and hold the FIFO open without writing to it.
+
+    Returns the process, blocked reading its input, and the FIFO's write end (to close).
+    """
+    fifo = tmp_path / "input.png"
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        [convcli_executable(), "apply", "-k", "vertical", str(fifo), str(output)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while True:  # a non-blocking open for writing succeeds once convcli has opened the FIFO
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as error:
+            if error.errno != errno.ENXIO or time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.02)
+    # A signal that lands just before the blocking read starts would only be seen after it ends:
+    # wait until the process sleeps in that read.
+    stat = Path(f"/proc/{process.pid}/stat")
+    while time.monotonic() < deadline and stat.read_text().rsplit(")", 1)[1].split()[0] != "S":
+        time.sleep(0.02)
+    time.sleep(0.1)
+    return process, writer
+
+
+@pytest.mark.parametrize(
+    ("sent", "code", "stderr"),
+    [(signal.SIGINT, 130, "convcli: error: interrupted\n"), (signal.SIGTERM, 143, "")],
+)
+def test_a_signal_stops_cleanly_and_destroys_nothing(
+    tmp_path: Path, sent: signal.Signals, code: int, stderr: str
+) -> None:
+    output = tmp_path / "out.png"
+    output.write_bytes(b"precious")
+    process, writer = start_blocked_on_input(tmp_path, output)
+    try:
+        process.send_signal(sent)
+        out, err = process.communicate(timeout=30)
+    finally:
+        os.close(writer)
+    assert process.returncode == code
+    assert out == ""
+    assert err == stderr
+    assert output.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.png", "out.png"]

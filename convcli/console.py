@@ -1,0 +1,68 @@
+"""The two Rich consoles: a command's product on stdout, messages for people on stderr."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from rich.console import Console, RenderableType
+from rich.text import Text
+
+# Output that is not for a terminal (a pipe, a file) is not wrapped at 80 columns.
+_PIPE_WIDTH = 160
+
+
+def stdout_console() -> Console:
+    """The console for a command's product, on stdout."""
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = _PIPE_WIDTH
+    return console
+
+
+def stderr_console() -> Console:
+    """The console for messages and explanations, on stderr."""
+    console = Console(stderr=True, highlight=False)
+    if not console.is_terminal:
+        console.width = _PIPE_WIDTH
+    return console
+
+
+def print_product(renderable: RenderableType) -> None:
+    """Print a command's product on stdout; in a pipe, without Rich's trailing padding."""
+    console = stdout_console()
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as capture:
+        console.print(renderable)
+    lines = capture.get().splitlines()
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in lines))
+
+
+def report_error(message: str, details: Sequence[str] = ()) -> None:
+    """Print one line saying what is wrong, then any detail lines, on stderr."""
+    console = stderr_console()
+    console.print(Text.assemble(("convcli: error: ", "bold red"), message), soft_wrap=True)
+    for line in details:
+        console.print(Text(f"  {line}"), soft_wrap=True)
+
+
+def report_warning(message: str) -> None:
+    """Print one line of warning on stderr."""
+    stderr_console().print(
+        Text.assemble(("convcli: warning: ", "bold yellow"), message), soft_wrap=True
+    )
+
+
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A :func:`warnings.showwarning` that prints one line, without Python's source excerpt."""
+    report_warning(str(message))
