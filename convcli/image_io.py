@@ -26,7 +26,7 @@ from convcli.params import Pair
 # ITU-R BT.601 luma weights, as Pillow's "L" conversion uses them, but applied in float.
 REC601_WEIGHTS = np.array([0.299, 0.587, 0.114])
 
-# Modes holding 8-bit samples that convert to RGB (or are gray already) without loss.
+# Modes of 8-bit samples: gray ones are read as gray, colour ones through Pillow's RGB.
 _GRAY_MODES = frozenset({"1", "L", "LA", "La"})
 _COLOUR_MODES = frozenset({"P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr"})
 
@@ -121,10 +121,11 @@ def read_gray(path: Path) -> npt.NDArray[np.float64]:
     """
     with _open(path) as image:
         if image.mode not in _GRAY_MODES | _COLOUR_MODES:
-            what = _UNREAD_MODES.get(image.mode, "this kind of")
+            mode = image.mode
+            kind = f"{_UNREAD_MODES[mode]} images (mode {mode})" if mode in _UNREAD_MODES else None
             raise ImageReadError(
-                f"cannot read {str(path)!r}: {what} images (mode {image.mode})"
-                " are not supported yet; convert it to 8-bit first"
+                f"cannot read {str(path)!r}: {kind or f'mode {mode} images'} are not supported"
+                " yet; convert it to 8-bit gray or RGB first"
             )
         with _pillow_warnings(path):
             try:
@@ -244,6 +245,7 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 
 
 def _permissions_for(path: Path) -> int:
+    """The mode bits for a file written at `path`: its own if it exists, else 0666 - umask."""
     try:
         return path.stat().st_mode & 0o7777
     except FileNotFoundError:
