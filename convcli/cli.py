@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 import click
 
 from convcli import __version__
+from convcli.chain import chain_arithmetic, check_chain_fits, prepare_chain
 from convcli.console import print_product, report_error, show_warning, stderr_console
 from convcli.errors import (
     ConvcliError,
@@ -38,13 +39,21 @@ from convcli.errors import (
     UnknownKernelError,
 )
 from convcli.image_io import read_size
-from convcli.kernels import KERNELS, Kernel
-from convcli.options import KernelType, PairType, geometry_options, pad_mode_option
+from convcli.kernel_formats import to_json, to_text
+from convcli.kernel_spec import Step
+from convcli.kernels import KERNELS, OPERATORS, Operator
+from convcli.options import (
+    KernelSpecType,
+    NumberType,
+    PairType,
+    geometry_options,
+    pad_mode_option,
+)
+from convcli.parametric import FAMILIES
 from convcli.params import ConvParams, Pair, format_size
 from convcli.pipeline import apply_to_file
 from convcli.rangemap import RANGE_MODES
-from convcli.render import arithmetic_record, arithmetic_report, kernel_listing, kernel_matrix
-from convcli.shape import arithmetic, check_fits
+from convcli.render import chain_record, chain_report, kernel_listing, step_view
 
 EXIT_OK = 0
 EXIT_DATA_ERROR = 1
@@ -177,13 +186,22 @@ def cli() -> None:
     """
 
 
+_KERNEL_HELP = (
+    "Kernel: a built-in name, an operator (sobel), family:ARGS (gaussian:1.4), a file"
+    " (.txt .csv .tsv .mat .json .npy) or an inline matrix ('1,0,-1; 2,0,-2; 1,0,-1')."
+    " Repeat to chain kernels."
+)
+
+
 @cli.command()
 @click.option(
     "-k",
     "--kernel",
+    "steps",
     required=True,
-    type=KernelType(),
-    help="Built-in kernel to apply ('convcli kernels' lists them).",
+    multiple=True,
+    type=KernelSpecType(),
+    help=_KERNEL_HELP,
 )
 @geometry_options
 @pad_mode_option
@@ -192,6 +210,13 @@ def cli() -> None:
     is_flag=True,
     help="Rotate the kernel 180 degrees first: true convolution instead of cross-correlation.",
 )
+@click.option("--normalize", is_flag=True, help="Divide each kernel by the sum of its weights.")
+@click.option(
+    "--scale",
+    type=NumberType(),
+    help="Multiply the result by S (GIMP's divisor D is 1/D); replaces a file's own scale.",
+)
+@click.option("--bias", type=NumberType(), help="Add B to the result; replaces a file's own bias.")
 @click.option(
     "--range",
     "range_mode",
@@ -199,41 +224,55 @@ def cli() -> None:
     default="auto",
     show_default=True,
     help="Float results to pixels: clip to 0..255; abs then clip; rescale min..max onto "
-    "0..255; auto = abs for zero-sum kernels (edges), clip otherwise.",
+    "0..255; auto = abs for results signed around 0 (edges), clip otherwise.",
 )
-@click.option("--explain", is_flag=True, help="Print the output-shape arithmetic to stderr.")
+@click.option("--explain", is_flag=True, help="Print the shape arithmetic of each step to stderr.")
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.argument("output_path", metavar="OUTPUT", type=click.Path(path_type=Path))
 def apply(
-    kernel: Kernel,
+    steps: tuple[Step, ...],
     stride: Pair,
     padding: Pair | str,
     dilation: Pair,
     pad_mode: str,
     flip: bool,
+    normalize: bool,
+    scale: float | None,
+    bias: float | None,
     range_mode: str,
     explain: bool,
     input_path: Path,
     output_path: Path,
 ) -> None:
-    """Filter an image with a kernel and write the result.
+    """Filter an image with one kernel, or a chain of them, and write the result.
 
-    INPUT is read as grayscale, filtered, mapped to 0..255 by --range and written to OUTPUT
-    in the format its extension names.
+    INPUT is read as grayscale, filtered by each -k in turn (no rounding in between),
+    scaled and biased, mapped to 0..255 by --range and written to OUTPUT in the format its
+    extension names.
 
     \b
     Examples:
       convcli apply -k vertical photo.png edges.png
-      convcli apply -k sobel-y --stride 2 --padding 1 photo.jpg half.png
-      convcli apply -k gaussian-5 --padding same --pad-mode reflect in.png blur.png
+      convcli apply -k sobel --padding same photo.jpg magnitude.png
+      convcli apply -k gaussian:1.4 -k laplacian --padding same photo.png log.png
+      convcli apply -k my_kernel.txt --normalize photo.png out.png
+      convcli apply -k "3x3: -1,0,1 -2,0,2 -1,0,1" --bias 128 --range clip in.png out.png
     """
     params = ConvParams.from_args(
         stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
     )
-    report = apply_to_file(input_path, output_path, kernel, params, range_mode=range_mode)
+    chain = prepare_chain(steps, normalize=normalize, scale=scale, bias=bias)
+    report = apply_to_file(input_path, output_path, chain, params, range_mode=range_mode)
     console = stderr_console()
     if explain:
-        console.print(arithmetic_report(report.axes))
+        console.print(chain_report(report.kernels, report.steps))
+        for step in chain:
+            if step.scale != 1 or step.bias != 0:
+                console.print(
+                    f"{step.name}: result x {step.scale:g} + {step.bias:g}",
+                    soft_wrap=True,
+                    markup=False,
+                )
         low, high = report.value_range
         console.print(
             f"values {low:.6g} to {high:.6g} before mapping; range {report.range_mode}",
@@ -241,27 +280,50 @@ def apply(
         )
     if console.is_terminal:
         console.print(
-            f"wrote {output_path}: {report.kernel} on {format_size(report.input_shape)}"
-            f" -> {format_size(report.output_shape)}, range {report.range_mode}",
+            f"wrote {output_path}: {' then '.join(report.kernels)} on"
+            f" {format_size(report.input_shape)} -> {format_size(report.output_shape)},"
+            f" range {report.range_mode}",
             soft_wrap=True,
             markup=False,
         )
 
 
 @cli.command()
-@click.argument("name", metavar="NAME", required=False, type=KernelType())
-def kernels(name: Kernel | None) -> None:
-    """List the built-in kernels, or print one kernel's weights.
+@click.argument("spec", metavar="SPEC", required=False, type=KernelSpecType())
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["txt", "json"]),
+    help="Write the kernel as a text matrix or JSON that -k reads back equal.",
+)
+def kernels(spec: Step | None, output_format: str | None) -> None:
+    """List the built-in kernels, or show any kernel as it was parsed.
+
+    SPEC is anything -k takes: a name, an operator, family:ARGS, a file or a matrix.
 
     \b
     Examples:
       convcli kernels
       convcli kernels sobel-x
+      convcli kernels gaussian:1.4 --format txt > blur.txt
+      convcli kernels "1,2,1; 2,4,2; 1,2,1" --format json
     """
-    if name is None:
-        print_product(kernel_listing(list(KERNELS.values())))
+    if spec is None:
+        if output_format is not None:
+            raise click.UsageError("--format needs a SPEC: the kernel to write")
+        print_product(
+            kernel_listing(
+                list(KERNELS.values()), list(OPERATORS.values()), list(FAMILIES.values())
+            )
+        )
+    elif output_format is None:
+        print_product(step_view(spec))
+    elif isinstance(spec, Operator):
+        raise click.UsageError(
+            f"{spec.name} is an operator, not one matrix; write {spec.x.name} or {spec.y.name}"
+        )
     else:
-        print_product(kernel_matrix(name))
+        click.echo(to_text(spec) if output_format == "txt" else to_json(spec), nl=False)
 
 
 @cli.command()
@@ -272,7 +334,14 @@ def kernels(name: Kernel | None) -> None:
     type=PairType("input size", minimum=1, metavar="HxW"),
     help="Input size instead of an image, e.g. 300x451.",
 )
-@click.option("-k", "--kernel", type=KernelType(), help="Take the kernel size from a kernel.")
+@click.option(
+    "-k",
+    "--kernel",
+    "steps",
+    multiple=True,
+    type=KernelSpecType(),
+    help="Take the kernel size from a kernel; repeat for a chain.",
+)
 @click.option(
     "--kernel-size",
     type=PairType("kernel size", minimum=1, metavar="K|HxW"),
@@ -283,40 +352,42 @@ def kernels(name: Kernel | None) -> None:
 def shape(
     image: Path | None,
     input_size: Pair | None,
-    kernel: Kernel | None,
+    steps: tuple[Step, ...],
     kernel_size: Pair | None,
     stride: Pair,
     padding: Pair | str,
     dilation: Pair,
     as_json: bool,
 ) -> None:
-    """Print the output-shape arithmetic of a convolution.
+    """Print the output-shape arithmetic of a convolution, or of each step of a chain.
 
     Per axis, o = floor((i + 2p - d(k - 1) - 1) / s) + 1. Give the input as an image (only
-    its header is read) or as --input HxW, and the kernel as -k NAME or --kernel-size.
+    its header is read) or as --input HxW, and the kernel as -k SPEC or --kernel-size.
 
     \b
     Examples:
       convcli shape --input 300x451 -k sobel-x --stride 2 --padding 1
       convcli shape photo.png --kernel-size 7 --dilation 2 --json
+      convcli shape --input 64x64 -k gaussian:2 -k sobel --stride 2
     """
     if (image is None) == (input_size is None):
         raise click.UsageError("give either an IMAGE or --input HxW, not both or neither")
-    if (kernel is None) == (kernel_size is None):
-        raise click.UsageError("give either -k NAME or --kernel-size, not both or neither")
+    if bool(steps) == (kernel_size is not None):
+        raise click.UsageError("give either -k SPEC or --kernel-size, not both or neither")
     params = ConvParams.from_args(stride=stride, padding=padding, dilation=dilation)
     size = read_size(image) if image is not None else input_size
-    hw = kernel.shape if kernel is not None else kernel_size
     assert size is not None  # checked above
-    assert hw is not None
-    axes = arithmetic(size, hw, params)
+    names: list[str | None] = [step.name for step in steps] or [None]
+    shapes = [step.shape for step in steps] or [kernel_size or (1, 1)]
+    axes = chain_arithmetic(size, shapes, params)
+    labels = [name or format_size(shape) for name, shape in zip(names, shapes, strict=True)]
     if as_json:
-        # Scripts get the record even when the kernel does not fit ("fits": false), then exit 1.
-        click.echo(json.dumps(arithmetic_record(axes)))
-        check_fits(axes)
+        # Scripts get the record even when a kernel does not fit ("fits": false), then exit 1.
+        click.echo(json.dumps(chain_record(names, axes)))
+        check_chain_fits(axes, labels)
     else:
-        check_fits(axes)  # the error carries the arithmetic to stderr
-        print_product(arithmetic_report(axes))
+        check_chain_fits(axes, labels)  # the error carries the arithmetic to stderr
+        print_product(chain_report(labels, axes))
 
 
 def main() -> None:

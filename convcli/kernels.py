@@ -12,54 +12,129 @@ ones are built from their named 1-D factors.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli.errors import UnknownKernelError
-from convcli.params import Pair
+from convcli.core import as_kernel_array
+from convcli.errors import KernelError, UnknownKernelError
+from convcli.params import Pair, format_size
 
 Grid = tuple[tuple[int, ...], ...]
 
+MAX_KERNEL_SIDE = 1024
+"""The largest kernel height or width convcli accepts, from any source."""
 
-@dataclass(frozen=True)
+
+def check_kernel_size(shape: Pair, what: str) -> None:
+    """Refuse a kernel taller or wider than :data:`MAX_KERNEL_SIDE`, before it is built.
+
+    >>> check_kernel_size((3, 2000), "kernel")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.KernelError: kernel is 3x2000; kernels are at most 1024 on a side
+    """
+    if max(shape) > MAX_KERNEL_SIDE:
+        raise KernelError(
+            f"{what} is {format_size(shape)}; kernels are at most {MAX_KERNEL_SIDE} on a side"
+        )
+
+
+@dataclass(frozen=True, eq=False)
 class Kernel:
-    """A named kernel: integer weights as written, divided by `divisor` when applied.
+    """A kernel as convcli applies it: its weights, and the scale and bias of its own step.
+
+    One step computes ``scale * (weights slid over the input) + bias``.
 
     Attributes
     ----------
     name : str
-        The name ``-k`` takes.
-    grid : tuple of tuple of int
-        Rows of weights, top row first, before the divisor.
+        What ``-k`` was given: a built-in name, a file path, an inline matrix.
+    weights : ndarray, shape (kh, kw)
+        float64, read-only, finite; at most :data:`MAX_KERNEL_SIDE` on a side.
     summary : str
-        One line on what it does.
+        One line on what it does (built-ins) or where it came from.
+    scale, bias : float
+        Multiplier and offset of this step's result (1 and 0 unless a file says otherwise).
     divisor : int
-        The weights are ``grid / divisor`` (GIMP's "divisor"; 1 for most kernels).
+        For display only: ``weights * divisor`` is the integer grid as written (1/16 for
+        gaussian-3, GIMP's "divisor"); 1 when the weights are shown as they are.
     """
 
     name: str
-    grid: Grid
-    summary: str
+    weights: npt.NDArray[np.float64]
+    summary: str = ""
+    scale: float = 1.0
+    bias: float = 0.0
     divisor: int = 1
 
-    @property
-    def weights(self) -> npt.NDArray[np.float64]:
-        """The weights as a (kh, kw) float64 array: ``grid / divisor``."""
-        return np.array(self.grid, dtype=np.float64) / self.divisor
+    def __post_init__(self) -> None:
+        weights = as_kernel_array(self.weights)
+        check_kernel_size(weights.shape, f"kernel {self.name!r}")
+        weights = weights.copy()
+        weights.flags.writeable = False
+        # A frozen dataclass sets its fields once; this stores the validated, private copy.
+        object.__setattr__(self, "weights", weights)
+        for field in ("scale", "bias"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise KernelError(
+                    f"{field} of kernel {self.name!r} must be a number, got {value!r}"
+                )
+            if not math.isfinite(value):
+                raise KernelError(f"{field} of kernel {self.name!r} must be finite, got {value!r}")
+            object.__setattr__(self, field, float(value))
 
     @property
     def shape(self) -> Pair:
         """(height, width) of the kernel."""
-        return (len(self.grid), len(self.grid[0]))
+        return (self.weights.shape[0], self.weights.shape[1])
 
     @property
     def total(self) -> float:
-        """Sum of the weights: 1 for blurs (brightness kept), 0 for edge detectors."""
-        return sum(map(sum, self.grid)) / self.divisor
+        """Sum of the weights, correctly rounded: 1 for blurs, 0 for edge detectors."""
+        return math.fsum(self.weights.flat)
+
+    @property
+    def grid(self) -> npt.NDArray[np.float64]:
+        """The weights as written: multiplied by the divisor (integers for the built-ins)."""
+        return self.weights * self.divisor
+
+    def is_separable(self) -> bool:
+        """Whether the weights are an outer product of a column and a row (rank 1)."""
+        singular = np.linalg.svd(self.weights, compute_uv=False)
+        return bool(singular.size == 1 or singular[1] <= 1e-10 * singular[0])
+
+
+@dataclass(frozen=True)
+class Operator:
+    """A non-linear step: the gradient magnitude sqrt(Gx^2 + Gy^2) of two derivative kernels.
+
+    It is what ImageMagick's and GIMP's edge filters produce; never negative.
+    """
+
+    name: str
+    x: Kernel
+    y: Kernel
+    summary: str
+    scale: float = 1.0
+    bias: float = 0.0
+
+    @property
+    def shape(self) -> Pair:
+        """(height, width) of its kernels."""
+        return self.x.shape
+
+
+def builtin(name: str, grid: Grid, summary: str, divisor: int = 1) -> Kernel:
+    """A registry kernel from its integer grid as written and its divisor."""
+    weights: npt.NDArray[Any] = np.array(grid, dtype=np.float64) / divisor
+    return Kernel(name, weights, summary, divisor=divisor)
 
 
 def outer(column: Sequence[int], row: Sequence[int]) -> Grid:
@@ -111,74 +186,74 @@ OUTLINE: Grid = (
 )  # fmt: skip
 
 _KERNELS = (
-    Kernel("identity", IDENTITY, "Leaves the image unchanged: a single 1 at the centre."),
-    Kernel(
+    builtin("identity", IDENTITY, "Leaves the image unchanged: a single 1 at the centre."),
+    builtin(
         "vertical",
         outer(BOX_3, DIFFERENCE),
         "Vertical edges: left column minus right column (the weights of prewitt-x).",
     ),
-    Kernel(
+    builtin(
         "horizontal",
         outer(DIFFERENCE, BOX_3),
         "Horizontal edges: top row minus bottom row (the weights of prewitt-y).",
     ),
-    Kernel(
+    builtin(
         "sobel-x",
         outer(BINOMIAL_3, DIFFERENCE),
         "Sobel derivative across columns: vertical edges, centre row weighted 2.",
     ),
-    Kernel(
+    builtin(
         "sobel-y",
         outer(DIFFERENCE, BINOMIAL_3),
         "Sobel derivative across rows: horizontal edges, centre column weighted 2.",
     ),
-    Kernel(
+    builtin(
         "prewitt-x",
         outer(BOX_3, DIFFERENCE),
         "Prewitt derivative across columns: vertical edges, rows weighted equally.",
     ),
-    Kernel(
+    builtin(
         "prewitt-y",
         outer(DIFFERENCE, BOX_3),
         "Prewitt derivative across rows: horizontal edges, columns weighted equally.",
     ),
-    Kernel(
+    builtin(
         "scharr-x",
         outer(SCHARR_SMOOTH, DIFFERENCE),
         "Scharr derivative across columns: vertical edges, more rotation-invariant than Sobel.",
     ),
-    Kernel(
+    builtin(
         "scharr-y",
         outer(DIFFERENCE, SCHARR_SMOOTH),
         "Scharr derivative across rows: horizontal edges, more rotation-invariant than Sobel.",
     ),
-    Kernel(
+    builtin(
         "laplacian",
         LAPLACIAN_4,
         "Laplacian, 4-neighbour: second derivative, edges of every direction, zero on ramps.",
     ),
-    Kernel(
+    builtin(
         "laplacian-8",
         LAPLACIAN_8,
         "Laplacian, 8-neighbour: like laplacian, diagonals included.",
     ),
-    Kernel("sharpen", SHARPEN, "Sharpen: the image plus its 4-neighbour Laplacian edges."),
-    Kernel("box-3", outer(BOX_3, BOX_3), "Box blur, 3x3 mean.", divisor=9),
-    Kernel("box-5", outer(BOX_5, BOX_5), "Box blur, 5x5 mean.", divisor=25),
-    Kernel(
+    builtin("sharpen", SHARPEN, "Sharpen: the image plus its 4-neighbour Laplacian edges."),
+    builtin("box-3", outer(BOX_3, BOX_3), "Box blur, 3x3 mean.", divisor=9),
+    builtin("box-5", outer(BOX_5, BOX_5), "Box blur, 5x5 mean.", divisor=25),
+    builtin(
         "gaussian-3",
         outer(BINOMIAL_3, BINOMIAL_3),
         "Gaussian blur, 3x3 binomial approximation (sigma about 0.7).",
         divisor=16,
     ),
-    Kernel(
+    builtin(
         "gaussian-5",
         outer(BINOMIAL_5, BINOMIAL_5),
         "Gaussian blur, 5x5 binomial approximation (sigma 1).",
         divisor=256,
     ),
-    Kernel("emboss", EMBOSS, "Emboss: relief along the diagonal from top left to bottom right."),
-    Kernel(
+    builtin("emboss", EMBOSS, "Emboss: relief along the diagonal from top left to bottom right."),
+    builtin(
         "outline",
         OUTLINE,
         "Outline: 8 times the centre minus its neighbours; edges of every direction.",
@@ -188,12 +263,36 @@ _KERNELS = (
 KERNELS: Mapping[str, Kernel] = MappingProxyType({kernel.name: kernel for kernel in _KERNELS})
 """Every built-in kernel by name, in the order ``convcli kernels`` lists them."""
 
+_OPERATORS = (
+    Operator(
+        "sobel",
+        KERNELS["sobel-x"],
+        KERNELS["sobel-y"],
+        "Sobel gradient magnitude, sqrt(sobel-x^2 + sobel-y^2): edges of every direction.",
+    ),
+    Operator(
+        "prewitt",
+        KERNELS["prewitt-x"],
+        KERNELS["prewitt-y"],
+        "Prewitt gradient magnitude, sqrt(prewitt-x^2 + prewitt-y^2).",
+    ),
+    Operator(
+        "scharr",
+        KERNELS["scharr-x"],
+        KERNELS["scharr-y"],
+        "Scharr gradient magnitude, sqrt(scharr-x^2 + scharr-y^2).",
+    ),
+)
+
+OPERATORS: Mapping[str, Operator] = MappingProxyType({op.name: op for op in _OPERATORS})
+"""The gradient-magnitude operators by name."""
+
 
 def get_kernel(name: str) -> Kernel:
     """The built-in kernel called `name`.
 
-    >>> get_kernel("sobel-x").grid
-    ((1, 0, -1), (2, 0, -2), (1, 0, -1))
+    >>> get_kernel("sobel-x").grid.tolist()
+    [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]
     >>> get_kernel("sobelx")
     Traceback (most recent call last):
     ...

@@ -14,8 +14,11 @@ from typing import Any, TypeVar
 import click
 from click.shell_completion import CompletionItem
 
-from convcli.errors import ParameterError, UnknownKernelError
-from convcli.kernels import KERNELS, Kernel, get_kernel
+from convcli.errors import KernelError, ParameterError, UnknownKernelError
+from convcli.kernel_formats import parse_number
+from convcli.kernel_spec import Step, resolve_kernel
+from convcli.kernels import KERNELS, OPERATORS, Kernel, Operator
+from convcli.parametric import FAMILIES
 from convcli.params import PAD_MODES, Pair, to_padding, to_pair
 
 _INTEGERS = re.compile(r"^\s*(-?\d+)\s*(?:[,x]\s*(-?\d+)\s*)?$")
@@ -79,32 +82,54 @@ class PaddingType(click.ParamType[Pair | str]):
         return [CompletionItem(name) for name in ("same", "valid") if name.startswith(incomplete)]
 
 
-class KernelType(click.ParamType[Kernel]):
-    """A built-in kernel's name; unknown names get the closest ones as suggestions."""
+class KernelSpecType(click.ParamType[Step]):
+    """A kernel spec: a built-in, an operator, ``family:ARGS``, a file or an inline matrix."""
 
     name = "kernel"
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "NAME"
+        return "SPEC"
 
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> Kernel:
-        if isinstance(value, Kernel):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Step:
+        if isinstance(value, Kernel | Operator):
             return value
         try:
-            return get_kernel(str(value))
-        except UnknownKernelError as error:
+            return resolve_kernel(str(value))
+        except (KernelError, UnknownKernelError) as error:
             self.fail(str(error), param, ctx)
 
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
-        return [
-            CompletionItem(name, help=kernel.summary)
-            for name, kernel in KERNELS.items()
+        named = [
+            CompletionItem(name, help=summary)
+            for name, summary in [
+                *((k.name, k.summary) for k in KERNELS.values()),
+                *((o.name, o.summary) for o in OPERATORS.values()),
+                *((f"{f.name}:", f.summary) for f in FAMILIES.values()),
+            ]
             if name.startswith(incomplete)
         ]
+        # Kernel files complete as paths, as the shell would.
+        return [*named, CompletionItem(incomplete, type="file")]
+
+
+class NumberType(click.ParamType[float]):
+    """A finite number, written as a decimal or a fraction (``0.0625`` or ``1/16``)."""
+
+    name = "number"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_number(str(value).strip(), str(value))
+        except KernelError:
+            self.fail(
+                f"{value!r} is not a finite number (a decimal or a fraction like 1/16)", param, ctx
+            )
 
 
 F = TypeVar("F", bound=Callable[..., Any])

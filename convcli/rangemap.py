@@ -3,8 +3,9 @@
 ``clip``     round, then clamp to the output's range.
 ``abs``      take the absolute value first: edges of both polarities show as bright.
 ``rescale``  map the result's min..max linearly onto the full range (a constant result is 0).
-``auto``     ``abs`` for kernels whose weights sum to 0 (edge and derivative detectors, whose
-             responses are signed and centred on 0), ``clip`` for the rest (blurs, sharpen).
+``auto``     ``abs`` when the result is signed around 0 (a kernel whose weights sum to 0, an
+             edge or derivative detector, with no bias; see :func:`convcli.chain.is_signed`),
+             ``clip`` for the rest (blurs, sharpen, gradient magnitudes).
 """
 
 from __future__ import annotations
@@ -33,11 +34,15 @@ def is_zero_sum(weights: npt.NDArray[np.floating[Any]]) -> bool:
     return bool(abs(weights.sum()) <= _ZERO_SUM_TOLERANCE * np.abs(weights).sum())
 
 
-def resolve_range_mode(mode: str, weights: npt.NDArray[np.floating[Any]]) -> RangeMode:
-    """The concrete mode (never ``auto``) for `mode` and a kernel's `weights`."""
+def resolve_range_mode(mode: str, *, signed: bool) -> RangeMode:
+    """The concrete mode (never ``auto``) for `mode`, given whether the result is `signed`.
+
+    >>> resolve_range_mode("auto", signed=True), resolve_range_mode("auto", signed=False)
+    ('abs', 'clip')
+    """
     chosen = to_choice(mode, RANGE_MODES, "range")
     if chosen == "auto":
-        return "abs" if is_zero_sum(weights) else "clip"
+        return "abs" if signed else "clip"
     return chosen
 
 

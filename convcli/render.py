@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from convcli.kernels import Kernel
+from convcli.kernels import Kernel, Operator
+from convcli.parametric import Family
 from convcli.params import format_pair, format_size
-from convcli.shape import AxisArithmetic
+from convcli.shape import Axes, AxisArithmetic
 
 _AXIS_WORDS = {"h": ("row", "rows"), "w": ("column", "columns")}
 
@@ -116,35 +118,118 @@ def arithmetic_record(axes: tuple[AxisArithmetic, AxisArithmetic]) -> dict[str, 
     }
 
 
-def kernel_listing(kernels: list[Kernel]) -> Table:
-    """A table of kernels: name, size (HxW), sum of weights, description."""
-    table = Table(title=None, box=None, header_style="bold", pad_edge=False)
-    table.add_column("name", style="cyan", no_wrap=True)
-    table.add_column("size", no_wrap=True)
-    table.add_column("sum", justify="right", no_wrap=True)
-    table.add_column("description")
+def chain_report(labels: Sequence[str], steps: Sequence[Axes]) -> Group:
+    """The arithmetic of every step; a chain of several gets a heading per step."""
+    if len(steps) == 1:
+        return arithmetic_report(steps[0])
+    parts: list[RenderableType] = []
+    for number, (label, axes) in enumerate(zip(labels, steps, strict=False), start=1):
+        parts.append(Text(f"step {number}: {label}", style="bold"))
+        parts.append(arithmetic_report(axes))
+    return Group(*parts)
+
+
+def chain_record(names: Sequence[str | None], steps: Sequence[Axes]) -> dict[str, Any]:
+    """A chain's arithmetic as plain data for ``--json``: one record per step, in order.
+
+    Steps after one that does not fit are absent: they have no input size.
+    """
+    first, last = steps[0], steps[-1]
+    fits = len(steps) == len(names) and last[0].fits and last[1].fits
+    return {
+        "input": [first[0].size, first[1].size],
+        "output": [last[0].output, last[1].output] if fits else None,
+        "fits": fits,
+        "steps": [
+            {"kernel_name": name, **arithmetic_record(axes)}
+            for name, axes in zip(names, steps, strict=False)
+        ],
+    }
+
+
+def kernel_listing(
+    kernels: Sequence[Kernel], operators: Sequence[Operator], families: Sequence[Family]
+) -> Group:
+    """Tables of what ``-k`` knows: kernels (name, size, sum), operators and parametric families."""
+    plain = _listing_table("kernel", "size", "sum")
     for kernel in kernels:
-        table.add_row(
+        plain.add_row(
             kernel.name, format_size(kernel.shape), format_number(kernel.total), kernel.summary
         )
+    magnitude = _listing_table("operator", "size", "of")
+    for operator in operators:
+        magnitude.add_row(
+            operator.name,
+            format_size(operator.shape),
+            f"{operator.x.name}, {operator.y.name}",
+            operator.summary,
+        )
+    parametric = Table(box=None, header_style="bold", pad_edge=False)
+    parametric.add_column("parametric", style="cyan", no_wrap=True)
+    parametric.add_column("description")
+    for family in families:
+        parametric.add_row(family.syntax, family.summary)
+    return Group(plain, Text(""), magnitude, Text(""), parametric)
+
+
+def _listing_table(*headers: str) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column(headers[0], style="cyan", no_wrap=True)
+    table.add_column(headers[1], no_wrap=True)
+    table.add_column(headers[2], justify="right", no_wrap=True)
+    table.add_column("description")
     return table
 
 
-def kernel_matrix(kernel: Kernel) -> Group:
-    """A kernel's weights as written, aligned, under a heading with its size and sum."""
-    heading = Text.assemble(
-        (kernel.name, "bold cyan"),
-        f"  {format_size(kernel.shape)}, sum {format_number(kernel.total)}",
+def kernel_facts(kernel: Kernel) -> str:
+    """Size, sum, scale, bias and separability on one line.
+
+    >>> from convcli.kernels import KERNELS
+    >>> kernel_facts(KERNELS["sobel-x"])
+    '3x3, sum 0, scale 1, bias 0, separable'
+    """
+    separable = "separable" if kernel.is_separable() else "not separable"
+    return (
+        f"{format_size(kernel.shape)}, sum {format_number(kernel.total)},"
+        f" scale {format_number(kernel.scale)}, bias {format_number(kernel.bias)}, {separable}"
     )
+
+
+def kernel_matrix(kernel: Kernel) -> Group:
+    """A kernel's weights, aligned, under its name, its facts and its summary.
+
+    Built-in kernels show their integer grid and divisor (``1/16 x``); others show each
+    weight to 6 significant digits, with a note when that rounds (``--format txt`` is exact).
+    """
+    heading = Text.assemble((kernel.name, "bold cyan"), f"  {kernel_facts(kernel)}")
     grid = Table.grid(padding=(0, 1))
     if kernel.divisor != 1:
         grid.add_column(justify="right")
     for _ in range(kernel.shape[1]):
         grid.add_column(justify="right")
     middle = kernel.shape[0] // 2
+    rounded = False
     for index, row in enumerate(kernel.grid):
-        cells = [str(value) for value in row]
+        cells = [format_number(float(value)) for value in row]
+        rounded = rounded or any(
+            float(cell) != value for cell, value in zip(cells, row, strict=True)
+        )
         if kernel.divisor != 1:
             cells.insert(0, f"1/{kernel.divisor} x" if index == middle else "")
         grid.add_row(*cells)
-    return Group(heading, Text(kernel.summary, style="dim"), grid)
+    lines: list[RenderableType] = [heading, Text(kernel.summary, style="dim"), grid]
+    if rounded:
+        lines.append(
+            Text("(shown to 6 significant digits; --format txt prints them exactly)", style="dim")
+        )
+    return Group(*lines)
+
+
+def step_view(step: Kernel | Operator) -> Group:
+    """A kernel's matrix, or an operator's description and both of its kernels."""
+    if isinstance(step, Kernel):
+        return kernel_matrix(step)
+    heading = Text.assemble(
+        (step.name, "bold cyan"), f"  operator, {format_size(step.shape)}: {step.summary}"
+    )
+    return Group(heading, Text(""), kernel_matrix(step.x), Text(""), kernel_matrix(step.y))

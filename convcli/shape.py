@@ -93,6 +93,10 @@ class AxisArithmetic:
         )
 
 
+Axes = tuple[AxisArithmetic, AxisArithmetic]
+"""The arithmetic of both axes, height first."""
+
+
 def same_padding(kernel: int, dilation: int) -> tuple[int, int]:
     """Padding (before, after) that keeps the size at stride 1: the extra one goes after.
 

@@ -13,7 +13,8 @@ from click.testing import CliRunner, Result
 from convcli import __version__, convolve2d
 from convcli.cli import cli
 from convcli.image_io import read_gray
-from convcli.kernels import KERNELS, get_kernel
+from convcli.kernel_spec import resolve_kernel
+from convcli.kernels import KERNELS, Kernel, get_kernel
 from convcli.rangemap import RangeMode, to_pixels
 from tests.conftest import open_with_a_warning, read_pixels
 
@@ -150,7 +151,7 @@ def test_kernels_lists_every_kernel_on_stdout() -> None:
     assert result.exit_code == 0
     assert result.stderr == ""
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["name", "size", "sum", "description"]
+    assert lines[0].split() == ["kernel", "size", "sum", "description"]
     for kernel in KERNELS.values():
         row = next(line for line in lines if line.split()[0] == kernel.name)
         assert row.split()[1:3] == ["x".join(map(str, kernel.shape)), f"{kernel.total:g}"]
@@ -161,7 +162,7 @@ def test_kernels_name_prints_the_matrix() -> None:
     result = run("kernels", "sobel-x")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0] == "sobel-x  3x3, sum 0"
+    assert lines[0] == "sobel-x  3x3, sum 0, scale 1, bias 0, separable"
     assert [line.split() for line in lines[2:]] == [
         ["1", "0", "-1"],
         ["2", "0", "-2"],
@@ -202,10 +203,12 @@ def test_shape_json() -> None:
     result = run("shape", "--input", "5x7", "--kernel-size", "4,2", "--padding", "same", "--json")
     assert result.exit_code == 0
     record = json.loads(result.stdout)
-    assert record["output"] == [5, 7]
-    assert record["padding"] == {"top": 1, "bottom": 2, "left": 0, "right": 1}
-    assert record["fits"] is True
-    assert record["formulas"][0] == "o_h = floor((5 + 1 + 2 - 1*(4 - 1) - 1) / 1) + 1 = 5"
+    assert (record["input"], record["output"], record["fits"]) == ([5, 7], [5, 7], True)
+    (step,) = record["steps"]
+    assert step["kernel_name"] is None
+    assert step["kernel"] == [4, 2]
+    assert step["padding"] == {"top": 1, "bottom": 2, "left": 0, "right": 1}
+    assert step["formulas"][0] == "o_h = floor((5 + 1 + 2 - 1*(4 - 1) - 1) / 1) + 1 = 5"
 
 
 def test_shape_that_does_not_fit_exits_1_with_the_arithmetic() -> None:
@@ -261,3 +264,117 @@ def test_kernels_in_a_pipe_have_no_trailing_spaces() -> None:
         lines = run(*args).stdout.splitlines()
         assert lines
         assert all(line == line.rstrip() for line in lines), args
+
+
+# --- your own kernels, chains and operators --------------------------------------------------
+
+
+def test_apply_a_kernel_file(colour_png: Path, tmp_path: Path) -> None:
+    kernel_file = tmp_path / "edge.csv"
+    kernel_file.write_text("# my edge\n1,0,-1\n1,0,-1\n")
+    out = tmp_path / "out.png"
+    result = run("apply", "-k", kernel_file, colour_png, out)
+    assert result.exit_code == 0, result.stderr
+    weights = np.array([[1, 0, -1], [1, 0, -1]])
+    expected = to_pixels(convolve2d(read_gray(colour_png), weights), "abs")
+    assert np.array_equal(read_pixels(out), expected)
+
+
+def test_apply_a_pytorch_weight(colour_png: Path, tmp_path: Path) -> None:
+    weight = np.random.default_rng(3).standard_normal((1, 1, 3, 2)).astype(np.float32)
+    np.save(tmp_path / "conv1.npy", weight)
+    out = tmp_path / "out.png"
+    result = run("apply", "-k", tmp_path / "conv1.npy", "--range", "rescale", colour_png, out)
+    assert result.exit_code == 0, result.stderr
+    expected = convolve2d(read_gray(colour_png), weight[0, 0].astype(np.float64))
+    assert np.array_equal(read_pixels(out), to_pixels(expected, "rescale"))
+
+
+def test_apply_a_chain_with_explain(colour_png: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.png"
+    result = run(
+        "apply", "-k", "gaussian:1", "-k", "laplacian", "--padding", "same", "--explain",
+        colour_png, out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert "step 1: gaussian:1" in lines
+    assert "step 2: laplacian" in lines
+    assert "input 12x16, kernel 7x7, stride 1, padding 3, dilation 1" in lines
+    assert lines[-1].endswith("before mapping; range abs")
+    gray = read_gray(colour_png)
+    blurred = convolve2d(gray, resolve_step("gaussian:1").weights, padding="same")
+    expected = convolve2d(blurred, get_kernel("laplacian").weights, padding="same")
+    assert np.array_equal(read_pixels(out), to_pixels(expected, "abs"))
+
+
+def test_apply_an_operator_clips(colour_png: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.png"
+    result = run("apply", "-k", "sobel", "--explain", colour_png, out)
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[-1].endswith("range clip")
+    gray = read_gray(colour_png)
+    gx = convolve2d(gray, get_kernel("sobel-x").weights)
+    gy = convolve2d(gray, get_kernel("sobel-y").weights)
+    assert np.array_equal(read_pixels(out), to_pixels(np.hypot(gx, gy), "clip"))
+
+
+def test_apply_scale_bias_and_normalize(colour_png: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.png"
+    args = ["-k", "1 2 1; 2 4 2; 1 2 1", "--normalize", "--scale", "1/2", "--bias", "64"]
+    result = run("apply", *args, "--explain", colour_png, out)
+    assert result.exit_code == 0, result.stderr
+    assert "1 2 1; 2 4 2; 1 2 1: result x 0.5 + 64" in result.stderr.splitlines()
+    blurred = convolve2d(read_gray(colour_png), get_kernel("gaussian-3").weights)
+    assert np.array_equal(read_pixels(out), to_pixels(blurred * 0.5 + 64, "clip"))
+
+
+def test_a_mat_files_own_scale_and_bias_apply(colour_png: Path, tmp_path: Path) -> None:
+    (tmp_path / "k.mat").write_text("3 1 2 10\n1 0 -1\n")
+    out = tmp_path / "out.png"
+    assert run("apply", "-k", tmp_path / "k.mat", colour_png, out).exit_code == 0
+    response = convolve2d(read_gray(colour_png), [[1, 0, -1]])
+    assert np.array_equal(read_pixels(out), to_pixels(response / 2 + 10, "clip"))
+    assert run("apply", "-k", tmp_path / "k.mat", "--bias", "0", colour_png, out).exit_code == 0
+    assert np.array_equal(read_pixels(out), to_pixels(response / 2, "abs"))
+
+
+@pytest.mark.parametrize("output_format", ["txt", "json"])
+@pytest.mark.parametrize("spec", ["sobel-x", "gaussian:1.2", "box:2x3", "1/3 -1; 2e-3 5"])
+def test_kernels_format_reads_back_equal(tmp_path: Path, spec: str, output_format: str) -> None:
+    written = run("kernels", spec, "--format", output_format)
+    assert written.exit_code == 0, written.stderr
+    path = tmp_path / f"k.{output_format}"
+    path.write_text(written.stdout)
+    original, again = resolve_step(spec), resolve_step(str(path))
+    assert np.array_equal(original.weights, again.weights)
+    assert (original.scale, original.bias) == (again.scale, again.bias)
+    shown = run("kernels", path)
+    assert shown.exit_code == 0
+    assert shown.stdout.splitlines()[0].startswith(str(path) if output_format == "txt" else spec)
+
+
+def test_kernels_shows_any_spec_with_its_facts(tmp_path: Path) -> None:
+    (tmp_path / "k.json").write_text('{"kernel": [[1, 2], [2, 4]], "scale": 0.25, "bias": 3}')
+    lines = run("kernels", tmp_path / "k.json").stdout.splitlines()
+    assert lines[0] == f"{tmp_path / 'k.json'}  2x2, sum 9, scale 0.25, bias 3, separable"
+    assert [line.split() for line in lines[2:]] == [["1", "2"], ["2", "4"]]
+
+
+def test_kernels_lists_operators_and_families() -> None:
+    output = run("kernels").stdout
+    for name in (
+        "sobel",
+        "prewitt",
+        "scharr",
+        "gaussian:SIGMA[,SIZE]",
+        "box:N",
+        "log:SIGMA[,SIZE]",
+    ):
+        assert re.search(rf"^{re.escape(name)}(\s|$)", output, re.M), name
+
+
+def resolve_step(spec: str) -> Kernel:
+    step = resolve_kernel(spec)
+    assert isinstance(step, Kernel)
+    return step

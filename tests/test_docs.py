@@ -18,7 +18,9 @@ from convcli.cli import (
     EXIT_USAGE_ERROR,
     cli,
 )
-from convcli.kernels import KERNELS
+from convcli.kernel_spec import KERNEL_FILE_SUFFIXES
+from convcli.kernels import KERNELS, OPERATORS
+from convcli.parametric import FAMILIES
 from convcli.rangemap import RANGE_MODES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +83,20 @@ def test_every_kernel_is_in_the_table_with_its_weights() -> None:
             assert np.array_equal(grid / divisor, kernel.weights), name
             literal_rows += 1
     assert literal_rows >= len(KERNELS) - 2  # only the two 5x5 kernels are described in words
+
+
+def test_every_operator_and_family_is_documented() -> None:
+    table = section("Built-in kernels")
+    for name, operator in OPERATORS.items():
+        assert f"| `{name}` | `{operator.x.name}`, `{operator.y.name}` |" in table
+    for family in FAMILIES.values():
+        assert f"`{family.name}:" in table
+
+
+def test_every_kernel_file_format_is_documented() -> None:
+    formats = section("Your own kernels")
+    for suffix in KERNEL_FILE_SUFFIXES:
+        assert f"`{suffix}`" in formats
 
 
 def test_exit_code_table() -> None:

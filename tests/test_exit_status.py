@@ -93,13 +93,48 @@ USAGE_ERRORS = [
     # checked before the input is read: the missing input is not what the error is about
     (["apply", "-k", "vertical", "{tmp}/missing.png", "{tmp}/out.ico"], "'.ico', which names no"),
     (["apply", "-k", "vertical", "--colour", "{bar}", "{out}"], "No such option"),
-    (["kernels", "sobelx"], "unknown kernel 'sobelx'; did you mean 'sobel-x' or 'sobel-y'?"),
+    (
+        ["kernels", "sobelx"],
+        "unknown kernel 'sobelx'; did you mean 'sobel-x', 'sobel' or 'sobel-y'?",
+    ),
     (["shape", "--kernel-size", "3"], "give either an IMAGE or --input HxW, not both or neither"),
-    (["shape", "--input", "5x5"], "give either -k NAME or --kernel-size, not both or neither"),
-    (["shape", "--input", "5x5", "-k", "box-3", "--kernel-size", "3"], "give either -k NAME or"),
+    (["shape", "--input", "5x5"], "give either -k SPEC or --kernel-size, not both or neither"),
+    (["shape", "--input", "5x5", "-k", "box-3", "--kernel-size", "3"], "give either -k SPEC or"),
     (["shape", "--input", "0x5", "--kernel-size", "3"], "input size must be an integer >= 1"),
     (["shape", "--input", "5x5", "--kernel-size", "3x", "--json"], "kernel size must be"),
     (["frobnicate"], "No such command 'frobnicate'."),
+    # Kernels: every problem with -k is a problem with the command line.
+    (
+        ["apply", "-k", "{tmp}/missing.txt", "{bar}", "{out}"],
+        "Invalid value for '-k' / '--kernel': kernel file '{tmp}/missing.txt' does not exist",
+    ),
+    (["apply", "-k", "{tmp}", "{bar}", "{out}"], "kernel file '{tmp}' is a directory"),
+    (["apply", "-k", "gaussian:0", "{bar}", "{out}"], "gaussian:SIGMA[,SIZE] needs SIGMA > 0"),
+    (
+        ["apply", "-k", "gaussian:500", "{bar}", "{out}"],
+        "gaussian with sigma 500 is 3001x3001; kernels are at most 1024 on a side",
+    ),
+    (["apply", "-k", "1,2;3", "{bar}", "{out}"], "inline kernel '1,2;3': row 2 has 1 value"),
+    (["apply", "-k", "3x3+1+1: 1 2 3 4 5 6 7 8 9", "{bar}", "{out}"], "an origin (+1+1)"),
+    (["apply", "-k", "gausian:2", "{bar}", "{out}"], "unknown kernel 'gausian:2'; did you mean"),
+    (
+        ["apply", "-k", "laplacian", "--normalize", "{bar}", "{out}"],
+        "--normalize: kernel 'laplacian' sums to 0, so it cannot be divided by its sum",
+    ),
+    (
+        ["apply", "-k", "vertical", "--scale", "half", "{bar}", "{out}"],
+        "Invalid value for '--scale': 'half' is not a finite number",
+    ),
+    (["apply", "-k", "vertical", "--bias", "nan", "{bar}", "{out}"], "Invalid value for '--bias'"),
+    (
+        ["kernels", "sobel", "--format", "txt"],
+        "sobel is an operator, not one matrix; write sobel-x or sobel-y",
+    ),
+    (["kernels", "--format", "json"], "--format needs a SPEC: the kernel to write"),
+    (
+        ["kernels", "{tmp}/k.mat", "--format", "txt"],
+        "which a text matrix cannot hold; use --format json",
+    ),
 ]
 
 
@@ -107,9 +142,32 @@ USAGE_ERRORS = [
 def test_usage_errors_exit_2(tmp_path: Path, bar_png: Path, args: list[str], message: str) -> None:
     out = tmp_path / "out.png"
     out.write_bytes(b"precious")
+    (tmp_path / "k.mat").write_text("2 1 4 1\n1 1\n")
     filled = [a.format(bar=bar_png, out=out, tmp=tmp_path) for a in args]
-    assert_one_line_error(run(*filled), EXIT_USAGE_ERROR, message)
+    assert_one_line_error(run(*filled), EXIT_USAGE_ERROR, message.format(tmp=tmp_path))
     assert out.read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("k.txt", "1 2 3\n4 5\n", "{path}:2: row 2 has 2 values, expected 3"),
+        ("k.csv", "1,2\n3,x\n", "{path}:2:3: 'x' is not a number"),
+        ("k.txt", "1 inf\n", "{path}:1:3: 'inf' is not finite"),
+        ("k.txt", "# nothing\n", "{path}: no values: the kernel is empty"),
+        ("k.json", '{"scale": 2}', "{path}: the JSON object has no 'kernel'"),
+        ("k.mat", "2 2\n1 2\n", "{path}: 1 rows, the header says 2"),
+        ("k.npy", "not numpy", "{path}: not a readable .npy file"),
+    ],
+)
+def test_bad_kernel_files_exit_2_naming_file_line_and_column(
+    tmp_path: Path, bar_png: Path, name: str, content: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    result = run("apply", "-k", path, bar_png, tmp_path / "out.png")
+    assert_one_line_error(result, EXIT_USAGE_ERROR, message.format(path=path))
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_data_errors_exit_1(tmp_path: Path, bar_png: Path) -> None:

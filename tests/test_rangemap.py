@@ -7,7 +7,7 @@ import pytest
 
 from convcli import ParameterError
 from convcli.kernels import KERNELS
-from convcli.rangemap import resolve_range_mode, to_pixels
+from convcli.rangemap import is_zero_sum, resolve_range_mode, to_pixels
 
 VALUES = np.array([[-300.0, -1.4, 0.5, 1.5, 100.6, 254.5, 255.4, 400.0]])
 
@@ -36,25 +36,30 @@ def test_output_is_uint8() -> None:
 
 
 @pytest.mark.parametrize("name", list(KERNELS))
-def test_auto_is_abs_for_zero_sum_kernels_and_clip_otherwise(name: str) -> None:
+def test_zero_sum_is_exactly_the_detectors(name: str) -> None:
     kernel = KERNELS[name]
-    expected = "abs" if kernel.total == 0 else "clip"
-    assert resolve_range_mode("auto", kernel.weights) == expected
+    assert is_zero_sum(kernel.weights) == (kernel.total == 0)
 
 
-def test_auto_tolerates_rounding_in_float_kernels() -> None:
+def test_zero_sum_tolerates_rounding_in_float_kernels() -> None:
     weights = np.array([[0.1, 0.2, -0.3]])  # sums to 5.5e-17 in floating point
-    assert resolve_range_mode("auto", weights) == "abs"
+    assert is_zero_sum(weights)
+
+
+def test_auto_is_abs_for_signed_results_and_clip_otherwise() -> None:
+    assert resolve_range_mode("auto", signed=True) == "abs"
+    assert resolve_range_mode("auto", signed=False) == "clip"
 
 
 @pytest.mark.parametrize("mode", ["clip", "abs", "rescale"])
-def test_explicit_modes_are_kept(mode: str) -> None:
-    assert resolve_range_mode(mode, np.ones((3, 3))) == mode
+@pytest.mark.parametrize("signed", [True, False])
+def test_explicit_modes_are_kept(mode: str, signed: bool) -> None:
+    assert resolve_range_mode(mode, signed=signed) == mode
 
 
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ParameterError, match="range must be one of auto, clip, abs, rescale"):
-        resolve_range_mode("wrap", np.ones((1, 1)))
+        resolve_range_mode("wrap", signed=False)
 
 
 def test_auto_must_be_resolved_first() -> None:

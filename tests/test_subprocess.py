@@ -158,3 +158,22 @@ def test_a_signal_stops_cleanly_and_destroys_nothing(
     assert err == stderr
     assert output.read_bytes() == b"precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["input.png", "out.png"]
+
+
+def test_a_kernel_file_beside_a_builtin_name(tmp_path: Path) -> None:
+    # A file called "vertical" does not hide the built-in; "./vertical" reads the file.
+    (tmp_path / "vertical").write_text("0 0 0\n0 2 0\n0 0 0\n")
+    image = tmp_path / "bar.png"
+    Image.fromarray(vertical_bar()).save(image)
+    builtin = subprocess.run(
+        [convcli_executable(), "apply", "-k", "vertical", "bar.png", "a.png"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    from_file = subprocess.run(
+        [convcli_executable(), "apply", "-k", "./vertical", "bar.png", "b.png"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert builtin.returncode == from_file.returncode == 0, builtin.stderr + from_file.stderr
+    assert read_pixels(tmp_path / "a.png")[:, [8, 9, 18, 19]].min() == 255  # edges
+    doubled = np.clip(vertical_bar()[1:-1, 1:-1].astype(int) * 2, 0, 255)
+    assert np.array_equal(read_pixels(tmp_path / "b.png"), doubled)  # twice the bar, clipped

@@ -1,0 +1,167 @@
+"""Several steps in a row: kernels and operators, each applied to the previous float result.
+
+Every step uses the same stride, padding, dilation, pad mode and flip, and nothing is rounded
+between steps. A kernel step computes ``scale * (kernel slid over the input) + bias`` with its
+own scale and bias; an operator step computes ``scale * sqrt(Gx^2 + Gy^2) + bias``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.core import FloatArray, apply_kernel, as_image_array
+from convcli.errors import KernelError, ShapeError
+from convcli.kernel_spec import Step
+from convcli.kernels import Kernel, Operator
+from convcli.params import ConvParams, Pair
+from convcli.rangemap import is_zero_sum
+from convcli.shape import Axes, arithmetic, check_fits
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """The float result of a chain and the shape arithmetic of each of its steps."""
+
+    values: FloatArray
+    steps: tuple[Axes, ...]
+
+
+def chain_arithmetic(
+    input_hw: Pair, kernel_shapes: Sequence[Pair], params: ConvParams
+) -> list[Axes]:
+    """The shape arithmetic of each step, its output the next step's input.
+
+    Stops after the first step whose kernel does not fit: later steps have no input size.
+    """
+    size = input_hw
+    result: list[Axes] = []
+    for shape in kernel_shapes:
+        axes = arithmetic(size, shape, params)
+        result.append(axes)
+        if not (axes[0].fits and axes[1].fits):
+            break
+        size = (axes[0].output, axes[1].output)
+    return result
+
+
+def check_chain_fits(steps: Sequence[Axes], names: Sequence[str]) -> None:
+    """Raise :class:`ShapeError` for the first step that does not fit, naming it in a chain."""
+    for number, (axes, name) in enumerate(zip(steps, names, strict=False), start=1):
+        try:
+            check_fits(axes)
+        except ShapeError as error:
+            if len(names) == 1:
+                raise
+            raise ShapeError(f"step {number} ({name}): {error}", error.details) from None
+
+
+def apply_chain(image: npt.ArrayLike, steps: Sequence[Step], params: ConvParams) -> ChainResult:
+    """Apply `steps` in order to an (H, W) or (H, W, C) image; see the module docstring.
+
+    float32 images stay float32 throughout; anything else is computed in float64.
+
+    Raises
+    ------
+    ShapeError
+        If a step's kernel does not fit its input (checked for every step before any work).
+    KernelError
+        If `steps` is empty.
+    """
+    if not steps:
+        raise KernelError("a chain needs at least one kernel")
+    values: FloatArray = as_image_array(image)
+    axes = chain_arithmetic(values.shape[:2], [step.shape for step in steps], params)
+    check_chain_fits(axes, [step.name for step in steps])
+    for step in steps:
+        if isinstance(step, Operator):
+            gx = apply_kernel(values, step.x.weights, params)
+            gy = apply_kernel(values, step.y.weights, params)
+            response = np.hypot(gx, gy)
+        else:
+            response = apply_kernel(values, step.weights, params)
+        values = _scaled(response, step.scale, step.bias)
+    return ChainResult(values, tuple(axes))
+
+
+def _scaled(values: FloatArray, scale: float, bias: float) -> FloatArray:
+    """scale * values + bias, in place and in the values' own dtype; a no-op for 1 and 0."""
+    if scale != 1:
+        values *= values.dtype.type(scale)
+    if bias != 0:
+        values += values.dtype.type(bias)
+    return values
+
+
+def with_final_scale_bias(
+    steps: Sequence[Step], *, scale: float | None = None, bias: float | None = None
+) -> list[Step]:
+    """`steps` with the last step's scale and/or bias replaced (each only if given).
+
+    This is what ``--scale`` and ``--bias`` do: for a single kernel, they replace the scale
+    and bias its file gave it, each separately.
+    """
+    changes: dict[str, Any] = {}
+    if scale is not None:
+        changes["scale"] = scale
+    if bias is not None:
+        changes["bias"] = bias
+    if not steps or not changes:
+        return list(steps)
+    return [*steps[:-1], dataclasses.replace(steps[-1], **changes)]
+
+
+def normalized(steps: Sequence[Step]) -> list[Step]:
+    """Every kernel divided by the sum of its weights (``--normalize``).
+
+    Raises
+    ------
+    KernelError
+        If a kernel sums to 0 (it cannot be normalised) or a step is an operator.
+    """
+    result: list[Step] = []
+    for step in steps:
+        if isinstance(step, Operator):
+            raise KernelError(f"--normalize: {step.name} is an operator, not a kernel with a sum")
+        total = step.total
+        if is_zero_sum(step.weights):
+            raise KernelError(
+                f"--normalize: kernel {step.name!r} sums to 0, so it cannot be divided by its sum"
+            )
+        result.append(dataclasses.replace(step, weights=step.weights / total, divisor=1))
+    return result
+
+
+def prepare_chain(
+    steps: Sequence[Step],
+    *,
+    normalize: bool = False,
+    scale: float | None = None,
+    bias: float | None = None,
+) -> list[Step]:
+    """The steps as ``apply`` runs them: normalised if asked, the final scale and bias set."""
+    prepared = normalized(steps) if normalize else list(steps)
+    return with_final_scale_bias(prepared, scale=scale, bias=bias)
+
+
+def is_signed(steps: Sequence[Step]) -> bool:
+    """Whether the chain's result is signed around 0, as an edge detector's is.
+
+    True when a zero-sum kernel comes after the last operator (an operator's magnitude is
+    never negative, and blurs of it stay so) and the last step adds no bias (a bias says
+    where the user wants 0 to land).
+    """
+    if not steps or steps[-1].bias != 0:
+        return False
+    last_operator = max(
+        (index for index, step in enumerate(steps) if isinstance(step, Operator)), default=-1
+    )
+    return any(
+        isinstance(step, Kernel) and is_zero_sum(step.weights)
+        for step in steps[last_operator + 1 :]
+    )
