@@ -117,7 +117,10 @@ def with_final_scale_bias(
 
 
 def normalized(steps: Sequence[Step]) -> list[Step]:
-    """Every kernel divided by the sum of its weights (``--normalize``).
+    """Every kernel divided by the sum of its weights, its own scale reset to 1 (``--normalize``).
+
+    A kernel's scale from its file is a divisor that normalises it (GIMP, libvips); kept, it
+    would divide a second time. A bias is kept.
 
     Raises
     ------
@@ -133,7 +136,8 @@ def normalized(steps: Sequence[Step]) -> list[Step]:
             raise KernelError(
                 f"--normalize: kernel {step.name!r} sums to 0, so it cannot be divided by its sum"
             )
-        result.append(dataclasses.replace(step, weights=step.weights / total, divisor=1))
+        # The file's own scale (a GIMP or libvips divisor) normalised it already: drop it.
+        result.append(dataclasses.replace(step, weights=step.weights / total, divisor=1, scale=1.0))
     return result
 
 
@@ -152,16 +156,27 @@ def prepare_chain(
 def is_signed(steps: Sequence[Step]) -> bool:
     """Whether the chain's result is signed around 0, as an edge detector's is.
 
-    True when a zero-sum kernel comes after the last operator (an operator's magnitude is
-    never negative, and blurs of it stay so) and the last step adds no bias (a bias says
-    where the user wants 0 to land).
+    A kernel whose weights sum to 0 removes every constant, so its result is centred on 0;
+    an operator's magnitude is never negative. The result is signed when a zero-sum kernel
+    comes after the last operator, and the biases from that kernel on (its own included),
+    carried through the steps after it, add up to 0: a bias says where the user wants 0.
     """
-    if not steps or steps[-1].bias != 0:
-        return False
+    last_zero_sum = max(
+        (
+            index
+            for index, step in enumerate(steps)
+            if isinstance(step, Kernel) and is_zero_sum(step.weights)
+        ),
+        default=-1,
+    )
     last_operator = max(
         (index for index, step in enumerate(steps) if isinstance(step, Operator)), default=-1
     )
-    return any(
-        isinstance(step, Kernel) and is_zero_sum(step.weights)
-        for step in steps[last_operator + 1 :]
-    )
+    if last_zero_sum < last_operator or last_zero_sum < 0:
+        return False
+    offset = steps[last_zero_sum].bias
+    for step in steps[last_zero_sum + 1 :]:
+        # A constant c through a kernel becomes scale * c * sum(weights) + bias.
+        assert isinstance(step, Kernel)  # no operator follows the last zero-sum kernel
+        offset = step.scale * offset * step.total + step.bias
+    return offset == 0

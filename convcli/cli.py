@@ -377,8 +377,11 @@ def shape(
     params = ConvParams.from_args(stride=stride, padding=padding, dilation=dilation)
     size = read_size(image) if image is not None else input_size
     assert size is not None  # checked above
-    names: list[str | None] = [step.name for step in steps] or [None]
-    shapes = [step.shape for step in steps] or [kernel_size or (1, 1)]
+    names: list[str | None]
+    if kernel_size is None:
+        names, shapes = [step.name for step in steps], [step.shape for step in steps]
+    else:
+        names, shapes = [None], [kernel_size]
     axes = chain_arithmetic(size, shapes, params)
     labels = [name or format_size(shape) for name, shape in zip(names, shapes, strict=True)]
     if as_json:

@@ -26,7 +26,7 @@ class UnknownKernelError(ConvcliError, LookupError):
     def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
         self.name = name
         self.suggestions = suggestions
-        hint = f"; did you mean {_quoted_alternatives(suggestions)}?" if suggestions else ""
+        hint = did_you_mean(suggestions)
         super().__init__(f"unknown kernel {name!r}{hint} (list them with 'convcli kernels')")
 
 
@@ -47,11 +47,17 @@ class ImageWriteError(ConvcliError):
     """An output image cannot be encoded or written."""
 
 
-def _quoted_alternatives(names: tuple[str, ...]) -> str:
+def did_you_mean(names: tuple[str, ...]) -> str:
+    """``"; did you mean 'a', 'b' or 'c'?"``, or nothing when there are no names.
+
+    >>> did_you_mean(("sobel-x", "sobel")), did_you_mean(())
+    ("; did you mean 'sobel-x' or 'sobel'?", '')
+    """
+    if not names:
+        return ""
     quoted = [repr(name) for name in names]
-    if len(quoted) == 1:
-        return quoted[0]
-    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    alternatives = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"; did you mean {alternatives}?"
 
 
 class ImageWarning(UserWarning):

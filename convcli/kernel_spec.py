@@ -11,15 +11,14 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from pathlib import Path
 from typing import TypeAlias
 
-from convcli.errors import KernelError, UnknownKernelError
-from convcli.kernel_formats import parse_inline, read_kernel_file
-from convcli.kernels import KERNELS, OPERATORS, Kernel, Operator
+from convcli.errors import KernelError, UnknownKernelError, did_you_mean
+from convcli.kernel_formats import is_imagemagick_string, parse_inline, read_kernel_file
+from convcli.kernels import KERNELS, OPERATORS, Kernel, Operator, closest_names
 from convcli.parametric import FAMILIES
 
 Step: TypeAlias = Kernel | Operator
@@ -29,7 +28,8 @@ KERNEL_FILE_SUFFIXES = frozenset({".txt", ".csv", ".tsv", ".mat", ".json", ".npy
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _FAMILY_CALL = re.compile(r"([A-Za-z][A-Za-z0-9_-]*):(.*)", re.S)
-_IMAGEMAGICK_SIZE = re.compile(r"[0-9]+(?:x[0-9]+)?")
+_FIRST_WORD = re.compile(r"\s*([A-Za-z][^\s,;]*)")
+_FILE_NAME = re.compile(r"[\w.-]+\.[A-Za-z]\w*")
 
 
 def builtin_names() -> list[str]:
@@ -61,26 +61,40 @@ def resolve_kernel(spec: str) -> Step:
     call = _FAMILY_CALL.fullmatch(text)
     if call is not None and call.group(1) in FAMILIES:
         return FAMILIES[call.group(1)].build(text, call.group(2))
-    path = Path(spec)
-    if spec and path.exists():
-        return read_kernel_file(path)
-    if path.suffix.lower() in KERNEL_FILE_SUFFIXES:
+    if _is_file(spec):
+        return read_kernel_file(Path(spec), name=spec)
+    if Path(spec).suffix.lower() in KERNEL_FILE_SUFFIXES:
         raise KernelError(f"kernel file {spec!r} does not exist")
     if _NAME.fullmatch(text):
         raise UnknownKernelError(text, _closest(text))
-    if call is not None and not _IMAGEMAGICK_SIZE.fullmatch(call.group(1)):
+    if call is not None and not is_imagemagick_string(text):
         raise UnknownKernelError(text, _closest(f"{call.group(1)}:"))
     if not text:
         raise KernelError("the kernel spec is empty")
     try:
         return parse_inline(text)
     except KernelError as error:
-        if os.sep in spec:  # "1/9 1/9" is a matrix, "kernels/edges" a path: say both
+        match = _FIRST_WORD.match(text)
+        word = "" if match is None else match.group(1)
+        if not word or word.lower() in {"nan", "inf", "infinity"}:
+            raise  # numbers with a mistake: the parser's message says where
+        # Words, not numbers: a missing file or a misspelt name, not a broken matrix.
+        suggestions = _closest(word) or _closest(f"{word}:")
+        if _FILE_NAME.fullmatch(text) or os.sep in text:
             raise KernelError(
-                f"no kernel file {spec!r}, and not an inline matrix either: {error}"
-            ) from None
-        raise
+                f"no kernel file {spec!r}, and it is not a built-in name or a matrix"
+                f"{did_you_mean(suggestions)}"
+            ) from error
+        raise UnknownKernelError(text, suggestions) from error
+
+
+def _is_file(spec: str) -> bool:
+    """Whether `spec` names something on disk (a name too long for a path does not)."""
+    try:
+        return bool(spec) and Path(spec).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def _closest(name: str) -> tuple[str, ...]:
-    return tuple(difflib.get_close_matches(name, builtin_names(), n=3, cutoff=0.6))
+    return closest_names(name, builtin_names())

@@ -76,6 +76,12 @@ class Kernel:
     def __post_init__(self) -> None:
         weights = as_kernel_array(self.weights)
         check_kernel_size(weights.shape, f"kernel {self.name!r}")
+        with np.errstate(over="ignore"):
+            magnitude = np.abs(weights).sum()
+        if not np.isfinite(magnitude):
+            raise KernelError(
+                f"the weights of kernel {self.name!r} are too large: their sum is not finite"
+            )
         weights = weights.copy()
         weights.flags.writeable = False
         # A frozen dataclass sets its fields once; this stores the validated, private copy.
@@ -307,5 +313,9 @@ def get_kernel(name: str) -> Kernel:
     try:
         return KERNELS[name]
     except KeyError:
-        suggestions = difflib.get_close_matches(name, list(KERNELS), n=3, cutoff=0.6)
-        raise UnknownKernelError(name, tuple(suggestions)) from None
+        raise UnknownKernelError(name, closest_names(name, list(KERNELS))) from None
+
+
+def closest_names(name: str, names: Sequence[str]) -> tuple[str, ...]:
+    """Up to three of `names` that look like `name`, the closest first."""
+    return tuple(difflib.get_close_matches(name, names, n=3, cutoff=0.6))

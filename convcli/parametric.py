@@ -16,9 +16,11 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import KernelError
-from convcli.kernels import Kernel, check_kernel_size
+from convcli.kernel_formats import parse_number
+from convcli.kernels import MAX_KERNEL_SIDE, Kernel, check_kernel_size
 
-_NUMBER = r"[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?"
+MIN_SIGMA = 0.1
+"""Below this the sampled Gaussian is one pixel: exp(-1 / (2 sigma^2)) is under 1e-21."""
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,13 @@ class Family:
     """Takes the whole spec (for messages and the name) and the text after the colon."""
 
 
-def gaussian_radius(sigma: float) -> int:
-    """Half-width of a sampled Gaussian: ceil(3 sigma), which keeps 99.7% of its mass.
+def gaussian_size(sigma: float) -> int:
+    """Side of a sampled Gaussian: 2*ceil(3 sigma)+1, which keeps 99.7% of its mass.
 
-    >>> gaussian_radius(1.0), gaussian_radius(1.4), gaussian_radius(0.2)
-    (3, 5, 1)
+    >>> gaussian_size(1.0), gaussian_size(1.4), gaussian_size(0.2)
+    (7, 11, 3)
     """
-    return math.ceil(3 * sigma)
+    return 2 * math.ceil(3 * sigma) + 1
 
 
 def sampled_gaussian(sigma: float, size: int) -> npt.NDArray[np.float64]:
@@ -47,6 +49,21 @@ def sampled_gaussian(sigma: float, size: int) -> npt.NDArray[np.float64]:
     samples = np.exp(-(offsets**2) / (2 * sigma**2))
     normalised: npt.NDArray[np.float64] = samples / samples.sum()
     return normalised
+
+
+def _check_sigma(sigma: float, size: int | None, name: str) -> int:
+    """The kernel's side for `sigma` and an optional `size`, refused before it is built."""
+    if not sigma >= MIN_SIGMA:
+        raise KernelError(f"{name}: SIGMA must be at least {MIN_SIGMA}, got {sigma:g}")
+    if size is None:
+        if 3 * sigma > MAX_KERNEL_SIDE:
+            raise KernelError(
+                f"{name}: SIGMA {sigma:g} makes a kernel wider than {MAX_KERNEL_SIDE}"
+                f" (2*ceil(3*SIGMA)+1); SIGMA is at most {(MAX_KERNEL_SIDE - 1) // 2 / 3:.4g}"
+            )
+        size = gaussian_size(sigma)
+    check_kernel_size((size, size), name)
+    return size
 
 
 def gaussian(sigma: float, size: int | None = None, *, name: str | None = None) -> Kernel:
@@ -58,15 +75,11 @@ def gaussian(sigma: float, size: int | None = None, *, name: str | None = None) 
     >>> kernel.shape, round(kernel.total, 12), kernel.is_separable()
     ((7, 7), 1.0, True)
     """
-    size = 2 * gaussian_radius(sigma) + 1 if size is None else size
-    check_kernel_size((size, size), f"gaussian with sigma {sigma:g}")
+    name = name or f"gaussian:{sigma:g}"
+    size = _check_sigma(sigma, size, name)
     row = sampled_gaussian(sigma, size)
-    weights = np.outer(row, row)
-    weights /= weights.sum()
     return Kernel(
-        name or f"gaussian:{sigma:g}",
-        weights,
-        f"Sampled Gaussian blur, sigma {sigma:g}, {size}x{size}, sum 1.",
+        name, np.outer(row, row), f"Sampled Gaussian blur, sigma {sigma:g}, {size}x{size}, sum 1."
     )
 
 
@@ -76,27 +89,28 @@ def laplacian_of_gaussian(
     """The Laplacian of the sampled Gaussian: negative centre, like ``laplacian``; sums to 0.
 
     Per pixel at (x, y) from the centre, ((x^2 + y^2 - 2 sigma^2) / sigma^4) * G(x, y) with
-    G the normalised Gaussian of :func:`gaussian`, then shifted by its mean so that flat
-    regions give exactly 0. It approximates ``-k gaussian:SIGMA -k laplacian`` in one step.
+    G the Gaussian of :func:`gaussian`, then shifted by its mean so that flat regions give 0
+    (to rounding). It approximates ``-k gaussian:SIGMA -k laplacian`` in one step. `size`
+    may widen it but not cut it short of 2*ceil(3 sigma)+1, where its shape would be lost.
 
     >>> kernel = laplacian_of_gaussian(1.0)
     >>> kernel.shape, abs(kernel.total) < 1e-15, bool(kernel.weights[3, 3] < 0)
     ((7, 7), True, True)
     """
-    size = 2 * gaussian_radius(sigma) + 1 if size is None else size
-    check_kernel_size((size, size), f"log with sigma {sigma:g}")
-    row = sampled_gaussian(sigma, size)
-    blur = np.outer(row, row)
-    blur /= blur.sum()
+    name = name or f"log:{sigma:g}"
+    natural = _check_sigma(sigma, None, name)
+    if size is not None and size < natural:
+        raise KernelError(
+            f"{name}: SIZE {size} cuts the Laplacian of Gaussian short; sigma {sigma:g} needs"
+            f" at least {natural} (2*ceil(3*SIGMA)+1)"
+        )
+    size = _check_sigma(sigma, size, name)
+    blur = gaussian(sigma, size).weights
     offsets = np.arange(size) - (size - 1) / 2
     squared_radius = offsets[:, None] ** 2 + offsets[None, :] ** 2
     weights = (squared_radius - 2 * sigma**2) / sigma**4 * blur
     weights -= weights.mean()
-    return Kernel(
-        name or f"log:{sigma:g}",
-        weights,
-        f"Laplacian of Gaussian, sigma {sigma:g}, {size}x{size}, sum 0.",
-    )
+    return Kernel(name, weights, f"Laplacian of Gaussian, sigma {sigma:g}, {size}x{size}, sum 0.")
 
 
 def box(height: int, width: int, *, name: str | None = None) -> Kernel:
@@ -105,10 +119,11 @@ def box(height: int, width: int, *, name: str | None = None) -> Kernel:
     >>> box(1, 4).weights.tolist()
     [[0.25, 0.25, 0.25, 0.25]]
     """
-    check_kernel_size((height, width), f"box {height}x{width}")
+    name = name or f"box:{height}x{width}"
+    check_kernel_size((height, width), name)
     count = height * width
     return Kernel(
-        name or f"box:{height}x{width}",
+        name,
         np.full((height, width), 1 / count),
         f"Box blur, {height}x{width} mean.",
         divisor=count,
@@ -116,15 +131,21 @@ def box(height: int, width: int, *, name: str | None = None) -> Kernel:
 
 
 def _sigma_and_size(spec: str, args: str) -> tuple[float, int | None]:
-    match = re.fullmatch(rf"\s*({_NUMBER})\s*(?:,\s*([0-9]+)\s*)?", args)
+    """SIGMA and the optional SIZE of ``family:SIGMA[,SIZE]``."""
     family = spec.split(":", 1)[0]
-    rule = f"{family}:SIGMA[,SIZE] needs SIGMA > 0 and a whole SIZE >= 1, got {spec!r}"
-    if match is None:
+    rule = f"{family}:SIGMA[,SIZE] needs a number SIGMA and a whole SIZE >= 1, got {spec!r}"
+    fields = [field.strip() for field in args.split(",")]
+    if len(fields) > 2:
         raise KernelError(rule)
-    sigma = float(match.group(1))
-    size = None if match.group(2) is None else int(match.group(2))
-    if sigma <= 0 or size == 0 or not math.isfinite(3 * sigma):
-        raise KernelError(rule)
+    try:
+        sigma = parse_number(fields[0], spec)
+    except KernelError:
+        raise KernelError(rule) from None
+    size = None
+    if len(fields) == 2:
+        if not re.fullmatch(r"[0-9]+", fields[1]) or int(fields[1]) < 1:
+            raise KernelError(rule)
+        size = int(fields[1])
     return sigma, size
 
 

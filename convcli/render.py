@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -12,6 +13,7 @@ from rich.text import Text
 from convcli.kernels import Kernel, Operator
 from convcli.parametric import Family
 from convcli.params import format_pair, format_size
+from convcli.rangemap import is_zero_sum
 from convcli.shape import Axes, AxisArithmetic
 
 _AXIS_WORDS = {"h": ("row", "rows"), "w": ("column", "columns")}
@@ -153,9 +155,7 @@ def kernel_listing(
     """Tables of what ``-k`` knows: kernels (name, size, sum), operators and parametric families."""
     plain = _listing_table("kernel", "size", "sum")
     for kernel in kernels:
-        plain.add_row(
-            kernel.name, format_size(kernel.shape), format_number(kernel.total), kernel.summary
-        )
+        plain.add_row(kernel.name, format_size(kernel.shape), format_sum(kernel), kernel.summary)
     magnitude = _listing_table("operator", "size", "of")
     for operator in operators:
         magnitude.add_row(
@@ -181,6 +181,11 @@ def _listing_table(*headers: str) -> Table:
     return table
 
 
+def format_sum(kernel: Kernel) -> str:
+    """The sum of the weights, ``0`` for a kernel that sums to 0 up to rounding (``log:``)."""
+    return "0" if is_zero_sum(kernel.weights) else format_number(kernel.total)
+
+
 def kernel_facts(kernel: Kernel) -> str:
     """Size, sum, scale, bias and separability on one line.
 
@@ -190,7 +195,7 @@ def kernel_facts(kernel: Kernel) -> str:
     """
     separable = "separable" if kernel.is_separable() else "not separable"
     return (
-        f"{format_size(kernel.shape)}, sum {format_number(kernel.total)},"
+        f"{format_size(kernel.shape)}, sum {format_sum(kernel)},"
         f" scale {format_number(kernel.scale)}, bias {format_number(kernel.bias)}, {separable}"
     )
 
@@ -198,8 +203,9 @@ def kernel_facts(kernel: Kernel) -> str:
 def kernel_matrix(kernel: Kernel) -> Group:
     """A kernel's weights, aligned, under its name, its facts and its summary.
 
-    Built-in kernels show their integer grid and divisor (``1/16 x``); others show each
-    weight to 6 significant digits, with a note when that rounds (``--format txt`` is exact).
+    Kernels with a divisor (built-ins, ``box:``) show their integer grid and the divisor
+    (``1/16 x``); others show each weight to 6 significant digits, with a note when that
+    rounds (``--format txt`` is exact).
     """
     heading = Text.assemble((kernel.name, "bold cyan"), f"  {kernel_facts(kernel)}")
     grid = Table.grid(padding=(0, 1))
@@ -209,14 +215,15 @@ def kernel_matrix(kernel: Kernel) -> Group:
         grid.add_column(justify="right")
     middle = kernel.shape[0] // 2
     rounded = False
-    for index, row in enumerate(kernel.grid):
-        cells = [format_number(float(value)) for value in row]
-        rounded = rounded or any(
-            float(cell) != value for cell, value in zip(cells, row, strict=True)
-        )
-        if kernel.divisor != 1:
-            cells.insert(0, f"1/{kernel.divisor} x" if index == middle else "")
-        grid.add_row(*cells)
+    if kernel.divisor != 1:
+        for index, row in enumerate(np.rint(kernel.grid)):  # integers up to float rounding
+            cells = [format_number(float(value)) for value in row]
+            grid.add_row(f"1/{kernel.divisor} x" if index == middle else "", *cells)
+    else:
+        for row in kernel.weights:
+            cells = [format_number(float(value)) for value in row]
+            rounded = rounded or any(float(c) != v for c, v in zip(cells, row, strict=True))
+            grid.add_row(*cells)
     lines: list[RenderableType] = [heading, Text(kernel.summary, style="dim"), grid]
     if rounded:
         lines.append(

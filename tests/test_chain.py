@@ -118,6 +118,16 @@ def test_normalize_divides_by_the_sum() -> None:
     assert kernel.weights.tolist() == [[0.25, 0.5, 0.25]]
 
 
+def test_normalize_replaces_a_files_divisor_instead_of_dividing_twice() -> None:
+    binomial = Kernel("g16.mat", np.outer([1, 2, 1], [1, 2, 1]), scale=1 / 16, bias=3)
+    (kernel,) = normalized([binomial])
+    assert isinstance(kernel, Kernel)
+    assert (kernel.total, kernel.scale, kernel.bias) == (1.0, 1.0, 3.0)
+    flat = np.full((5, 5), 200.0)
+    assert apply_chain(flat, [binomial], ConvParams()).values.tolist() == [[203.0] * 3] * 3
+    assert apply_chain(flat, [kernel], ConvParams()).values.tolist() == [[203.0] * 3] * 3
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
@@ -138,7 +148,7 @@ def test_normalize_refuses_what_has_no_sum(spec: str, message: str) -> None:
         (["gaussian-3"], False),
         (["sharpen"], False),
         (["sobel"], False),  # a magnitude is never negative
-        (["gaussian:1.4", "laplacian"], True),  # LoG: a zero-sum kernel anywhere in the chain
+        (["gaussian:1.4", "laplacian"], True),  # LoG: a zero-sum kernel after the last operator
         (["laplacian", "gaussian-3"], True),
         (["laplacian", "sobel"], False),  # the operator comes last: non-negative
         (["sobel", "laplacian"], True),
@@ -152,6 +162,19 @@ def test_auto_range_looks_at_the_whole_chain(specs: list[str], signed: bool) -> 
 def test_a_bias_says_where_zero_lands_so_auto_clips() -> None:
     assert is_signed(prepare_chain(steps("vertical"), bias=128)) is False
     assert is_signed(prepare_chain(steps("vertical"), bias=0)) is True
+
+
+def test_a_bias_anywhere_after_the_last_zero_sum_kernel_counts() -> None:
+    offset = Kernel("off.mat", np.array([[-1.0, 0.0, 1.0]]), bias=20)
+    identity = Kernel("1", np.ones((1, 1)))
+    # The identity step does not change the picture, so it must not change the range.
+    assert is_signed([offset]) is is_signed([offset, identity]) is False
+    # A bias before a zero-sum kernel is removed by it, like any constant.
+    assert is_signed([Kernel("b", np.ones((1, 1)), bias=50), KERNELS["laplacian"]]) is True
+    # A bias carried through a blur stays a bias; through a zero-sum kernel it vanishes.
+    laplacian_then_lift = [KERNELS["laplacian"], Kernel("lift", np.ones((1, 1)), bias=5)]
+    assert is_signed(laplacian_then_lift) is False
+    assert is_signed([*laplacian_then_lift, KERNELS["vertical"]]) is True
 
 
 def test_a_step_that_does_not_fit_is_named() -> None:

@@ -361,6 +361,16 @@ def test_kernels_shows_any_spec_with_its_facts(tmp_path: Path) -> None:
     assert [line.split() for line in lines[2:]] == [["1", "2"], ["2", "4"]]
 
 
+def test_kernels_shows_divisors_and_zero_sums_without_rounding_noise() -> None:
+    box = run("kernels", "box:7").stdout.splitlines()
+    assert box[0] == "box:7  7x7, sum 1, scale 1, bias 0, separable"
+    assert box[2 + 3].split() == ["1/49", "x", *["1"] * 7]
+    assert "significant digits" not in "".join(box)
+    log = run("kernels", "log:1").stdout.splitlines()
+    assert log[0] == "log:1  7x7, sum 0, scale 1, bias 0, not separable"
+    assert log[-1] == "(shown to 6 significant digits; --format txt prints them exactly)"
+
+
 def test_kernels_lists_operators_and_families() -> None:
     output = run("kernels").stdout
     for name in (

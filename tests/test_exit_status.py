@@ -109,10 +109,10 @@ USAGE_ERRORS = [
         "Invalid value for '-k' / '--kernel': kernel file '{tmp}/missing.txt' does not exist",
     ),
     (["apply", "-k", "{tmp}", "{bar}", "{out}"], "kernel file '{tmp}' is a directory"),
-    (["apply", "-k", "gaussian:0", "{bar}", "{out}"], "gaussian:SIGMA[,SIZE] needs SIGMA > 0"),
+    (["apply", "-k", "gaussian:0", "{bar}", "{out}"], "gaussian:0: SIGMA must be at least 0.1"),
     (
         ["apply", "-k", "gaussian:500", "{bar}", "{out}"],
-        "gaussian with sigma 500 is 3001x3001; kernels are at most 1024 on a side",
+        "gaussian:500: SIGMA 500 makes a kernel wider than 1024",
     ),
     (["apply", "-k", "1,2;3", "{bar}", "{out}"], "inline kernel '1,2;3': row 2 has 1 value"),
     (["apply", "-k", "3x3+1+1: 1 2 3 4 5 6 7 8 9", "{bar}", "{out}"], "an origin (+1+1)"),

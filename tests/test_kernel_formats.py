@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ def test_fractions_and_exponents(tmp_path: Path) -> None:
         ("1 1e400\n", "{path}:1:3: '1e400' is too large to be a finite number"),
         ("1 1/0\n", "{path}:1:3: '1/0' divides by zero"),
         ("1,,2\n", "{path}:1:3: empty value between commas"),
-        ("1,2,\n", "{path}:1:5: empty value between commas"),
+        (",1,2\n", "{path}:1:1: empty value between commas"),
         ("1 2_000\n", "{path}:1:3: '2_000' is not a number"),
     ],
 )
@@ -113,7 +114,7 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 
 def test_kernels_larger_than_1024_are_refused_while_reading(tmp_path: Path) -> None:
     wide = write(tmp_path, "wide.txt", " ".join(["1"] * 1025) + "\n")
-    refused(wide, "{path}:1: the kernel is 1x1025; kernels are at most 1024 on a side")
+    refused(wide, "{path}:1: more than 1024 values in a row; kernels are at most 1024 on a side")
     tall = write(tmp_path, "tall.txt", "1\n" * 1025)
     refused(tall, "{path}:1025: the kernel is 1025x1; kernels are at most 1024 on a side")
 
@@ -214,7 +215,8 @@ def test_npy_pytorch_conv_weight(tmp_path: Path) -> None:
     [
         (np.ones(3), "{path}: an array of shape (3,); a kernel is 2-D (kh, kw) or a PyTorch"
          " weight (1, 1, kh, kw)"),
-        (np.ones((2, 1, 3, 3)), "{path}: an array of shape (2, 1, 3, 3); a kernel is 2-D"),
+        (np.ones((2, 1, 3, 3)), "{path}: an array of shape (2, 1, 3, 3); a kernel is 2-D (kh, kw)"
+         " or a PyTorch weight (1, 1, kh, kw)"),
         (np.ones((0, 3)), "{path}: the array is empty, shape (0, 3)"),
         (np.array([[1.0, np.inf]]), "{path}: value inf at [0, 1] is not finite"),
         (np.ones((2, 2), dtype=complex), "{path}: dtype complex128 is not real numbers"),
@@ -224,9 +226,7 @@ def test_npy_pytorch_conv_weight(tmp_path: Path) -> None:
 def test_npy_errors(tmp_path: Path, array: npt.NDArray[Any], message: str) -> None:
     path = tmp_path / "k.npy"
     np.save(path, array)
-    with pytest.raises(KernelError) as caught:
-        read_kernel_file(path)
-    assert str(caught.value).startswith(message.format(path=path))
+    refused(path, message)
 
 
 def test_pickled_npy_is_refused_without_unpickling(tmp_path: Path) -> None:
@@ -239,12 +239,6 @@ def test_pickled_npy_is_refused_without_unpickling(tmp_path: Path) -> None:
         plain_pickle,
         "{path}: holds Python objects (pickled data); convcli loads numeric arrays only",
     )
-
-
-def test_npy_that_is_not_npy(tmp_path: Path) -> None:
-    path = write(tmp_path, "k.npy", "1 2 3\n")
-    with pytest.raises(KernelError, match=f"^{re.escape(str(path))}: not a readable .npy file"):
-        read_kernel_file(path)
 
 
 # --- inline ----------------------------------------------------------------------------------
@@ -349,3 +343,114 @@ def test_txt_refuses_what_it_cannot_hold() -> None:
     )
     with pytest.raises(KernelError, match=f"^{re.escape(message)}$"):
         to_text(kernel)
+
+
+# --- what a review found: spreadsheets, libvips' leniency, limits, odd JSON -----------------
+
+
+def test_spreadsheet_exports(tmp_path: Path) -> None:
+    quoted = read_kernel_file(write(tmp_path, "q.csv", '"1","0","-1"\n"2","0","-2"\n'))
+    assert quoted.weights.tolist() == [[1, 0, -1], [2, 0, -2]]
+    trailing = read_kernel_file(write(tmp_path, "t.csv", "1,0,-1,,\n2,0,-2,\n"))
+    assert trailing.weights.tolist() == [[1, 0, -1], [2, 0, -2]]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "3 1 4 0 made by hand\n1 2 1\n",  # extra header text
+        "3 1 4\n1 2 1 99 junk\n",  # extra values after a row's width
+        "3 1 4\n1 2 1\n# trailing notes\nmore\n",  # anything after the last row
+    ],
+)
+def test_vips_matrix_ignores_what_libvips_ignores(tmp_path: Path, content: str) -> None:
+    kernel = read_kernel_file(write(tmp_path, "k.mat", content))
+    assert kernel.weights.tolist() == [[1, 2, 1]]
+    assert kernel.scale == 0.25
+
+
+def test_a_long_row_is_refused_before_it_is_read_whole(tmp_path: Path) -> None:
+    path = write(tmp_path, "wide.txt", "1 " * 2_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(KernelError, match="more than 1024 values in a row"):
+            read_kernel_file(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The 4 MB file and its text are read once; two million parsed values would take ~100 MB.
+    assert peak < 20 * 1024 * 1024
+
+
+def test_json_with_too_many_values_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = write(tmp_path, "big.json", "[[" + ",".join(["0"] * 1_100_000) + "]]")
+    refused(path, "{path}: too many values; kernels are at most 1024 on a side")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[[1, 1e400]]", "{path}: row 1, value is too large to be a finite number"),
+        ("[[1" + "0" * 400 + "]]", "{path}: row 1, value is too large to be a finite number"),
+        ('{"kernel": [[1]], "scale": 1e999}', "{path}: 'scale' is too large to be a finite number"),
+        ("[[1e308, 1e308]]", "the weights of kernel '{path}' are too large: their sum is not"),
+        ("[" * 100_000 + "]" * 100_000, "{path}: invalid JSON: nested too deeply for a kernel"),
+        ("[[" + "9" * 5000 + "]]", "{path}: invalid JSON: Exceeds the limit (4300 digits)"),
+    ],
+)  # fmt: skip
+def test_json_numbers_that_do_not_fit(tmp_path: Path, content: str, message: str) -> None:
+    path = write(tmp_path, "k.json", content)
+    with pytest.raises(KernelError) as caught:
+        read_kernel_file(path)
+    assert str(caught.value).startswith(message.format(path=path))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"1 2 3\n", "{path}: not a readable .npy file: no NumPy header"),
+        (b"PK\x03\x04rest", "{path}: an .npz archive of several arrays; save the kernel alone"
+         " with numpy.save"),
+    ],
+)  # fmt: skip
+def test_npy_files_that_are_something_else(tmp_path: Path, content: bytes, message: str) -> None:
+    refused(write(tmp_path, "k.npy", content), message)
+
+
+def test_npy_in_tensorflow_order_gets_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "k.npy"
+    np.save(path, np.ones((3, 3, 1, 1)))
+    refused(
+        path,
+        "{path}: an array of shape (3, 3, 1, 1); a kernel is 2-D (kh, kw) or a PyTorch weight"
+        " (1, 1, kh, kw); (kh, kw, 1, 1) is TensorFlow's order: move the axes",
+    )
+
+
+def test_a_file_without_an_end_is_read_only_up_to_the_limit() -> None:
+    zero = Path("/dev/zero")
+    if not zero.exists():
+        pytest.skip("no /dev/zero here")
+    with pytest.raises(KernelError, match=r"^kernel file '/dev/zero' is over 33554432 bytes"):
+        read_kernel_file(zero)
+
+
+def test_inline_over_several_lines_reads_like_a_file() -> None:
+    kernel = parse_inline("# from a file\n1 2\n3 4\n")
+    assert kernel.weights.tolist() == [[1, 2], [3, 4]]
+
+
+def test_a_name_with_a_line_break_still_reads_back(tmp_path: Path) -> None:
+    kernel = Kernel("evil\n9 9", np.ones((2, 2)))
+    text = to_text(kernel)
+    assert text.splitlines()[0] == "# evil 9 9: 2x2"
+    assert same_kernel(parse_text(text, "k.txt"), kernel)
+
+
+def test_imagemagick_counts_without_reading_everything() -> None:
+    with pytest.raises(KernelError, match=r"needs 4 values, got more than 4$"):
+        parse_inline("2x2: " + "1 " * 100_000)
+    with pytest.raises(
+        KernelError, match=r"1x1 \(width x height\) needs 1 value, got more than 1$"
+    ):
+        parse_inline("1x1: 1 2")
