@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.core import FloatArray, apply_kernel, as_image_array
+from convcli.core import FloatArray, apply_kernel, as_image_array, sample_centre
 from convcli.errors import KernelError, ShapeError
 from convcli.kernel_spec import Step
 from convcli.kernels import Kernel, Operator
@@ -87,6 +87,17 @@ def apply_chain(image: npt.ArrayLike, steps: Sequence[Step], params: ConvParams)
             response = apply_kernel(values, step.weights, params)
         values = _scaled(response, step.scale, step.bias)
     return ChainResult(values, tuple(axes))
+
+
+def carry_alpha(alpha: npt.ArrayLike, steps: Sequence[Step], params: ConvParams) -> FloatArray:
+    """Alpha through the chain: each step takes it from under its windows' centre taps.
+
+    So the alpha keeps the filtered channels' geometry (see :func:`convcli.core.sample_centre`).
+    """
+    values: FloatArray = as_image_array(alpha)
+    for step in steps:
+        values = sample_centre(values, step.shape, params)
+    return values
 
 
 def _scaled(values: FloatArray, scale: float, bias: float) -> FloatArray:

@@ -15,15 +15,17 @@ library are turned into one line on stderr and an exit code in one place, :meth:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import sys
+import time
 import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import click
 
@@ -38,7 +40,7 @@ from convcli.errors import (
     ShapeError,
     UnknownKernelError,
 )
-from convcli.image_io import read_size
+from convcli.image_input import read_size
 from convcli.kernel_formats import to_json, to_text
 from convcli.kernel_spec import Step
 from convcli.kernels import KERNELS, OPERATORS, Operator
@@ -47,13 +49,14 @@ from convcli.options import (
     NumberType,
     PairType,
     geometry_options,
+    image_options,
     pad_mode_option,
 )
 from convcli.parametric import FAMILIES
 from convcli.params import ConvParams, Pair, format_size
-from convcli.pipeline import apply_to_file
+from convcli.pipeline import ImageOptions, apply_to_image, error_record
 from convcli.rangemap import RANGE_MODES
-from convcli.render import chain_record, chain_report, kernel_listing, step_view
+from convcli.render import chain_record, chain_report, explain_values, kernel_listing, step_view
 
 EXIT_OK = 0
 EXIT_DATA_ERROR = 1
@@ -223,12 +226,14 @@ _KERNEL_HELP = (
     type=click.Choice(RANGE_MODES),
     default="auto",
     show_default=True,
-    help="Float results to pixels: clip to 0..255; abs then clip; rescale min..max onto "
-    "0..255; auto = abs for results signed around 0 (edges), clip otherwise.",
+    help="Float results to pixels: clip to the output's range; abs then clip; rescale min..max"
+    " onto it; auto = abs for results signed around 0 (edges), clip otherwise.",
 )
+@image_options
 @click.option("--explain", is_flag=True, help="Print the shape arithmetic of each step to stderr.")
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.argument("output_path", metavar="OUTPUT", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON record of the run on stdout.")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, allow_dash=True))
+@click.argument("output_path", metavar="OUTPUT", type=click.Path(path_type=Path, allow_dash=True))
 def apply(
     steps: tuple[Step, ...],
     stride: Pair,
@@ -240,29 +245,53 @@ def apply(
     scale: float | None,
     bias: float | None,
     range_mode: str,
+    image: ImageOptions,
     explain: bool,
+    as_json: bool,
     input_path: Path,
     output_path: Path,
 ) -> None:
     """Filter an image with one kernel, or a chain of them, and write the result.
 
-    INPUT is read as grayscale, filtered by each -k in turn (no rounding in between),
-    scaled and biased, mapped to 0..255 by --range and written to OUTPUT in the format its
-    extension names.
+    INPUT is read as gray (or colour with --color), filtered by each -k in turn (no rounding
+    in between), scaled and biased, mapped to the output's range by --range and written to
+    OUTPUT in the format its extension names. Either may be - for standard input or output.
 
     \b
     Examples:
       convcli apply -k vertical photo.png edges.png
       convcli apply -k sobel --padding same photo.jpg magnitude.png
       convcli apply -k gaussian:1.4 -k laplacian --padding same photo.png log.png
-      convcli apply -k my_kernel.txt --normalize photo.png out.png
-      convcli apply -k "3x3: -1,0,1 -2,0,2 -1,0,1" --bias 128 --range clip in.png out.png
+      convcli apply -k gaussian-3 --color --padding same photo.png soft.png
+      convcli apply -k my_kernel.txt --normalize scan.tif out.tif
+      convcli apply -k gaussian-3 - - < in.png | convcli apply -k vertical - out.png
     """
+    if as_json and str(output_path) == "-":
+        raise click.UsageError("--json prints on stdout, so OUTPUT cannot be '-' with it")
     params = ConvParams.from_args(
         stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
     )
     chain = prepare_chain(steps, normalize=normalize, scale=scale, bias=bias)
-    report = apply_to_file(input_path, output_path, chain, params, range_mode=range_mode)
+    options = dataclasses.replace(image, range_mode=range_mode)
+    source: Path | bytes = input_path
+    if str(input_path) == "-":
+        source = sys.stdin.buffer.read()
+    destination: Path | IO[bytes] = output_path
+    if str(output_path) == "-":
+        sys.stdout.flush()
+        destination = sys.stdout.buffer
+    started = time.perf_counter()
+    try:
+        report = apply_to_image(source, destination, chain, params, options)
+    except ConvcliError as error:
+        if as_json and exit_code_for(error) == EXIT_DATA_ERROR:
+            elapsed = (time.perf_counter() - started) * 1000
+            record = error_record(str(input_path), str(output_path), str(error), ms=elapsed)
+            click.echo(json.dumps(record))
+        raise
+    elapsed = (time.perf_counter() - started) * 1000
+    if as_json:
+        click.echo(json.dumps(report.record(ms=elapsed)))
     console = stderr_console()
     if explain:
         console.print(chain_report(report.kernels, report.steps))
@@ -273,16 +302,12 @@ def apply(
                     soft_wrap=True,
                     markup=False,
                 )
-        low, high = report.value_range
+        console.print(explain_values(report), soft_wrap=True, markup=False)
+    if console.is_terminal and not as_json:
         console.print(
-            f"values {low:.6g} to {high:.6g} before mapping; range {report.range_mode}",
-            soft_wrap=True,
-        )
-    if console.is_terminal:
-        console.print(
-            f"wrote {output_path}: {' then '.join(report.kernels)} on"
+            f"wrote {report.output}: {' then '.join(report.kernels)} on"
             f" {format_size(report.input_shape)} -> {format_size(report.output_shape)},"
-            f" range {report.range_mode}",
+            f" {report.format} {report.depth}",
             soft_wrap=True,
             markup=False,
         )

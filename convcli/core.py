@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from convcli.errors import KernelError, ParameterError, ShapeError
 from convcli.padding import pad_image
-from convcli.params import ConvParams, IntOrPair, PaddingArg, format_pair, format_size
+from convcli.params import ConvParams, IntOrPair, PaddingArg, Pair, format_pair, format_size
 from convcli.shape import arithmetic, check_fits
 
 FloatArray = npt.NDArray[np.floating[Any]]
@@ -145,6 +145,37 @@ def apply_kernel(image: npt.ArrayLike, kernel: npt.ArrayLike, params: ConvParams
             np.multiply(window, weights[a, b], out=product)
             out += product
     return out
+
+
+def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> FloatArray:
+    """What each output pixel's window has under its centre tap, where alpha is taken from.
+
+    The centre tap is row (kh - 1) // 2, column (kw - 1) // 2 of the kernel, dilated, wherever
+    the window is (``flip`` does not move it). Where it falls in the padding it reads what the
+    pad mode puts there: 0 for ``zeros``. The result has :func:`convolve2d`'s shape.
+
+    >>> sample_centre(np.arange(1.0, 5.0).reshape(1, 4), (1, 3), ConvParams(padding=(0, 1)))
+    array([[1., 2., 3., 4.]])
+    >>> sample_centre(np.arange(1.0, 5.0).reshape(1, 4), (1, 2), ConvParams(padding=(0, 1)))
+    array([[0., 1., 2., 3., 4.]])
+    """
+    pixels = as_image_array(image)
+    dtype = np.float32 if pixels.dtype == np.float32 else np.float64
+    axes = arithmetic(pixels.shape[:2], kernel_hw, params)
+    check_fits(axes)
+    rows, cols = axes
+    padded = pad_image(
+        pixels.astype(dtype, copy=False),
+        ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after)),
+        params.pad_mode,
+    )
+    top = (rows.kernel - 1) // 2 * rows.dilation
+    left = (cols.kernel - 1) // 2 * cols.dilation
+    window = padded[
+        top : top + (rows.output - 1) * rows.stride + 1 : rows.stride,
+        left : left + (cols.output - 1) * cols.stride + 1 : cols.stride,
+    ]
+    return np.array(window)
 
 
 def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]]) -> FloatArray:

@@ -7,6 +7,7 @@ words. A refusal here is a usage error (exit 2).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -15,11 +16,14 @@ import click
 from click.shell_completion import CompletionItem
 
 from convcli.errors import KernelError, ParameterError, UnknownKernelError
+from convcli.image_input import DEFAULT_MAX_PIXELS, GRAY_CHOICES
+from convcli.image_output import OUTPUT_DEPTHS, format_names
 from convcli.kernel_formats import parse_number
 from convcli.kernel_spec import Step, resolve_kernel
 from convcli.kernels import KERNELS, OPERATORS, Kernel, Operator
 from convcli.parametric import FAMILIES
 from convcli.params import PAD_MODES, Pair, to_padding, to_pair
+from convcli.pipeline import ImageOptions
 
 _INTEGERS = re.compile(r"^\s*(-?\d+)\s*(?:[,x]\s*(-?\d+)\s*)?$")
 
@@ -173,3 +177,71 @@ pad_mode_option = click.option(
     help="What the padding holds: zeros, reflect (c b|a b c d|c b), "
     "replicate (a a|a b c d|d d) or circular (c d|a b c d|a b).",
 )
+
+
+def image_options(function: F) -> F:
+    """How pixels are read and written: eight options, handed to the command as one
+    :class:`~convcli.pipeline.ImageOptions` in its ``image`` argument."""
+
+    @functools.wraps(function)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        kwargs["image"] = ImageOptions(
+            color=kwargs.pop("color"),
+            gray=kwargs.pop("gray"),
+            depth=kwargs.pop("depth"),
+            output_format=kwargs.pop("output_format"),
+            keep_alpha=not kwargs.pop("no_alpha"),
+            auto_orient=not kwargs.pop("no_auto_orient"),
+            max_pixels=kwargs.pop("max_pixels"),
+            force=kwargs.pop("force"),
+        )
+        return function(*args, **kwargs)
+
+    decorators = [
+        click.option(
+            "--color",
+            "--colour",
+            "color",
+            is_flag=True,
+            help="Filter R, G and B separately and write colour (default: one gray channel).",
+        ),
+        click.option(
+            "--gray",
+            type=click.Choice(GRAY_CHOICES),
+            default="rec601",
+            show_default=True,
+            help="How colour becomes gray: Rec. 601 luma (Pillow's), Rec. 709, or the mean.",
+        ),
+        click.option(
+            "--depth",
+            type=click.Choice(OUTPUT_DEPTHS),
+            help="Output bits per value: 8, 16, or float (TIFF); default: the input's.",
+        ),
+        click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(format_names(), case_sensitive=False),
+            help="Output format when OUTPUT is - or has no extension (default png).",
+        ),
+        click.option(
+            "--no-alpha",
+            is_flag=True,
+            help="Drop the alpha channel instead of carrying it to the output.",
+        ),
+        click.option(
+            "--no-auto-orient",
+            is_flag=True,
+            help="Ignore the EXIF orientation (default: turn photographs upright).",
+        ),
+        click.option(
+            "--max-pixels",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_PIXELS,
+            show_default=True,
+            help="Refuse images whose header claims more pixels (decompression bombs).",
+        ),
+        click.option("--force", is_flag=True, help="Allow OUTPUT to overwrite INPUT."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command  # type: ignore[return-value]

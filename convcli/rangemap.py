@@ -47,11 +47,17 @@ def resolve_range_mode(mode: str, *, signed: bool) -> RangeMode:
 
 
 def to_pixels(
-    values: npt.NDArray[np.floating[Any]], mode: RangeMode, *, max_value: int = 255
-) -> npt.NDArray[np.uint8]:
-    """Map float `values` to uint8 pixels 0..`max_value` by a concrete `mode`.
+    values: npt.NDArray[np.floating[Any]],
+    mode: RangeMode,
+    *,
+    max_value: int = 255,
+    unit: float = 1.0,
+) -> npt.NDArray[np.unsignedinteger[Any]]:
+    """Map float `values` to pixels 0..`max_value` (255: uint8, 65535: uint16) by `mode`.
 
-    Values are rounded to the nearest integer (half to even), as OpenCV's saturating casts do.
+    `unit` converts the values' units to the output's before ``clip`` and ``abs`` (255/65535
+    from 16-bit input to 8-bit output); ``rescale`` needs none. Values are rounded to the
+    nearest integer (half to even), as OpenCV's saturating casts do.
 
     >>> values = np.array([-300.0, -1.4, 0.5, 100.6, 400.0])
     >>> to_pixels(values, "clip")
@@ -60,16 +66,43 @@ def to_pixels(
     array([255,   1,   0, 101, 255], dtype=uint8)
     >>> to_pixels(values, "rescale")
     array([  0, 109, 109, 146, 255], dtype=uint8)
+    >>> to_pixels(np.array([257.0, 65535.0]), "clip", unit=255 / 65535)
+    array([  1, 255], dtype=uint8)
     """
+    scaled = _before_clamping(values, mode, max_value=max_value, unit=unit)
+    dtype = np.uint8 if max_value <= 255 else np.uint16
+    pixels: npt.NDArray[np.unsignedinteger[Any]] = np.clip(scaled, 0, max_value).astype(dtype)
+    return pixels
+
+
+def clipped_count(
+    values: npt.NDArray[np.floating[Any]],
+    mode: RangeMode,
+    *,
+    max_value: int = 255,
+    unit: float = 1.0,
+) -> int:
+    """How many values :func:`to_pixels` clamps to 0 or `max_value` (what the mapping lost).
+
+    >>> clipped_count(np.array([-300.0, -1.4, 0.5, 100.6, 400.0]), "clip")  # -300, -1, 400
+    3
+    """
+    scaled = _before_clamping(values, mode, max_value=max_value, unit=unit)
+    return int(np.count_nonzero((scaled < 0) | (scaled > max_value)))
+
+
+def _before_clamping(
+    values: npt.NDArray[np.floating[Any]], mode: RangeMode, *, max_value: int, unit: float
+) -> npt.NDArray[np.floating[Any]]:
+    """The values in output units and rounded, before they are clamped to 0..`max_value`."""
     if mode == "auto":
         raise ParameterError("resolve 'auto' with resolve_range_mode before mapping")
-    if mode == "abs":
-        values = np.abs(values)
-    elif mode == "rescale":
+    rounded: npt.NDArray[np.floating[Any]]
+    if mode == "rescale":
         low, high = float(values.min()), float(values.max())
-        if high > low:
-            values = (values - low) * (max_value / (high - low))
-        else:
-            values = np.zeros_like(values)
-    pixels: npt.NDArray[np.uint8] = np.clip(np.rint(values), 0, max_value).astype(np.uint8)
-    return pixels
+        span = high - low
+        rounded = np.rint((values - low) * (max_value / span)) if span > 0 else values * 0
+        return rounded
+    scaled = values * unit if unit != 1 else values
+    rounded = np.rint(np.abs(scaled) if mode == "abs" else scaled)
+    return rounded

@@ -13,6 +13,7 @@ from rich.text import Text
 from convcli.kernels import Kernel, Operator
 from convcli.parametric import Family
 from convcli.params import format_pair, format_size
+from convcli.pipeline import ApplyReport
 from convcli.rangemap import is_zero_sum
 from convcli.shape import Axes, AxisArithmetic
 
@@ -118,6 +119,25 @@ def arithmetic_record(axes: tuple[AxisArithmetic, AxisArithmetic]) -> dict[str, 
         "unvisited": [height.unvisited, width.unvisited],
         "formulas": [height.formula(), width.formula()],
     }
+
+
+def explain_values(report: ApplyReport) -> str:
+    """The last line of ``--explain``: gray weights, value range, and what the mapping did.
+
+    >>> from convcli.pipeline import ApplyReport
+    >>> explain_values(ApplyReport("a.png", "b.png", (4, 4), (2, 2), ("vertical",), "rec601",
+    ...     "png", "8", "abs", (-510.0, 255.0), 3, ()))
+    'gray rec601; values -510 to 255 before mapping; range abs to 8-bit, 3 values clipped'
+    """
+    gray = f"gray {report.gray}; " if report.gray else ""
+    low, high = report.value_range
+    values = f"values {low:.6g} to {high:.6g}"
+    if report.range_mode is None:
+        return f"{gray}{values}, written as they are ({report.depth})"
+    clipped = f"{report.clipped} value{'s' * (report.clipped != 1)} clipped"
+    return (
+        f"{gray}{values} before mapping; range {report.range_mode} to {report.depth}-bit, {clipped}"
+    )
 
 
 def chain_report(labels: Sequence[str], steps: Sequence[Axes]) -> Group:

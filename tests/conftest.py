@@ -10,6 +10,8 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from convcli.image_input import open_image
+
 
 def vertical_bar(height: int = 20, width: int = 30) -> npt.NDArray[np.uint8]:
     """A dark image with one bright vertical bar, columns 10..19."""
@@ -33,6 +35,12 @@ def colour_png(tmp_path: Path) -> Path:
     path = tmp_path / "colour.png"
     Image.fromarray(rgb).save(path)
     return path
+
+
+def read_gray(path: Path, gray: str = "rec601") -> npt.NDArray[np.float64]:
+    """An image's gray values in its own units, as ``convcli apply`` reads them."""
+    with open_image(path) as image:
+        return image.decode(color=False, gray=gray).values
 
 
 def read_pixels(path: Path) -> npt.NDArray[np.uint8]:

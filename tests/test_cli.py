@@ -12,11 +12,10 @@ from click.testing import CliRunner, Result
 
 from convcli import __version__, convolve2d
 from convcli.cli import cli
-from convcli.image_io import read_gray
 from convcli.kernel_spec import resolve_kernel
 from convcli.kernels import KERNELS, Kernel, get_kernel
 from convcli.rangemap import RangeMode, to_pixels
-from tests.conftest import open_with_a_warning, read_pixels
+from tests.conftest import open_with_a_warning, read_gray, read_pixels
 
 
 def run(*args: str | Path) -> Result:
@@ -87,7 +86,12 @@ def test_apply_explain_prints_the_arithmetic_to_stderr(colour_png: Path, tmp_pat
     assert "o_h = floor((12 + 2*1 - 1*(3 - 1) - 1) / 2) + 1 = 6" in lines
     assert "o_w = floor((16 + 2*1 - 1*(3 - 1) - 1) / 2) + 1 = 8" in lines
     assert "output 6x8" in lines
-    assert re.search(r"^values -?[\d.]+ to [\d.]+ before mapping; range abs$", result.stderr, re.M)
+    assert re.search(
+        r"^gray rec601; values -?[\d.]+ to [\d.]+ before mapping; range abs to 8-bit,"
+        r" \d+ values? clipped$",
+        result.stderr,
+        re.M,
+    )
 
 
 def test_apply_replaces_an_existing_output(bar_png: Path, tmp_path: Path) -> None:
@@ -97,11 +101,17 @@ def test_apply_replaces_an_existing_output(bar_png: Path, tmp_path: Path) -> Non
     assert np.array_equal(read_pixels(out), read_pixels(bar_png))
 
 
-def test_apply_in_place(bar_png: Path) -> None:
+def test_apply_in_place_needs_force(bar_png: Path) -> None:
+    before = bar_png.read_bytes()
+    refused = run("apply", "-k", "box-3", "--padding", "same", bar_png, bar_png)
+    assert refused.exit_code == 2
+    assert "is the INPUT: writing over it needs --force" in refused.stderr
+    assert bar_png.read_bytes() == before
     expected = to_pixels(
         convolve2d(read_gray(bar_png), get_kernel("box-3").weights, padding="same"), "clip"
     )
-    assert run("apply", "-k", "box-3", "--padding", "same", bar_png, bar_png).exit_code == 0
+    forced = run("apply", "-k", "box-3", "--padding", "same", "--force", bar_png, bar_png)
+    assert forced.exit_code == 0
     assert np.array_equal(read_pixels(bar_png), expected)
 
 
@@ -301,7 +311,7 @@ def test_apply_a_chain_with_explain(colour_png: Path, tmp_path: Path) -> None:
     assert "step 1: gaussian:1" in lines
     assert "step 2: laplacian" in lines
     assert "input 12x16, kernel 7x7, stride 1, padding 3, dilation 1" in lines
-    assert lines[-1].endswith("before mapping; range abs")
+    assert re.search(r"before mapping; range abs to 8-bit, \d+ values? clipped$", lines[-1])
     gray = read_gray(colour_png)
     blurred = convolve2d(gray, resolve_step("gaussian:1").weights, padding="same")
     expected = convolve2d(blurred, get_kernel("laplacian").weights, padding="same")
@@ -312,7 +322,7 @@ def test_apply_an_operator_clips(colour_png: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.png"
     result = run("apply", "-k", "sobel", "--explain", colour_png, out)
     assert result.exit_code == 0
-    assert result.stderr.splitlines()[-1].endswith("range clip")
+    assert re.search(r"range clip to 8-bit, \d+ values? clipped$", result.stderr.splitlines()[-1])
     gray = read_gray(colour_png)
     gx = convolve2d(gray, get_kernel("sobel-x").weights)
     gy = convolve2d(gray, get_kernel("sobel-y").weights)

@@ -14,7 +14,8 @@ from hypothesis.extra import numpy as hnp
 from scipy import ndimage
 
 from convcli import KernelError, ParameterError, ShapeError, convolve2d, output_shape
-from convcli.params import PAD_MODES
+from convcli.core import sample_centre
+from convcli.params import PAD_MODES, ConvParams
 from tests.reference import reference_conv2d, same_pads
 
 RAMP_4X4 = np.arange(16, dtype=np.float64).reshape(4, 4)
@@ -417,3 +418,32 @@ def test_same_padding_matches_scipy_ndimage(
     expected = scipy_filter(image, kernel, mode=SCIPY_MODES[mode], cval=0.0)
     result = convolve2d(image, kernel, padding="same", pad_mode=mode, flip=flip)
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(cases())
+def test_sample_centre_is_the_centre_tap_of_the_window(case: dict[str, Any]) -> None:
+    # The alpha rule: what a delta kernel at row (kh-1)//2, column (kw-1)//2 would read.
+    kh, kw = case["kernel"].shape
+    delta = np.zeros((kh, kw))
+    delta[(kh - 1) // 2, (kw - 1) // 2] = 1
+    expected = reference_conv2d(
+        case["image"],
+        delta,
+        stride=case["stride"],
+        pads=case["pads"],
+        dilation=case["dilation"],
+        mode=case["mode"],
+    )
+    params = ConvParams.from_args(
+        stride=case["stride"],
+        padding=case["padding"],
+        dilation=case["dilation"],
+        pad_mode=case["mode"],
+        flip=case["flip"],  # the window's centre does not move with a flipped kernel
+    )
+    if expected is None:
+        with pytest.raises(ShapeError):
+            sample_centre(case["image"], (kh, kw), params)
+        return
+    np.testing.assert_array_equal(sample_centre(case["image"], (kh, kw), params), expected)

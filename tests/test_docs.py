@@ -18,6 +18,7 @@ from convcli.cli import (
     EXIT_USAGE_ERROR,
     cli,
 )
+from convcli.image_output import FORMATS
 from convcli.kernel_spec import KERNEL_FILE_SUFFIXES
 from convcli.kernels import KERNELS, OPERATORS
 from convcli.parametric import FAMILIES
@@ -97,6 +98,19 @@ def test_every_kernel_file_format_is_documented() -> None:
     formats = section("Your own kernels")
     for suffix in KERNEL_FILE_SUFFIXES:
         assert f"`{suffix}`" in formats
+
+
+def test_every_output_format_is_documented() -> None:
+    apply = section("`convcli apply`")
+    for fmt in FORMATS.values():
+        # The format table's first column: "png", or "pgm, ppm" for two formats in one row.
+        row = next(
+            line
+            for line in apply.splitlines()
+            if re.match(rf"\| (\w+, )?{fmt.name}(, \w+)? \|", line)
+        )
+        for extension in fmt.extensions:
+            assert f"`{extension}`" in row, (fmt.name, extension)
 
 
 def test_exit_code_table() -> None:

@@ -89,10 +89,17 @@ USAGE_ERRORS = [
         ["apply", "-k", "vertical", "{bar}", "{tmp}/out.xyz"],
         "has the extension '.xyz', which names no format convcli writes; use one of .png",
     ),
-    (["apply", "-k", "vertical", "{bar}", "{tmp}/out"], "has no extension; use one of .png"),
+    (
+        ["apply", "-k", "vertical", "--format", "xyz", "{bar}", "{tmp}/out"],
+        "Invalid value for '--format'",
+    ),
+    (
+        ["apply", "-k", "vertical", "--format", "jpeg", "{bar}", "{tmp}/o.png"],
+        "--format jpeg disagrees with the extension of",
+    ),
     # checked before the input is read: the missing input is not what the error is about
     (["apply", "-k", "vertical", "{tmp}/missing.png", "{tmp}/out.ico"], "'.ico', which names no"),
-    (["apply", "-k", "vertical", "--colour", "{bar}", "{out}"], "No such option"),
+    (["apply", "-k", "vertical", "--colr", "{bar}", "{out}"], "No such option"),
     (
         ["kernels", "sobelx"],
         "unknown kernel 'sobelx'; did you mean 'sobel-x', 'sobel' or 'sobel-y'?",
@@ -235,7 +242,7 @@ def test_interrupt_exits_130(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("convcli.cli.apply_to_file", interrupted)
+    monkeypatch.setattr("convcli.cli.apply_to_image", interrupted)
     result = run("apply", "-k", "vertical", bar_png, tmp_path / "out.png")
     assert result.exit_code == EXIT_INTERRUPTED
     assert "convcli: error: interrupted" in result.stderr
@@ -248,7 +255,7 @@ def test_a_bug_is_one_line_and_debug_shows_the_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("something broke")
 
-    monkeypatch.setattr("convcli.cli.apply_to_file", broken)
+    monkeypatch.setattr("convcli.cli.apply_to_image", broken)
     args: list[str | Path] = ["apply", "-k", "vertical", bar_png, tmp_path / "out.png"]
     result = run(*args)
     assert_one_line_error(result, EXIT_DATA_ERROR, "internal error: RuntimeError: something broke")

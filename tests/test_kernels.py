@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from convcli import UnknownKernelError, convolve2d
-from convcli.image_io import read_gray
 from convcli.kernels import KERNELS, Kernel, get_kernel
 from convcli.rangemap import is_zero_sum
+from tests.conftest import read_gray
 
 # Written out in full, independently of how the registry builds them.
 EXPECTED = {

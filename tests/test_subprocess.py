@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from convcli import convolve2d
+from convcli.kernels import get_kernel
+from convcli.rangemap import to_pixels
 from tests.conftest import read_pixels, vertical_bar
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
@@ -177,3 +180,31 @@ def test_a_kernel_file_beside_a_builtin_name(tmp_path: Path) -> None:
     assert read_pixels(tmp_path / "a.png")[:, [8, 9, 18, 19]].min() == 255  # edges
     doubled = np.clip(vertical_bar()[1:-1, 1:-1].astype(int) * 2, 0, 255)
     assert np.array_equal(read_pixels(tmp_path / "b.png"), doubled)  # twice the bar, clipped
+
+
+def test_a_real_pipeline(tmp_path: Path) -> None:
+    # convcli apply -k gaussian-3 - - < a.png | convcli apply -k vertical - b.png
+    image = tmp_path / "a.png"
+    Image.fromarray(vertical_bar(24, 32)).save(image)
+    with image.open("rb") as stdin, (tmp_path / "first.err").open("wb") as first_err:
+        first = subprocess.Popen(
+            [convcli_executable(), "apply", "-k", "gaussian-3", "-", "-"],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=first_err,
+        )
+        second = subprocess.run(
+            [convcli_executable(), "apply", "-k", "vertical", "-", str(tmp_path / "b.png")],
+            stdin=first.stdout,
+            capture_output=True,
+            timeout=120,
+        )
+        assert first.stdout is not None
+        first.stdout.close()
+        assert first.wait(timeout=120) == 0
+    assert (tmp_path / "first.err").read_bytes() == b""
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == b""
+    blurred = to_pixels(convolve2d(vertical_bar(24, 32), get_kernel("gaussian-3").weights), "clip")
+    expected = to_pixels(convolve2d(blurred, get_kernel("vertical").weights), "abs")
+    assert np.array_equal(read_pixels(tmp_path / "b.png"), expected)

@@ -1,0 +1,295 @@
+"""Writing results: which formats hold what, encoding, and writes that never lose a file.
+
+Outputs are written atomically: to a temporary file beside the destination, renamed over it
+only once complete, so a failed or interrupted run never leaves a partial file and never
+destroys an existing one. Standard output gets the encoded bytes in one piece, after success.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any, Literal, TypeAlias, get_args
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+
+from convcli.errors import ImageWriteError, ParameterError
+
+OutputDepth: TypeAlias = Literal["8", "16", "float"]
+OUTPUT_DEPTHS: tuple[OutputDepth, ...] = get_args(OutputDepth)
+
+STDOUT_NAME = "-"
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """A format convcli writes, and the Pillow modes it holds without loss of size or channels.
+
+    ``L`` gray, ``LA`` gray and alpha, ``RGB``, ``RGBA``, ``I;16`` 16-bit gray, ``F`` 32-bit
+    float gray; ``npy`` holds any float array.
+    """
+
+    name: str
+    extensions: tuple[str, ...]
+    pillow: str | None
+    """Pillow's format name, or None for ``.npy``."""
+    modes: frozenset[str]
+    save_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+_FORMATS = (
+    OutputFormat("png", (".png",), "PNG", frozenset({"L", "LA", "RGB", "RGBA", "I;16"})),
+    OutputFormat(
+        "tiff", (".tif", ".tiff"), "TIFF", frozenset({"L", "LA", "RGB", "RGBA", "I;16", "F"})
+    ),
+    OutputFormat("jpeg", (".jpg", ".jpeg"), "JPEG", frozenset({"L", "RGB"})),
+    OutputFormat("bmp", (".bmp",), "BMP", frozenset({"L", "RGB"})),
+    OutputFormat("gif", (".gif",), "GIF", frozenset({"L"})),
+    # WebP has no gray mode (it stores three equal channels) and is written losslessly:
+    # lossy WebP would make those channels differ.
+    OutputFormat(
+        "webp", (".webp",), "WEBP", frozenset({"L", "LA", "RGB", "RGBA"}), {"lossless": True}
+    ),
+    OutputFormat("pgm", (".pgm",), "PPM", frozenset({"L"})),
+    OutputFormat("ppm", (".ppm",), "PPM", frozenset({"RGB"})),
+    OutputFormat("tga", (".tga",), "TGA", frozenset({"L", "LA", "RGB", "RGBA"})),
+    OutputFormat("jp2", (".jp2",), "JPEG2000", frozenset({"L", "LA", "RGB", "RGBA", "I;16"})),
+    OutputFormat("npy", (".npy",), None, frozenset({"npy"})),
+)
+
+FORMATS: Mapping[str, OutputFormat] = MappingProxyType({fmt.name: fmt for fmt in _FORMATS})
+"""Every output format by its name."""
+
+_BY_NAME: Mapping[str, OutputFormat] = MappingProxyType(
+    {
+        **{fmt.name: fmt for fmt in _FORMATS},
+        **{ext.lstrip("."): fmt for fmt in _FORMATS for ext in fmt.extensions},
+    }
+)
+
+_MODE_WORDS = {
+    "L": "8-bit gray",
+    "LA": "8-bit gray with alpha",
+    "RGB": "8-bit colour",
+    "RGBA": "8-bit colour with alpha",
+    "I;16": "16-bit gray",
+    "F": "32-bit float gray",
+}
+
+
+def format_names() -> list[str]:
+    """What ``--format`` takes: format names and extensions without the dot."""
+    return list(_BY_NAME)
+
+
+def _extensions() -> list[str]:
+    return [extension for fmt in _FORMATS for extension in fmt.extensions]
+
+
+def choose_format(destination: str, requested: str | None) -> OutputFormat:
+    """The format to write `destination` (a path, or ``-``) in.
+
+    From ``--format`` (`requested`) when the destination is ``-`` or has no extension (PNG if
+    neither says), else from the extension, which ``--format`` must then agree with.
+
+    >>> choose_format("edges.JPG", None).name, choose_format("-", None).name
+    ('jpeg', 'png')
+    >>> choose_format("-", "tif").name, choose_format("out", "npy").name
+    ('tiff', 'npy')
+
+    Raises
+    ------
+    ParameterError
+        If the extension or the requested format is not one convcli writes, or they disagree.
+    """
+    known = ", ".join(format_names())
+    chosen = None
+    if requested is not None:
+        chosen = _BY_NAME.get(requested.lower().lstrip("."))
+        if chosen is None:
+            raise ParameterError(
+                f"--format {requested!r} is not a format convcli writes; use one of {known}"
+            )
+    suffix = "" if destination == STDOUT_NAME else Path(destination).suffix.lower()
+    if not suffix:
+        fmt = chosen or FORMATS["png"]
+    else:
+        by_extension = _BY_NAME.get(suffix.lstrip("."))
+        if by_extension is None:
+            raise ParameterError(
+                f"output {destination!r} has the extension {suffix!r}, which names no format"
+                f" convcli writes; use one of {', '.join(_extensions())} or --format"
+            )
+        if chosen is not None and chosen is not by_extension:
+            raise ParameterError(
+                f"--format {requested} disagrees with the extension of {destination!r}"
+            )
+        fmt = by_extension
+    if fmt.pillow is not None:
+        Image.init()  # registers every plugin's writer, not only the few Pillow preloads
+        if fmt.pillow not in Image.SAVE:
+            raise ParameterError(
+                f"writing {fmt.name} needs support this installation of Pillow lacks"
+            )
+    return fmt
+
+
+def output_mode(*, channels: int, alpha: bool, depth: OutputDepth) -> str:
+    """The Pillow mode for `channels` (1 or 3), optional alpha, at `depth`.
+
+    Raises
+    ------
+    ParameterError
+        For combinations Pillow cannot hold: 16-bit or float colour, 16-bit or float with
+        alpha, or a channel count other than 1 or 3.
+    """
+    if channels not in (1, 3):
+        raise ParameterError(
+            f"an image of {channels} channels can only be written as .npy (images hold 1 or 3)"
+        )
+    if depth == "8":
+        return {(1, False): "L", (1, True): "LA", (3, False): "RGB", (3, True): "RGBA"}[
+            (channels, alpha)
+        ]
+    what = "16-bit" if depth == "16" else "float"
+    if channels == 3:
+        raise ParameterError(
+            f"{what} colour output is not supported (Pillow has no such mode);"
+            " use --depth 8 or .npy"
+        )
+    if alpha:
+        raise ParameterError(
+            f"{what} output with alpha is not supported; use --depth 8, --no-alpha or .npy"
+        )
+    return "I;16" if depth == "16" else "F"
+
+
+def check_format_holds(fmt: OutputFormat, mode: str) -> None:
+    """Refuse a format that cannot hold `mode` faithfully, naming formats that can.
+
+    >>> check_format_holds(FORMATS["jpeg"], "LA")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: jpeg cannot hold 8-bit gray with alpha; png, tiff, webp, tga
+    or jp2 can (or drop the alpha with --no-alpha)
+    """
+    if fmt.pillow is None or mode in fmt.modes:
+        return
+    able = [other.name for other in _FORMATS if mode in other.modes]
+    alternatives = ", ".join(able[:-1]) + " or " + able[-1] if len(able) > 1 else able[0]
+    hint = " (or drop the alpha with --no-alpha)" if mode.endswith("A") else ""
+    raise ParameterError(f"{fmt.name} cannot hold {_MODE_WORDS[mode]}; {alternatives} can{hint}")
+
+
+def encode(
+    values: npt.NDArray[Any], alpha: npt.NDArray[Any] | None, mode: str, fmt: OutputFormat
+) -> bytes:
+    """The file's bytes: `values` (and `alpha`) as `mode` in `fmt`, or a ``.npy`` array.
+
+    For ``.npy`` the values are written as they are (float64), alpha as a last channel.
+
+    Raises
+    ------
+    ImageWriteError
+        If Pillow cannot encode them.
+    """
+    buffer = io.BytesIO()
+    if fmt.pillow is None:
+        planes = values if alpha is None else np.dstack([values, alpha])
+        np.save(buffer, np.ascontiguousarray(planes, dtype=np.float64), allow_pickle=False)
+        return buffer.getvalue()
+    planes = values if alpha is None else np.dstack([values, alpha])
+    try:
+        image = Image.fromarray(np.ascontiguousarray(planes))
+        if image.mode != mode:
+            raise ValueError(f"planes of shape {planes.shape} and {planes.dtype} are not {mode}")
+        image.save(buffer, format=fmt.pillow, **fmt.save_options)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ImageWriteError(f"cannot encode {fmt.name} ({mode}): {error}") from None
+    return buffer.getvalue()
+
+
+def check_destination(path: Path) -> None:
+    """Fail early, before any work, if `path` cannot be written: a missing directory, say.
+
+    Raises
+    ------
+    ImageWriteError
+        If the directory is missing or not a directory, or `path` is a directory.
+    """
+    where = repr(str(path))
+    directory = _final_target(path).parent
+    if not directory.exists():
+        raise ImageWriteError(f"cannot write {where}: directory {str(directory)!r} does not exist")
+    if not directory.is_dir():
+        raise ImageWriteError(f"cannot write {where}: {str(directory)!r} is not a directory")
+    if path.is_dir():
+        raise ImageWriteError(f"cannot write {where}: it is a directory")
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (see :func:`write_atomically`)."""
+    write_atomically(path, lambda stream: stream.write(data))
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Call `write` on a temporary file beside `path`, then rename it to `path`.
+
+    The rename is atomic on POSIX file systems: readers see the old file or the new one, never
+    a partial one. A new file gets the usual permissions (0666 minus the umask); a replaced
+    file keeps its own. If `path` is a symbolic link, the file it points to is replaced and
+    the link kept, as writing through it would do. A file with several hard links gets a new
+    inode: the other names keep the old content (as with ``sed -i``).
+    """
+    where = repr(str(path))
+    check_destination(path)
+    target = _final_target(path)
+    try:
+        fd, temporary = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        )
+    except OSError as error:
+        raise ImageWriteError(f"cannot write {where}: {error.strerror or error}") from None
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        Path(temporary).chmod(_permissions_for(target))
+        Path(temporary).replace(target)
+    except BaseException as error:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError | ValueError | KeyError):
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            raise ImageWriteError(f"cannot write {where}: {reason}") from None
+        raise
+
+
+def same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file (through links too); False if either does not exist."""
+    try:
+        return first.samefile(second)
+    except OSError:
+        return False
+
+
+def _permissions_for(path: Path) -> int:
+    """The mode bits for a file written at `path`: its own if it exists, else 0666 - umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _final_target(path: Path) -> Path:
+    """`path` with symbolic links followed, even to a file that does not exist yet."""
+    return Path(os.path.realpath(path))
