@@ -273,13 +273,12 @@ def apply(
     )
     chain = prepare_chain(steps, normalize=normalize, scale=scale, bias=bias)
     options = dataclasses.replace(image, range_mode=range_mode)
-    source: Path | bytes = input_path
+    source: Path | IO[bytes] = input_path
     if str(input_path) == "-":
-        source = sys.stdin.buffer.read()
+        source = _standard_stream(sys.stdin, "read standard input")
     destination: Path | IO[bytes] = output_path
     if str(output_path) == "-":
-        sys.stdout.flush()
-        destination = sys.stdout.buffer
+        destination = _standard_stream(sys.stdout, "write standard output")
     started = time.perf_counter()
     try:
         report = apply_to_image(source, destination, chain, params, options)
@@ -416,6 +415,16 @@ def shape(
     else:
         check_chain_fits(axes, labels)  # the error carries the arithmetic to stderr
         print_product(chain_report(labels, axes))
+
+
+def _standard_stream(stream: Any, doing: str) -> IO[bytes]:
+    """The binary side of sys.stdin or sys.stdout, or a clear error if it is closed."""
+    binary: IO[bytes] | None = getattr(stream, "buffer", None)
+    if binary is None:
+        raise click.ClickException(f"cannot {doing}: it is closed")
+    if stream is sys.stdout:
+        stream.flush()  # text written before, if any, goes first
+    return binary
 
 
 def main() -> None:

@@ -1,11 +1,11 @@
 """Reading images: Pillow and ``.npy`` in, float matrices in the image's own units out.
 
 An image is opened in two stages, so that every check that needs only the header (size,
-mode, frames, the decompression-bomb limit) runs before any pixel is decoded:
+mode, frames, the decompression-bomb limit) runs before any pixel is decoded::
 
->>> # with open_image(Path("photo.png")) as image:
->>> #     image.info.size              # (height, width), after EXIF orientation
->>> #     image.decode(color=False, gray="rec601", keep_alpha=True)
+    with open_image(Path("photo.png")) as image:
+        image.info.size              # (height, width), upright
+        image.decode(color=False, gray="rec601", keep_alpha=True)
 
 Values keep the image's units: 0..255 for 8-bit samples, 0..65535 for 16-bit, and 32-bit
 integer, float and ``.npy`` values as stored ("unitless": they have no fixed range).
@@ -17,14 +17,14 @@ import io
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, TypeAlias, get_args
+from typing import IO, Any, Literal, TypeAlias, get_args
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 from convcli.errors import ImageReadError, ImageWarning
 from convcli.params import Pair, to_choice
@@ -45,8 +45,8 @@ GRAY_WEIGHTS: Mapping[str, tuple[float, float, float]] = MappingProxyType(
 
 Depth: TypeAlias = Literal["8", "16", "unitless"]
 
-DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
-"""Pillow's default decompression-bomb limit (Image.MAX_IMAGE_PIXELS): 89,478,485 pixels."""
+DEFAULT_MAX_PIXELS: int = Image.MAX_IMAGE_PIXELS or 89_478_485
+"""Pillow's decompression-bomb limit (89,478,485 pixels unless Pillow is configured)."""
 
 STDIN_NAME = "-"
 
@@ -59,6 +59,22 @@ _COLOUR_8 = frozenset({"RGB", "RGBX", "CMYK", "YCbCr", "HSV", "P"})
 _COLOUR_ALPHA_8 = frozenset({"RGBA", "RGBa", "PA"})
 _GRAY_16 = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
 _GRAY_UNITLESS = frozenset({"I", "F"})
+# Modes whose transparency may be one colour (a PNG tRNS chunk), made into an alpha plane here.
+_KEYED = frozenset({"L", "I;16", "I;16B", "I;16L", "I;16N", "RGB"})
+
+# EXIF orientation -> the transposition that shows the image upright (as ImageOps does).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_UNDO = {**_UPRIGHT, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+_ORIENTATION = ExifTags.Base.Orientation
+_TIFF_WIDTH, _TIFF_LENGTH = 256, 257
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,7 @@ class ImageInfo:
     mode: str
     """Pillow's mode (``L``, ``RGBA``, ``I;16``, ...) or ``npy``."""
     size: Pair
-    """(height, width), after EXIF orientation when that is applied."""
+    """(height, width), upright when EXIF orientation is applied."""
     depth: Depth
     channels: int
     """Colour or value channels, alpha not counted: 1 for gray, 3 for colour, C for npy."""
@@ -90,6 +106,7 @@ class DecodedImage:
     """Pixels as float64, in the image's own units."""
 
     info: ImageInfo
+    """The header's facts; the size is the decoded one."""
     values: FloatArray
     """(H, W) for one channel, (H, W, C) for several."""
     alpha: FloatArray | None
@@ -101,21 +118,7 @@ class DecodedImage:
 class OpenImage:
     """An image whose header is read and whose pixels are not (yet); see :func:`open_image`."""
 
-    def __init__(
-        self,
-        info: ImageInfo,
-        pillow: Image.Image | None,
-        array: Any,
-        *,
-        auto_orient: bool,
-        held: list[str] | None = None,
-    ) -> None:
-        self.info = info
-        self._pillow = pillow
-        self._array = array
-        self._auto_orient = auto_orient
-        self.held = held if held is not None else []
-        """Warnings from the header, issued once the pixels are read (or the image closed)."""
+    info: ImageInfo
 
     def decode(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedImage:
         """The pixels: gray (by `gray`'s weights) unless `color`, with alpha unless dropped.
@@ -127,16 +130,44 @@ class OpenImage:
         ParameterError
             If `gray` names no weights.
         """
+        raise NotImplementedError
+
+
+class _ArrayImage(OpenImage):
+    """An ``.npy`` array: used as it is, every channel a channel."""
+
+    def __init__(self, info: ImageInfo, stream: IO[bytes]) -> None:
+        self.info = info
+        self._stream = stream
+
+    def decode(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedImage:
+        to_choice(gray, GRAY_CHOICES, "gray weights")
+        self._stream.seek(0)
+        array = np.load(self._stream, allow_pickle=False)
+        values = np.asarray(array, dtype=np.float64)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise ImageReadError(f"cannot read {self.info.name!r}: it holds NaN or infinite values")
+        return DecodedImage(self.info, values, None, None)
+
+
+class _PillowImage(OpenImage):
+    """An image Pillow reads, its header parsed, its warnings held until it is decoded."""
+
+    def __init__(
+        self, info: ImageInfo, image: ImageFile.ImageFile, *, orientation: int, auto_orient: bool
+    ) -> None:
+        self.info = info
+        self._image = image
+        self._orientation = orientation
+        self._auto_orient = auto_orient
+        self.held: list[str] = []
+        """Warnings met so far, issued once the image is read (or closed undecoded)."""
+
+    def decode(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedImage:
         weights = to_choice(gray, GRAY_CHOICES, "gray weights")
-        if self._pillow is None:
-            values = np.asarray(self._array, dtype=np.float64)
-            return DecodedImage(self.info, values, None, None)
         with _held_warnings(self.info.name, self.held), _pixel_limit(self.info):
             try:
-                image = self._pillow
-                image.load()
-                if self._auto_orient:
-                    image = ImageOps.exif_transpose(image)
+                image = self._upright(self._loaded())
                 values, alpha = _planes(image, self.info)
             except (OSError, ValueError, SyntaxError) as error:
                 raise ImageReadError(f"cannot decode {self.info.name!r}: {error}") from None
@@ -145,98 +176,147 @@ class OpenImage:
         if values.ndim == 3 and not color:
             values = values @ np.array(GRAY_WEIGHTS[weights])
             used = weights
-        return DecodedImage(self.info, values, alpha if keep_alpha else None, used)
+        info = replace(self.info, size=(values.shape[0], values.shape[1]))
+        return DecodedImage(info, values, alpha if keep_alpha else None, used)
+
+    def _loaded(self) -> Image.Image:
+        self._image.load()
+        return self._image
+
+    def _upright(self, image: Image.Image) -> Image.Image:
+        """The image turned as asked, whether or not Pillow turned it already (TIFF does)."""
+        orientation = self._orientation
+        if orientation == 1 and image.format != "TIFF":
+            # A PNG may keep its EXIF block after the pixels: known only now.
+            orientation = _orientation_of(image.getexif())
+        applied_by_pillow = (
+            image.format == "TIFF"
+            and orientation != 1
+            and _ORIENTATION not in getattr(image, "tag_v2", {})
+        )
+        if self._auto_orient and not applied_by_pillow and orientation in _UPRIGHT:
+            return image.transpose(_UPRIGHT[orientation])
+        if not self._auto_orient and applied_by_pillow and orientation in _UNDO:
+            return image.transpose(_UNDO[orientation])
+        return image
 
 
 def _planes(image: Image.Image, info: ImageInfo) -> tuple[FloatArray, FloatArray | None]:
     """(values, alpha) of a loaded Pillow image, in its own units."""
     mode = image.mode
+    key = image.info.get("transparency")
     if mode in _GRAY_16 or mode in _GRAY_UNITLESS or mode in _GRAY_8:
-        source = image.convert("L") if mode == "1" else image
-        return np.asarray(source, dtype=np.float64), None
+        values = np.asarray(image.convert("L") if mode == "1" else image, dtype=np.float64)
+        return values, _keyed_alpha(values, key, info) if info.has_alpha else None
     if mode in _GRAY_ALPHA_8:
         planes = np.asarray(image.convert("LA"), dtype=np.float64)
         return planes[..., 0], planes[..., 1]
+    if info.channels == 1:  # 16-bit gray and alpha, which Pillow reads as 8-bit RGBA
+        planes = np.asarray(image, dtype=np.float64)
+        return planes[..., 0], planes[..., 3]
+    if mode == "RGB" and info.has_alpha:
+        values = np.asarray(image, dtype=np.float64)
+        return values, _keyed_alpha(values, key, info)
     if info.has_alpha:
         planes = np.asarray(image.convert("RGBA"), dtype=np.float64)
         return planes[..., :3], planes[..., 3]
     return np.asarray(image.convert("RGB"), dtype=np.float64), None
 
 
+def _keyed_alpha(values: FloatArray, key: Any, info: ImageInfo) -> FloatArray:
+    """Alpha from a transparent colour: 0 where a pixel has exactly it, full scale elsewhere."""
+    key_value = np.asarray(key, dtype=np.float64)
+    hit = values == key_value if values.ndim == 2 else (values == key_value).all(axis=-1)
+    return np.where(hit, 0.0, info.max_value or 255.0)
+
+
 @contextmanager
 def open_image(
-    source: Path | bytes,
+    source: Path | bytes | IO[bytes],
     *,
     name: str | None = None,
     auto_orient: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> Iterator[OpenImage]:
-    """Open an image file, or the bytes of one (standard input), reading only its header.
+    """Open an image from a path, its bytes or a stream (standard input), reading its header.
 
     The format is detected from the bytes: any image Pillow reads, or a NumPy ``.npy`` array
-    ((H, W) or (H, W, C) of real numbers, loaded without pickle).
+    ((H, W) or (H, W, C) of real numbers, loaded without pickle). The source is read once,
+    so a pipe or a FIFO works.
 
     Parameters
     ----------
     source
-        A path, or the image's bytes.
+        A path, the image's bytes, or a binary stream.
     name
-        How messages name it (default: the path, or ``-`` for bytes).
+        How messages name it (default: the path, or ``-``).
     auto_orient
         Apply the EXIF orientation, so that a phone photograph comes out upright.
     max_pixels
         Refuse an image whose header claims more pixels than this (a decompression bomb)
-        before anything is allocated; None for no limit (only the header will be read).
+        before anything is allocated; None for no limit, when only the header is wanted.
 
     Raises
     ------
     ImageReadError
-        If the file is missing, unreadable, not an image, too large, or of a mode convcli
-        does not read.
+        If the file is missing, unreadable, empty, not an image, too large, or of a mode
+        convcli does not read.
     """
     label = name or (str(source) if isinstance(source, Path) else STDIN_NAME)
-    if isinstance(source, bytes) and not source:
-        raise ImageReadError(f"cannot read {label!r}: it is empty")
-    if _is_npy(source):
-        array = _load_npy(source, label)
-        yield OpenImage(_npy_info(array, label, max_pixels), None, array, auto_orient=False)
-        return
-    stream = io.BytesIO(source) if isinstance(source, bytes) else source
-    held: list[str] = []
-    with _held_warnings(label, held):
-        pillow = _open_pillow(stream, label)
+    stream = _seekable(source, label)
     try:
-        with _held_warnings(label, held):  # PNG reads its EXIF block from after the pixels
-            info = _pillow_info(pillow, label, auto_orient, max_pixels)
-        opened = OpenImage(info, pillow, None, auto_orient=auto_orient, held=held)
-        yield opened
-        _issue(opened.held)  # not decoded (a header was all that was needed): say them now
+        magic = stream.read(len(_NPY_MAGIC))
+        stream.seek(0)
+        if not magic:
+            raise ImageReadError(f"cannot read {label!r}: it is empty")
+        if magic == _NPY_MAGIC:
+            yield _ArrayImage(_npy_info(stream, label, max_pixels), stream)
+            return
+        held: list[str] = []
+        with _held_warnings(label, held):
+            image = _open_pillow(stream, label)
+            info, orientation = _pillow_info(image, label, auto_orient, max_pixels)
+        opened = _PillowImage(info, image, orientation=orientation, auto_orient=auto_orient)
+        opened.held.extend(held)
+        try:
+            yield opened
+            _issue(opened.held)  # not decoded (the header was all that was needed): say them
+        finally:
+            image.close()
     finally:
-        pillow.close()
+        stream.close()
 
 
-def _is_npy(source: Path | bytes) -> bool:
+def _seekable(source: Path | bytes | IO[bytes], label: str) -> IO[bytes]:
+    """A seekable binary stream over `source`, reading a pipe (or FIFO) into memory once."""
     if isinstance(source, bytes):
-        return source.startswith(_NPY_MAGIC)
-    try:
-        with source.open("rb") as stream:
-            return stream.read(len(_NPY_MAGIC)) == _NPY_MAGIC
-    except OSError:
-        return False  # opening it again says what is wrong
+        return io.BytesIO(source)
+    if isinstance(source, Path):
+        where = repr(label)
+        try:
+            stream: IO[bytes] = source.open("rb")
+        except FileNotFoundError:
+            raise ImageReadError(f"cannot read {where}: no such file") from None
+        except IsADirectoryError:
+            raise ImageReadError(f"cannot read {where}: it is a directory") from None
+        except PermissionError:
+            raise ImageReadError(f"cannot read {where}: permission denied") from None
+        except OSError as error:
+            raise ImageReadError(f"cannot read {where}: {error.strerror or error}") from None
+    else:
+        stream = source
+    if stream.seekable():
+        return stream
+    with stream:
+        return io.BytesIO(stream.read())
 
 
-def _open_pillow(stream: Path | io.BytesIO, label: str) -> ImageFile.ImageFile:
+def _open_pillow(stream: IO[bytes], label: str) -> ImageFile.ImageFile:
     """Open lazily (header only), turning every failure into :class:`ImageReadError`."""
     where = repr(label)
     try:
         with _no_pixel_limit():
             return Image.open(stream)
-    except FileNotFoundError:
-        raise ImageReadError(f"cannot read {where}: no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError(f"cannot read {where}: it is a directory") from None
-    except PermissionError:
-        raise ImageReadError(f"cannot read {where}: permission denied") from None
     except UnidentifiedImageError:
         raise ImageReadError(f"cannot read {where}: not an image format Pillow knows") from None
     except (OSError, ValueError, SyntaxError) as error:
@@ -245,26 +325,32 @@ def _open_pillow(stream: Path | io.BytesIO, label: str) -> ImageFile.ImageFile:
 
 def _pillow_info(
     image: ImageFile.ImageFile, label: str, auto_orient: bool, max_pixels: int | None
-) -> ImageInfo:
+) -> tuple[ImageInfo, int]:
+    """The header's facts, and the EXIF orientation (1 if none is known before the pixels)."""
     mode = image.mode
-    height, width = image.height, image.width
-    _check_pixels(label, (height, width), max_pixels)
+    rawmodes = " ".join(str(tile.args) for tile in image.tile)
+    keyed = mode in _KEYED and "transparency" in image.info
     depth: Depth
-    if mode in _GRAY_8:
-        depth, channels, alpha = "8", 1, False
-    elif mode in _GRAY_ALPHA_8:
+    if mode in _GRAY_8 or mode in _GRAY_ALPHA_8:
+        depth, channels, alpha = "8", 1, mode in _GRAY_ALPHA_8 or keyed
+    elif mode == "RGBA" and "LA;16" in rawmodes:
         depth, channels, alpha = "8", 1, True
+        warnings.warn(
+            f"{label}: 16-bit gray with alpha is read as 8 bits (Pillow has no such mode)",
+            ImageWarning,
+            stacklevel=3,
+        )
     elif mode in _COLOUR_ALPHA_8 or (mode == "P" and "transparency" in image.info):
         depth, channels, alpha = "8", 3, True
     elif mode in _COLOUR_8:
-        depth, channels, alpha = "8", 3, False
+        depth, channels, alpha = "8", 3, keyed
     elif mode in _GRAY_16:
-        depth, channels, alpha = "16", 1, False
+        depth, channels, alpha = "16", 1, keyed
     elif mode in _GRAY_UNITLESS:
         depth, channels, alpha = "unitless", 1, False
     else:
         raise ImageReadError(f"cannot read {label!r}: mode {mode} images are not supported")
-    if channels == 3 and any(";16" in str(tile.args) for tile in image.tile):
+    if channels == 3 and ";16" in rawmodes:
         warnings.warn(
             f"{label}: 16-bit colour is read as 8 bits per channel (Pillow has no 16-bit"
             " colour mode)",
@@ -276,9 +362,12 @@ def _pillow_info(
         warnings.warn(
             f"{label}: {frames} frames; convcli reads the first", ImageWarning, stacklevel=3
         )
-    if auto_orient and _swaps_axes(image):
+    orientation = _orientation_before_pixels(image)
+    height, width = _stored_size(image)
+    _check_pixels(label, (height, width), max_pixels)
+    if auto_orient and orientation in {5, 6, 7, 8}:
         height, width = width, height
-    return ImageInfo(
+    info = ImageInfo(
         name=label,
         format=image.format or "unknown",
         mode=mode,
@@ -288,64 +377,80 @@ def _pillow_info(
         has_alpha=alpha,
         frames=frames,
     )
+    return info, orientation
 
 
-def _swaps_axes(image: Image.Image) -> bool:
-    """Whether the EXIF orientation turns the image by a quarter (orientations 5 to 8)."""
+def _orientation_before_pixels(image: ImageFile.ImageFile) -> int:
+    """The EXIF orientation, read without decoding pixels: 1 when none is known yet."""
+    if image.format == "TIFF":
+        value = getattr(image, "tag_v2", {}).get(_ORIENTATION, 1)
+        return value if value in _UPRIGHT else 1
+    raw = image.info.get("exif")
+    if not raw:
+        return 1
+    exif = Image.Exif()
     try:
-        orientation = image.getexif().get(0x0112, 1)
-    except Exception:  # a broken EXIF block must not stop the image from being read
-        return False
-    return orientation in {5, 6, 7, 8}
+        exif.load(raw)
+    except (OSError, ValueError, SyntaxError, KeyError, IndexError):
+        return 1  # a broken EXIF block: the image is shown as stored
+    return _orientation_of(exif)
 
 
-def _check_pixels(label: str, size: Pair, max_pixels: int | None) -> None:
+def _orientation_of(exif: Image.Exif) -> int:
+    value = exif.get(_ORIENTATION, 1)
+    return value if value in _UPRIGHT else 1
+
+
+def _stored_size(image: ImageFile.ImageFile) -> Pair:
+    """(height, width) as stored. Pillow reports a TIFF's size turned by its orientation."""
+    tags = getattr(image, "tag_v2", None)
+    if image.format == "TIFF" and tags is not None and _TIFF_WIDTH in tags and _TIFF_LENGTH in tags:
+        return (int(tags[_TIFF_LENGTH]), int(tags[_TIFF_WIDTH]))
+    return (image.height, image.width)
+
+
+def _check_pixels(label: str, size: Pair, max_pixels: int | None, channels: int = 1) -> None:
+    """Refuse what a header claims beyond `max_pixels` (counting up to 4 values a pixel)."""
     pixels = size[0] * size[1]
-    if max_pixels is not None and pixels > max_pixels:
+    if max_pixels is not None and pixels * max(1, channels / 4) > max_pixels:
         raise ImageReadError(
-            f"cannot read {label!r}: its header claims {size[0]}x{size[1]} = {pixels} pixels,"
-            f" over the limit of {max_pixels} (a decompression bomb?); raise it with"
-            " --max-pixels if the image is genuine"
+            f"cannot read {label!r}: its header claims {size[0]}x{size[1]} = {pixels} pixels"
+            f"{f' of {channels} values' if channels > 4 else ''}, over the limit of {max_pixels}"
+            " (a decompression bomb?); raise it with --max-pixels if the image is genuine"
         )
 
 
-def _load_npy(source: Path | bytes, label: str) -> npt.NDArray[Any]:
+def _npy_info(stream: IO[bytes], label: str, max_pixels: int | None) -> ImageInfo:
+    """An ``.npy`` header's facts, read before its data."""
+    where = repr(label)
     try:
-        array: npt.NDArray[Any] = np.load(
-            io.BytesIO(source) if isinstance(source, bytes) else source,
-            allow_pickle=False,
-            mmap_mode=None if isinstance(source, bytes) else "r",
-        )
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
     except ValueError as error:
-        if "pickle" in str(error) or "object" in str(error).lower():
-            raise ImageReadError(
-                f"cannot read {label!r}: it holds Python objects (pickled data); convcli"
-                " reads numeric arrays only"
-            ) from None
-        raise ImageReadError(f"cannot read {label!r}: {error}") from None
-    except OSError as error:
-        raise ImageReadError(f"cannot read {label!r}: {error}") from None
-    return array
-
-
-def _npy_info(array: npt.NDArray[Any], label: str, max_pixels: int | None) -> ImageInfo:
-    if array.ndim not in (2, 3) or 0 in array.shape:
+        raise ImageReadError(f"cannot read {where}: not a readable .npy file: {error}") from None
+    if dtype.hasobject:
         raise ImageReadError(
-            f"cannot read {label!r}: an array of shape {array.shape}; an image is (H, W) or"
-            " (H, W, C)"
+            f"cannot read {where}: it holds Python objects (pickled data); convcli reads"
+            " numeric arrays only"
         )
-    if array.dtype.kind not in "biuf":
-        raise ImageReadError(f"cannot read {label!r}: dtype {array.dtype} is not real numbers")
-    _check_pixels(label, (array.shape[0], array.shape[1]), max_pixels)
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ImageReadError(f"cannot read {label!r}: it holds NaN or infinite values")
+    if len(shape) not in (2, 3) or 0 in shape:
+        raise ImageReadError(
+            f"cannot read {where}: an array of shape {shape}; an image is (H, W) or (H, W, C)"
+        )
+    if dtype.kind not in "biuf":
+        raise ImageReadError(f"cannot read {where}: dtype {dtype} is not real numbers")
+    channels = 1 if len(shape) == 2 else shape[2]
+    _check_pixels(label, (shape[0], shape[1]), max_pixels, channels)
     return ImageInfo(
         name=label,
         format="NPY",
         mode="npy",
-        size=(array.shape[0], array.shape[1]),
+        size=(shape[0], shape[1]),
         depth="unitless",
-        channels=1 if array.ndim == 2 else array.shape[2],
+        channels=channels,
         has_alpha=False,
         frames=1,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -201,11 +202,10 @@ def encode(
         If Pillow cannot encode them.
     """
     buffer = io.BytesIO()
+    planes = values if alpha is None else np.dstack([values, alpha])
     if fmt.pillow is None:
-        planes = values if alpha is None else np.dstack([values, alpha])
         np.save(buffer, np.ascontiguousarray(planes, dtype=np.float64), allow_pickle=False)
         return buffer.getvalue()
-    planes = values if alpha is None else np.dstack([values, alpha])
     try:
         image = Image.fromarray(np.ascontiguousarray(planes))
         if image.mode != mode:
@@ -222,21 +222,56 @@ def check_destination(path: Path) -> None:
     Raises
     ------
     ImageWriteError
-        If the directory is missing or not a directory, or `path` is a directory.
+        If the directory is missing, not a directory or not writable, or `path` is a
+        directory.
     """
     where = repr(str(path))
-    directory = _final_target(path).parent
+    target = _final_target(path)
+    directory = target.parent
     if not directory.exists():
         raise ImageWriteError(f"cannot write {where}: directory {str(directory)!r} does not exist")
     if not directory.is_dir():
         raise ImageWriteError(f"cannot write {where}: {str(directory)!r} is not a directory")
     if path.is_dir():
         raise ImageWriteError(f"cannot write {where}: it is a directory")
+    if _is_special(target):
+        if not os.access(target, os.W_OK):
+            raise ImageWriteError(f"cannot write {where}: permission denied")
+    elif not os.access(directory, os.W_OK):
+        raise ImageWriteError(f"cannot write {where}: directory {str(directory)!r} is not writable")
 
 
 def write_file(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (see :func:`write_atomically`)."""
+    """Write `data` to `path`: atomically to a file (see :func:`write_atomically`), straight
+    into a device or a FIFO (``/dev/null``, a named pipe), which must not be replaced."""
+    if _is_special(_final_target(path)):
+        where = repr(str(path))
+        check_destination(path)
+        try:
+            with path.open("wb") as stream:
+                stream.write(data)
+        except OSError as error:
+            raise ImageWriteError(f"cannot write {where}: {error.strerror or error}") from None
+        return
     write_atomically(path, lambda stream: stream.write(data))
+
+
+def write_stream(stream: IO[bytes], data: bytes) -> None:
+    """Write `data` to a stream (standard output) in one piece.
+
+    Raises
+    ------
+    ImageWriteError
+        If the stream fails: the reader closed the pipe, the disk is full.
+    """
+    try:
+        stream.write(data)
+        stream.flush()
+    except BrokenPipeError:
+        _discard_further_output(stream)
+        raise ImageWriteError("cannot write '-': the reader closed the pipe") from None
+    except OSError as error:
+        raise ImageWriteError(f"cannot write '-': {error.strerror or error}") from None
 
 
 def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
@@ -266,9 +301,8 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         Path(temporary).replace(target)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError | ValueError | KeyError):
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-            raise ImageWriteError(f"cannot write {where}: {reason}") from None
+        if isinstance(error, OSError):
+            raise ImageWriteError(f"cannot write {where}: {error.strerror or error}") from None
         raise
 
 
@@ -288,6 +322,24 @@ def _permissions_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def _discard_further_output(stream: IO[bytes]) -> None:
+    """Point a broken stream at /dev/null, so that flushing it at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file descriptor (a test's stream): nothing will flush it
+
+
+def _is_special(path: Path) -> bool:
+    """Whether `path` exists and is not a regular file: a device, a FIFO, a socket."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return False
 
 
 def _final_target(path: Path) -> Path:

@@ -9,6 +9,7 @@ checked before their data is read, so no request builds more than a full-size ke
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -461,6 +462,11 @@ def read_kernel_file(path: Path, *, name: str | None = None) -> Kernel:
     where = name or str(path)
     if path.is_dir():
         raise KernelError(f"kernel file {where!r} is a directory")
+    kernel = _read_kernel_file(path, where)
+    return dataclasses.replace(kernel, path=path)
+
+
+def _read_kernel_file(path: Path, where: str) -> Kernel:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":

@@ -15,6 +15,7 @@ import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -64,6 +65,8 @@ class Kernel:
     divisor : int
         For display only: ``weights * divisor`` is the integer grid as written (1/16 for
         gaussian-3, GIMP's "divisor"); 1 when the weights are shown as they are.
+    path : Path or None
+        The file it was read from, which a run must not overwrite.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Kernel:
     scale: float = 1.0
     bias: float = 0.0
     divisor: int = 1
+    path: Path | None = None
 
     def __post_init__(self) -> None:
         weights = as_kernel_array(self.weights)

@@ -6,6 +6,7 @@ can hold, the destination, the shape arithmetic of every step, the decompression
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.chain import apply_chain, carry_alpha, chain_arithmetic, check_chain_fits, is_signed
-from convcli.errors import ParameterError
+from convcli.errors import ImageWarning, ImageWriteError, ParameterError
 from convcli.image_input import (
     DEFAULT_MAX_PIXELS,
     STDIN_NAME,
@@ -34,10 +35,12 @@ from convcli.image_output import (
     output_mode,
     same_file,
     write_file,
+    write_stream,
 )
 from convcli.kernel_spec import Step
+from convcli.kernels import Kernel
 from convcli.params import ConvParams, Pair, to_choice
-from convcli.rangemap import RANGE_MODES, RangeMode, clipped_count, resolve_range_mode, to_pixels
+from convcli.rangemap import RANGE_MODES, RangeMode, map_to_pixels, resolve_range_mode, to_pixels
 from convcli.shape import Axes
 
 
@@ -123,20 +126,64 @@ def error_record(source: str, destination: str, message: str, *, ms: float) -> d
 
 
 def default_depth(info: ImageInfo, fmt: OutputFormat, *, channels: int, alpha: bool) -> OutputDepth:
-    """The output depth that keeps the input's: 16 for 16-bit, float for unitless values.
+    """The output depth that keeps the input's, as far as `fmt` can.
 
-    Unitless values (32-bit, float, .npy) stay float where the format holds float gray (TIFF)
-    and become 8-bit elsewhere.
+    16-bit gray stays 16-bit where the format holds it; unitless values (32-bit, float,
+    .npy) stay float where the format holds float gray (TIFF); everything else is 8-bit.
     """
-    if info.depth == "16":
+    if info.depth == "16" and channels == 1 and not alpha and "I;16" in fmt.modes:
         return "16"
-    if info.depth == "unitless" and "F" in fmt.modes and channels == 1 and not alpha:
+    if info.depth == "unitless" and channels == 1 and not alpha and "F" in fmt.modes:
         return "float"
+    if info.depth == "16":
+        warnings.warn(
+            f"{info.name}: 16-bit input written as 8-bit ({fmt.name} holds no 16-bit"
+            f"{' colour' if channels == 3 else ''}{' with alpha' if alpha else ''})",
+            ImageWarning,
+            stacklevel=3,
+        )
     return "8"
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the output will be, decided from the header before any pixel is decoded."""
+
+    channels: int
+    alpha: bool
+    depth: str
+    """``8``, ``16``, ``float`` or ``npy``."""
+    mode: str
+
+
+def _plan(info: ImageInfo, fmt: OutputFormat, options: ImageOptions, range_mode: str) -> _Plan:
+    channels = info.channels if (options.color or info.format == "NPY") else 1
+    alpha = info.has_alpha and options.keep_alpha
+    if fmt.name == "npy":
+        if alpha:
+            raise ParameterError(
+                f"{info.name!r} has an alpha channel, which .npy (the float result) does not"
+                " hold; drop it with --no-alpha, or write an image format"
+            )
+        return _Plan(channels, False, "npy", "npy")
+    depth = options.depth or default_depth(info, fmt, channels=channels, alpha=alpha)
+    mode = output_mode(channels=channels, alpha=alpha, depth=depth)
+    check_format_holds(fmt, mode)
+    if depth == "float" and range_mode != "auto":
+        raise ParameterError(
+            "--range does not apply to float output: it holds the values as they are"
+        )
+    return _Plan(channels, alpha, depth, mode)
+
+
+def _protected(source: Path | IO[bytes], steps: Sequence[Step]) -> list[Path]:
+    """The files a run reads, which its output must not replace: the image and kernel files."""
+    paths = [source] if isinstance(source, Path) else []
+    return paths + [step.path for step in steps if isinstance(step, Kernel) and step.path]
+
+
 def apply_to_image(
-    source: Path | bytes,
+    source: Path | IO[bytes],
     destination: Path | IO[bytes],
     steps: Sequence[Step],
     params: ConvParams,
@@ -147,16 +194,18 @@ def apply_to_image(
     Parameters
     ----------
     source
-        A path, or the bytes of an image (standard input, named ``-``).
+        A path, or a binary stream (standard input, named ``-``), read only once every check
+        that needs no pixels has passed.
     destination
-        A path, written atomically, or a binary stream (standard output) that receives the
-        encoded image in one write, after everything has succeeded.
+        A path, written atomically (or straight into a device or FIFO), or a binary stream
+        (standard output) that receives the encoded image in one write, after everything has
+        succeeded.
 
     Raises
     ------
     ParameterError
         For what the command line got wrong, checked before any pixel is decoded: the output
-        format, a depth or alpha it cannot hold, writing over the input without ``force``.
+        format, a depth or alpha it cannot hold, writing over an input without ``force``.
     ImageReadError, ImageWriteError
         If the input cannot be read or the output cannot be written.
     ShapeError
@@ -168,59 +217,44 @@ def apply_to_image(
     range_mode = to_choice(options.range_mode, RANGE_MODES, "range")
     if fmt.name == "npy" and options.depth is not None:
         raise ParameterError("--depth does not apply to .npy output: it holds the float result")
+    if fmt.name == "npy" and range_mode != "auto":
+        raise ParameterError(
+            "--range does not apply to npy output: it holds the values as they are"
+        )
     if isinstance(destination, Path):
         check_destination(destination)
-        if isinstance(source, Path) and same_file(source, destination) and not options.force:
-            raise ParameterError(
-                f"OUTPUT {destination_name!r} is the INPUT: writing over it needs --force"
-            )
+        for path in _protected(source, steps):
+            if same_file(path, destination) and not options.force:
+                raise ParameterError(
+                    f"OUTPUT {destination_name!r} is the input {str(path)!r}: writing over it"
+                    " needs --force"
+                )
     with open_image(
         source, name=source_name, auto_orient=options.auto_orient, max_pixels=options.max_pixels
     ) as image:
-        info = image.info
-        channels = info.channels if (options.color or info.format == "NPY") else 1
-        alpha = info.has_alpha and options.keep_alpha
-        if fmt.name == "npy":
-            depth, mode = "npy", "npy"
-        else:
-            chosen = options.depth or default_depth(info, fmt, channels=channels, alpha=alpha)
-            mode = output_mode(channels=channels, alpha=alpha, depth=chosen)
-            check_format_holds(fmt, mode)
-            depth = chosen
-        if depth in {"npy", "float"} and range_mode != "auto":
-            raise ParameterError(
-                f"--range does not apply to {depth} output: it holds the values as they are"
-            )
+        plan = _plan(image.info, fmt, options, range_mode)
+        axes = chain_arithmetic(image.info.size, [step.shape for step in steps], params)
+        check_chain_fits(axes, [step.name for step in steps])
+        decoded = image.decode(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
+    info = decoded.info
+    if info.size != image.info.size:  # an orientation known only from the pixels (PNG)
         axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
         check_chain_fits(axes, [step.name for step in steps])
-        decoded = image.decode(color=options.color, gray=options.gray, keep_alpha=alpha)
-    result = apply_chain(decoded.values, steps, params).values
-    alpha_plane: npt.NDArray[Any] | None = None
-    if decoded.alpha is not None:
-        alpha_plane = carry_alpha(decoded.alpha, steps, params)
-    concrete: RangeMode | None = None
-    clipped = 0
-    if depth == "npy":
-        values: npt.NDArray[Any] = result
-    elif depth == "float":
-        values = result.astype(np.float32)
-    else:
-        full_scale = 255 if depth == "8" else 65535
-        unit = full_scale / info.max_value if info.max_value else 1.0
-        if range_mode == "auto" and info.max_value is None:
-            concrete = "rescale"  # unitless values have no range of their own to keep
-        else:
-            concrete = resolve_range_mode(range_mode, signed=is_signed(steps))
-        values = to_pixels(result, concrete, max_value=full_scale, unit=unit)
-        clipped = clipped_count(result, concrete, max_value=full_scale, unit=unit)
-        if alpha_plane is not None:
-            alpha_plane = to_pixels(alpha_plane, "clip", max_value=full_scale, unit=unit)
-    data = encode(values, alpha_plane, mode, fmt)
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = apply_chain(decoded.values, steps, params).values
+    if not np.isfinite(result).all():
+        raise ImageWriteError(
+            f"the result for {source_name!r} overflows: it has infinite or NaN values"
+        )
+    alpha_plane = None if decoded.alpha is None else carry_alpha(decoded.alpha, steps, params)
+    values, alpha_plane, concrete, clipped = _output_values(
+        result, alpha_plane, plan, info, range_mode, steps
+    )
+    data = encode(values, alpha_plane, plan.mode, fmt)
     if isinstance(destination, Path):
         write_file(destination, data)
     else:
-        destination.write(data)
-        destination.flush()
+        write_stream(destination, data)
     return ApplyReport(
         input=source_name,
         output=destination_name,
@@ -229,9 +263,47 @@ def apply_to_image(
         kernels=tuple(step.name for step in steps),
         gray=decoded.gray,
         format=fmt.name,
-        depth=depth,
+        depth=plan.depth,
         range_mode=concrete,
         value_range=(float(result.min()), float(result.max())),
         clipped=clipped,
         steps=tuple(axes),
     )
+
+
+def _output_values(
+    result: npt.NDArray[Any],
+    alpha: npt.NDArray[Any] | None,
+    plan: _Plan,
+    info: ImageInfo,
+    range_mode: str,
+    steps: Sequence[Step],
+) -> tuple[npt.NDArray[Any], npt.NDArray[Any] | None, RangeMode | None, int]:
+    """(values, alpha, the range mode used, values clipped) as the output's depth holds them."""
+    if plan.depth == "npy":
+        return result, alpha, None, 0
+    if result.ndim == 3 and plan.channels == 1:  # an (H, W, 1) array is one gray channel
+        result = result[..., 0]
+    if plan.depth == "float":
+        if np.abs(result).max() > _FLOAT32_EXACT:
+            warnings.warn(
+                f"{info.name}: values beyond 2^24 lose digits in 32-bit float; .npy keeps them",
+                ImageWarning,
+                stacklevel=3,
+            )
+        return result.astype(np.float32), alpha, None, 0
+    full_scale = 255 if plan.depth == "8" else 65535
+    unit = full_scale / info.max_value if info.max_value else 1.0
+    concrete: RangeMode
+    if range_mode == "auto" and info.max_value is None:
+        concrete = "rescale"  # unitless values have no range of their own to keep
+    else:
+        concrete = resolve_range_mode(range_mode, signed=is_signed(steps))
+    pixels, clipped = map_to_pixels(result, concrete, max_value=full_scale, unit=unit)
+    if alpha is not None:
+        alpha = to_pixels(alpha, "clip", max_value=full_scale, unit=unit)
+    return pixels, alpha, concrete, clipped
+
+
+# float32 holds every integer up to 2^24 exactly.
+_FLOAT32_EXACT = 2**24

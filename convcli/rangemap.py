@@ -46,6 +46,38 @@ def resolve_range_mode(mode: str, *, signed: bool) -> RangeMode:
     return chosen
 
 
+def map_to_pixels(
+    values: npt.NDArray[np.floating[Any]],
+    mode: RangeMode,
+    *,
+    max_value: int = 255,
+    unit: float = 1.0,
+) -> tuple[npt.NDArray[np.unsignedinteger[Any]], int]:
+    """Pixels 0..`max_value` for float `values` by `mode`, and how many values were clamped.
+
+    `unit` converts the values' units to the output's before ``clip`` and ``abs`` (255/65535
+    from 16-bit input to 8-bit output); ``rescale`` needs none. Values are rounded to the
+    nearest integer (half to even), as OpenCV's saturating casts do; the count says how many
+    then fell outside 0..`max_value`: what the mapping lost. The output is uint8 for a
+    `max_value` up to 255, uint16 above.
+
+    >>> values = np.array([-300.0, -1.4, 0.5, 100.6, 400.0])
+    >>> map_to_pixels(values, "clip")  # -300, -1 and 400 are clamped
+    (array([  0,   0,   0, 101, 255], dtype=uint8), 3)
+    >>> map_to_pixels(values, "abs")[0]
+    array([255,   1,   0, 101, 255], dtype=uint8)
+    >>> map_to_pixels(values, "rescale")[0]
+    array([  0, 109, 109, 146, 255], dtype=uint8)
+    >>> map_to_pixels(np.array([257.0, 65535.0]), "clip", unit=255 / 65535)[0]
+    array([  1, 255], dtype=uint8)
+    """
+    scaled = _before_clamping(values, mode, max_value=max_value, unit=unit)
+    clipped = int(np.count_nonzero((scaled < 0) | (scaled > max_value)))
+    dtype = np.uint8 if max_value <= 255 else np.uint16
+    pixels: npt.NDArray[np.unsignedinteger[Any]] = np.clip(scaled, 0, max_value).astype(dtype)
+    return pixels, clipped
+
+
 def to_pixels(
     values: npt.NDArray[np.floating[Any]],
     mode: RangeMode,
@@ -53,42 +85,8 @@ def to_pixels(
     max_value: int = 255,
     unit: float = 1.0,
 ) -> npt.NDArray[np.unsignedinteger[Any]]:
-    """Map float `values` to pixels 0..`max_value` (255: uint8, 65535: uint16) by `mode`.
-
-    `unit` converts the values' units to the output's before ``clip`` and ``abs`` (255/65535
-    from 16-bit input to 8-bit output); ``rescale`` needs none. Values are rounded to the
-    nearest integer (half to even), as OpenCV's saturating casts do.
-
-    >>> values = np.array([-300.0, -1.4, 0.5, 100.6, 400.0])
-    >>> to_pixels(values, "clip")
-    array([  0,   0,   0, 101, 255], dtype=uint8)
-    >>> to_pixels(values, "abs")
-    array([255,   1,   0, 101, 255], dtype=uint8)
-    >>> to_pixels(values, "rescale")
-    array([  0, 109, 109, 146, 255], dtype=uint8)
-    >>> to_pixels(np.array([257.0, 65535.0]), "clip", unit=255 / 65535)
-    array([  1, 255], dtype=uint8)
-    """
-    scaled = _before_clamping(values, mode, max_value=max_value, unit=unit)
-    dtype = np.uint8 if max_value <= 255 else np.uint16
-    pixels: npt.NDArray[np.unsignedinteger[Any]] = np.clip(scaled, 0, max_value).astype(dtype)
-    return pixels
-
-
-def clipped_count(
-    values: npt.NDArray[np.floating[Any]],
-    mode: RangeMode,
-    *,
-    max_value: int = 255,
-    unit: float = 1.0,
-) -> int:
-    """How many values :func:`to_pixels` clamps to 0 or `max_value` (what the mapping lost).
-
-    >>> clipped_count(np.array([-300.0, -1.4, 0.5, 100.6, 400.0]), "clip")  # -300, -1, 400
-    3
-    """
-    scaled = _before_clamping(values, mode, max_value=max_value, unit=unit)
-    return int(np.count_nonzero((scaled < 0) | (scaled > max_value)))
+    """The pixels of :func:`map_to_pixels`, without the count."""
+    return map_to_pixels(values, mode, max_value=max_value, unit=unit)[0]
 
 
 def _before_clamping(

@@ -9,6 +9,7 @@ import io
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -148,3 +149,47 @@ def npy(path: Path, array: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """An .npy file of `array`."""
     np.save(path, array)
     return array
+
+
+def oriented(path: Path, orientation: int) -> npt.NDArray[np.uint8]:
+    """A 2x3 image stored with an EXIF (JPEG, PNG) or TIFF orientation tag; returns it upright.
+
+    The upright view is what ImageOps.exif_transpose shows, computed here with NumPy.
+    """
+    stored = np.array([[0, 40, 80], [120, 160, 200]], dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    options: dict[str, object] = {"exif": exif.tobytes()}
+    if path.suffix == ".jpg":
+        options["quality"] = 100
+    Image.fromarray(stored).save(path, **options)  # type: ignore[arg-type]
+    upright = {
+        1: stored,
+        2: stored[:, ::-1],
+        3: stored[::-1, ::-1],
+        4: stored[::-1, :],
+        5: stored.T,
+        6: np.rot90(stored, k=-1),
+        7: np.rot90(stored, k=-1)[::-1, :],
+        8: np.rot90(stored, k=1),
+    }[orientation]
+    return np.ascontiguousarray(upright)
+
+
+def keyed(path: Path, mode: str) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+    """A PNG of `mode` (L, RGB, I;16) with one transparent colour (tRNS): (values, alpha)."""
+    if mode == "RGB":
+        values: npt.NDArray[Any] = RNG.integers(0, 256, (3, 4, 3), dtype=np.uint8)
+        values[0, 0] = values[2, 3] = (9, 9, 9)
+        key: object = (9, 9, 9)
+        hit = (values == 9).all(axis=-1)
+        full = 255
+    else:
+        dtype = np.uint8 if mode == "L" else np.uint16
+        values = RNG.integers(10, 200, (3, 4)).astype(dtype)
+        values[0, 0] = values[2, 3] = 9
+        key = 9
+        hit = values == 9
+        full = 255 if mode == "L" else 65535
+    Image.fromarray(values).save(path, transparency=key)
+    return values, np.where(hit, 0, full)

@@ -105,7 +105,7 @@ def test_apply_in_place_needs_force(bar_png: Path) -> None:
     before = bar_png.read_bytes()
     refused = run("apply", "-k", "box-3", "--padding", "same", bar_png, bar_png)
     assert refused.exit_code == 2
-    assert "is the INPUT: writing over it needs --force" in refused.stderr
+    assert f"is the input '{bar_png}': writing over it needs --force" in refused.stderr
     assert bar_png.read_bytes() == before
     expected = to_pixels(
         convolve2d(read_gray(bar_png), get_kernel("box-3").weights, padding="same"), "clip"

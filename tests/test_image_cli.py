@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -229,11 +232,30 @@ def test_two_runs_through_npy_equal_the_chain(tmp_path: Path) -> None:
     assert np.array_equal(np.load(tmp_path / "out.npy"), np.load(tmp_path / "chain.npy"))
 
 
-def test_colour_and_alpha_in_npy(tmp_path: Path) -> None:
+def test_npy_holds_no_alpha_so_it_must_be_dropped_explicitly(tmp_path: Path) -> None:
     rgba = images.rgba8(tmp_path / "a.png")
-    result = identity("--color", tmp_path / "a.png", tmp_path / "o.npy")
+    refused = identity("--color", tmp_path / "a.png", tmp_path / "o.npy")
+    one_line_error(refused, 2, "has an alpha channel, which .npy (the float result) does not hold")
+    assert not (tmp_path / "o.npy").exists()
+    result = identity("--color", "--no-alpha", tmp_path / "a.png", tmp_path / "o.npy")
     assert result.exit_code == 0, result.stderr
-    assert np.array_equal(np.load(tmp_path / "o.npy"), rgba.astype(float))
+    assert np.array_equal(np.load(tmp_path / "o.npy"), rgba[..., :3].astype(float))
+
+
+def test_one_channel_npy_becomes_a_gray_image(tmp_path: Path) -> None:
+    array = images.npy(tmp_path / "a.npy", np.arange(20.0).reshape(4, 5, 1))
+    result = identity(tmp_path / "a.npy", tmp_path / "o.png")
+    assert result.exit_code == 0, result.stderr
+    assert np.array_equal(read_pixels(tmp_path / "o.png"), to_pixels(array[..., 0], "rescale"))
+
+
+def test_a_result_that_overflows_is_an_error_not_an_image(tmp_path: Path) -> None:
+    images.npy(tmp_path / "big.npy", np.full((4, 4), 1e308))
+    result = run("apply", "-k", "1,1", "--json", tmp_path / "big.npy", tmp_path / "o.png")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"].endswith("overflows: it has infinite or NaN values")
+    assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "o.png").exists()
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -344,7 +366,7 @@ def Image_bytes(size: tuple[int, int]) -> bytes:  # noqa: N802  (reads like a co
 
 
 HOSTILE: list[tuple[str, Any, str]] = [
-    ("zero.png", lambda p: p.write_bytes(b""), "not an image format Pillow knows"),
+    ("zero.png", lambda p: p.write_bytes(b""), "it is empty"),
     ("text.png", lambda p: p.write_text("not an image"), "not an image format Pillow knows"),
     ("cut.png", lambda p: images.truncated(p, "PNG"), "cut.png"),
     ("cut.jpg", lambda p: images.truncated(p, "JPEG"), "cut.jpg"),
@@ -385,3 +407,106 @@ def test_max_pixels_raises_the_limit(tmp_path: Path) -> None:
         "apply", "-k", "identity", "--max-pixels", "2000", tmp_path / "g.png", tmp_path / "o.png"
     )
     assert allowed.exit_code == 0
+
+
+# --- what a review found ---------------------------------------------------------------------
+
+
+def test_a_kernel_file_is_an_input_too(tmp_path: Path) -> None:
+    images.gray8(tmp_path / "g.png")
+    np.save(tmp_path / "k.npy", np.ones((3, 3)))
+    before = (tmp_path / "k.npy").read_bytes()
+    refused = run("apply", "-k", tmp_path / "k.npy", tmp_path / "g.png", tmp_path / "k.npy")
+    one_line_error(
+        refused, 2, f"is the input '{tmp_path / 'k.npy'}': writing over it needs --force"
+    )
+    assert (tmp_path / "k.npy").read_bytes() == before
+
+
+def test_a_device_output_is_written_into_not_replaced(tmp_path: Path) -> None:
+    images.gray8(tmp_path / "g.png")
+    null = tmp_path / "null.png"
+    null.symlink_to("/dev/null")
+    result = run("apply", "-k", "vertical", tmp_path / "g.png", null)
+    assert result.exit_code == 0, result.stderr
+    assert Path("/dev/null").is_char_device()
+    assert null.is_symlink()
+
+
+def test_a_fifo_output_gets_the_image(tmp_path: Path) -> None:
+    pixels = images.gray8(tmp_path / "g.png")
+    fifo = tmp_path / "out.png"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = identity(tmp_path / "g.png", fifo)
+    reader.join(timeout=10)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still a FIFO
+    with Image.open(io.BytesIO(received[0])) as image:
+        assert np.array_equal(np.asarray(image), pixels)
+
+
+def test_an_unwritable_directory_is_found_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images.gray8(tmp_path / "g.png")
+    (tmp_path / "ro").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        "convcli.image_output.os.access",
+        lambda path, mode: False if Path(path).name == "ro" else real_access(path, mode),
+    )
+    monkeypatch.setattr("convcli.image_input._PillowImage.decode", _must_not_decode)
+    result = run("apply", "-k", "vertical", tmp_path / "g.png", tmp_path / "ro" / "o.png")
+    one_line_error(result, 1, f"directory '{tmp_path / 'ro'}' is not writable")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--depth", "16", "{g}", "{tmp}/o.jpg"],
+        ["--color", "{a}", "{tmp}/o.bmp"],
+        ["-k", "box:50", "{g}", "{tmp}/o.png"],
+        ["{a}", "{tmp}/o.npy"],
+    ],
+)
+def test_what_needs_no_pixels_is_checked_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    images.gray8(tmp_path / "g.png")
+    images.rgba8(tmp_path / "a.png")
+    monkeypatch.setattr("convcli.image_input._PillowImage.decode", _must_not_decode)
+    filled = [a.format(g=tmp_path / "g.png", a=tmp_path / "a.png", tmp=tmp_path) for a in args]
+    result = run("apply", "-k", "vertical", *filled)
+    assert result.exit_code in (1, 2)
+    assert "must not decode" not in result.stderr
+
+
+def _must_not_decode(*args: object, **kwargs: object) -> None:
+    raise AssertionError("must not decode")
+
+
+def test_sixteen_bit_into_an_8_bit_format_says_so(tmp_path: Path) -> None:
+    pixels = images.gray16(tmp_path / "g.png")
+    result = identity(tmp_path / "g.png", tmp_path / "o.jpg")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == (
+        f"convcli: warning: {tmp_path / 'g.png'}: 16-bit input written as 8-bit"
+        " (jpeg holds no 16-bit)\n"
+    )
+    expected = np.rint(pixels * (255 / 65535))
+    assert np.abs(read_pixels(tmp_path / "o.jpg").astype(int) - expected).mean() < 8
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "I;16"])
+def test_a_transparent_colour_is_carried_as_alpha(tmp_path: Path, mode: str) -> None:
+    values, alpha = images.keyed(tmp_path / "k.png", mode)
+    result = identity("--color", tmp_path / "k.png", tmp_path / "o.png", "--depth", "8")
+    assert result.exit_code == 0, result.stderr
+    written = read_pixels(tmp_path / "o.png")
+    unit = 255 / alpha.max()  # 1 for 8-bit input, 255/65535 for 16-bit
+    assert np.array_equal(written[..., -1], np.rint(alpha * unit))
+    colour = written[..., :-1] if mode == "RGB" else written[..., 0]
+    assert np.array_equal(colour, np.rint(values * unit))

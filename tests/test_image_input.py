@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import threading
+import tracemalloc
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -221,7 +225,7 @@ def test_pickled_npy_image_is_refused(tmp_path: Path) -> None:
         (lambda p: p, "no such file"),
         (lambda p: (p.mkdir(), p)[1], "it is a directory"),
         (lambda p: (p.write_text("hello"), p)[1], "not an image format Pillow knows"),
-        (lambda p: (p.write_bytes(b""), p)[1], "not an image format Pillow knows"),
+        (lambda p: (p.write_bytes(b""), p)[1], "it is empty"),
     ],
 )
 def test_unreadable_inputs(tmp_path: Path, make: Callable[[Path], Path], message: str) -> None:
@@ -292,3 +296,68 @@ def test_read_size_is_height_then_width(tmp_path: Path) -> None:
     assert read_size(tmp_path / "wide.png") == (10, 40)
     images.bomb_png(tmp_path / "bomb.png")
     assert read_size(tmp_path / "bomb.png") == (100_000, 100_000)  # the header only
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".tif", ".png"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation(tmp_path: Path, suffix: str, orientation: int) -> None:
+    path = tmp_path / f"o{suffix}"
+    upright = images.oriented(path, orientation)
+    tolerance = 3 if suffix == ".jpg" else 0
+    with open_image(path) as image:
+        assert image.info.size == upright.shape
+        values = image.decode(color=False, gray="rec601").values
+    np.testing.assert_allclose(values, upright, atol=tolerance)
+    with open_image(path, auto_orient=False) as image:
+        assert image.info.size == (2, 3)
+        stored = image.decode(color=False, gray="rec601").values
+    np.testing.assert_allclose(stored, images.oriented(path, 1), atol=tolerance)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "I;16"])
+def test_one_transparent_colour_becomes_alpha(tmp_path: Path, mode: str) -> None:
+    values, alpha = images.keyed(tmp_path / "k.png", mode)
+    with open_image(tmp_path / "k.png") as image:
+        assert image.info.has_alpha
+        decoded = image.decode(color=True, gray="rec601")
+    assert np.array_equal(decoded.values, values)
+    assert decoded.alpha is not None
+    assert np.array_equal(decoded.alpha, alpha)
+
+
+def test_png_pixels_are_not_decoded_to_read_the_header(tmp_path: Path) -> None:
+    Image.new("L", (3000, 3000)).save(tmp_path / "big.png")
+    tracemalloc.start()
+    try:
+        assert read_size(tmp_path / "big.png") == (3000, 3000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # the pixels alone are 9 MB
+
+
+def test_a_pipe_is_read_once(tmp_path: Path) -> None:
+    pixels = images.gray8(tmp_path / "g.png")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes((tmp_path / "g.png").read_bytes()))
+    writer.start()
+    try:
+        assert np.array_equal(decode(fifo).values, pixels)
+    finally:
+        writer.join(timeout=10)
+
+
+def test_an_npy_bomb_on_a_stream_is_refused_from_its_header() -> None:
+    header = io.BytesIO()  # an .npy header that claims 10^10 float64 values, and no data
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (100_000, 100_000)}
+    )
+    with pytest.raises(ImageReadError, match="claims 100000x100000 = 10000000000 pixels"):
+        decode(header.getvalue())
+    wide = io.BytesIO()  # few pixels, a million values each
+    np.lib.format.write_array_header_1_0(
+        wide, {"descr": "<f8", "fortran_order": False, "shape": (100, 100, 1_000_000)}
+    )
+    with pytest.raises(ImageReadError, match="of 1000000 values, over the limit"):
+        decode(wide.getvalue())

@@ -23,6 +23,7 @@ from convcli.image_output import (
     output_mode,
     write_atomically,
     write_file,
+    write_stream,
 )
 
 RNG = np.random.default_rng(4)
@@ -229,3 +230,20 @@ def test_a_dangling_symbolic_link_creates_its_target(tmp_path: Path) -> None:
     write_file(link, b"new")
     assert link.is_symlink()
     assert (tmp_path / "new.png").read_bytes() == b"new"
+
+
+class _ClosedPipe(io.BytesIO):
+    def write(self, data: Any) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+class _FullDisk(io.BytesIO):
+    def write(self, data: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+
+def test_stream_failures_are_write_errors() -> None:
+    with pytest.raises(ImageWriteError, match=r"^cannot write '-': the reader closed the pipe$"):
+        write_stream(_ClosedPipe(), b"data")
+    with pytest.raises(ImageWriteError, match=r"^cannot write '-': No space left on device$"):
+        write_stream(_FullDisk(), b"data")
