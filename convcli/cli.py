@@ -15,7 +15,6 @@ library are turned into one line on stderr and an exit code in one place, :meth:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import signal
 import sys
@@ -55,7 +54,6 @@ from convcli.options import (
 from convcli.parametric import FAMILIES
 from convcli.params import ConvParams, Pair, format_size
 from convcli.pipeline import ImageOptions, apply_to_image, error_record
-from convcli.rangemap import RANGE_MODES
 from convcli.render import chain_record, chain_report, explain_values, kernel_listing, step_view
 
 EXIT_OK = 0
@@ -220,15 +218,6 @@ _KERNEL_HELP = (
     help="Multiply the result by S (GIMP's divisor D is 1/D); replaces a file's own scale.",
 )
 @click.option("--bias", type=NumberType(), help="Add B to the result; replaces a file's own bias.")
-@click.option(
-    "--range",
-    "range_mode",
-    type=click.Choice(RANGE_MODES),
-    default="auto",
-    show_default=True,
-    help="Float results to pixels: clip to the output's range; abs then clip; rescale min..max"
-    " onto it; auto = abs for results signed around 0 (edges), clip otherwise.",
-)
 @image_options
 @click.option("--explain", is_flag=True, help="Print the shape arithmetic of each step to stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record of the run on stdout.")
@@ -244,7 +233,6 @@ def apply(
     normalize: bool,
     scale: float | None,
     bias: float | None,
-    range_mode: str,
     image: ImageOptions,
     explain: bool,
     as_json: bool,
@@ -272,7 +260,6 @@ def apply(
         stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
     )
     chain = prepare_chain(steps, normalize=normalize, scale=scale, bias=bias)
-    options = dataclasses.replace(image, range_mode=range_mode)
     source: Path | IO[bytes] = input_path
     if str(input_path) == "-":
         source = _standard_stream(sys.stdin, "read standard input")
@@ -281,7 +268,7 @@ def apply(
         destination = _standard_stream(sys.stdout, "write standard output")
     started = time.perf_counter()
     try:
-        report = apply_to_image(source, destination, chain, params, options)
+        report = apply_to_image(source, destination, chain, params, image)
     except ConvcliError as error:
         if as_json and exit_code_for(error) == EXIT_DATA_ERROR:
             elapsed = (time.perf_counter() - started) * 1000

@@ -12,8 +12,16 @@ import numpy.typing as npt
 
 from convcli.errors import KernelError, ParameterError, ShapeError
 from convcli.padding import pad_image
-from convcli.params import ConvParams, IntOrPair, PaddingArg, Pair, format_pair, format_size
-from convcli.shape import arithmetic, check_fits
+from convcli.params import (
+    ConvParams,
+    IntOrPair,
+    PaddingArg,
+    PadMode,
+    Pair,
+    format_pair,
+    format_size,
+)
+from convcli.shape import Axes, arithmetic, check_fits
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
@@ -113,36 +121,15 @@ def apply_kernel(image: npt.ArrayLike, kernel: npt.ArrayLike, params: ConvParams
 
     axes = arithmetic(pixels.shape[:2], weights.shape, params)
     check_fits(axes)
-    rows, cols = axes
-    try:
-        padded = pad_image(
-            pixels,
-            ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after)),
-            params.pad_mode,
-        )
-        out = np.zeros((rows.output, cols.output, *pixels.shape[2:]), dtype=dtype)
-        product = np.empty_like(out)
-    except ShapeError:  # the padding is too wide for its mode
-        raise
-    except (MemoryError, ValueError):  # NumPy says "array is too big" for absurd sizes
-        raise ShapeError(
-            f"not enough memory for the padded input {format_size((rows.padded, cols.padded))}"
-            f" (image {format_size((rows.size, cols.size))}"
-            f" with padding {format_pair((rows.pad_before, cols.pad_before))})"
-        ) from None
+    padded = _padded(pixels, axes, params.pad_mode)
+    out = np.zeros((axes[0].output, axes[1].output, *pixels.shape[2:]), dtype=dtype)
+    product = np.empty_like(out)
     # One pass per kernel tap over the whole image: each tap reads a strided view of the
     # padded image, so stride skips the unused outputs and dilation needs no zero-filled kernel.
     # Writing into `product` makes NumPy refuse any window whose shape is not the predicted one.
-    row_stop = (rows.output - 1) * rows.stride + 1
-    col_stop = (cols.output - 1) * cols.stride + 1
     for a in range(weights.shape[0]):
-        top = a * rows.dilation
         for b in range(weights.shape[1]):
-            left = b * cols.dilation
-            window = padded[
-                top : top + row_stop : rows.stride, left : left + col_stop : cols.stride
-            ]
-            np.multiply(window, weights[a, b], out=product)
+            np.multiply(_tap_view(padded, axes, a, b), weights[a, b], out=product)
             out += product
     return out
 
@@ -164,18 +151,38 @@ def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> 
     axes = arithmetic(pixels.shape[:2], kernel_hw, params)
     check_fits(axes)
     rows, cols = axes
-    padded = pad_image(
-        pixels.astype(dtype, copy=False),
-        ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after)),
-        params.pad_mode,
-    )
-    top = (rows.kernel - 1) // 2 * rows.dilation
-    left = (cols.kernel - 1) // 2 * cols.dilation
-    window = padded[
+    padded = _padded(pixels.astype(dtype, copy=False), axes, params.pad_mode)
+    return np.array(_tap_view(padded, axes, (rows.kernel - 1) // 2, (cols.kernel - 1) // 2))
+
+
+def _padded(pixels: npt.NDArray[Any], axes: Axes, mode: PadMode) -> npt.NDArray[Any]:
+    """`pixels` padded as `axes` say; a padding too large to allocate is a :class:`ShapeError`."""
+    rows, cols = axes
+    try:
+        return pad_image(
+            pixels, ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after)), mode
+        )
+    except ShapeError:  # the padding is too wide for its mode
+        raise
+    except (MemoryError, ValueError):  # NumPy says "array is too big" for absurd sizes
+        raise ShapeError(
+            f"not enough memory for the padded input {format_size((rows.padded, cols.padded))}"
+            f" (image {format_size((rows.size, cols.size))}"
+            f" with padding {format_pair((rows.pad_before, cols.pad_before))})"
+        ) from None
+
+
+def _tap_view(padded: npt.NDArray[Any], axes: Axes, a: int, b: int) -> npt.NDArray[Any]:
+    """The padded pixels under kernel tap (a, b) of every window: a strided view, no copy.
+
+    Element [r, c] is padded[r*s_h + a*d_h, c*s_w + b*d_w], for every output pixel (r, c).
+    """
+    rows, cols = axes
+    top, left = a * rows.dilation, b * cols.dilation
+    return padded[
         top : top + (rows.output - 1) * rows.stride + 1 : rows.stride,
         left : left + (cols.output - 1) * cols.stride + 1 : cols.stride,
     ]
-    return np.array(window)
 
 
 def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]]) -> FloatArray:

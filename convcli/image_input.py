@@ -167,7 +167,8 @@ class _PillowImage(OpenImage):
         weights = to_choice(gray, GRAY_CHOICES, "gray weights")
         with _held_warnings(self.info.name, self.held), _pixel_limit(self.info):
             try:
-                image = self._upright(self._loaded())
+                self._image.load()
+                image = self._upright(self._image)
                 values, alpha = _planes(image, self.info)
             except (OSError, ValueError, SyntaxError) as error:
                 raise ImageReadError(f"cannot decode {self.info.name!r}: {error}") from None
@@ -178,10 +179,6 @@ class _PillowImage(OpenImage):
             used = weights
         info = replace(self.info, size=(values.shape[0], values.shape[1]))
         return DecodedImage(info, values, alpha if keep_alpha else None, used)
-
-    def _loaded(self) -> Image.Image:
-        self._image.load()
-        return self._image
 
     def _upright(self, image: Image.Image) -> Image.Image:
         """The image turned as asked, whether or not Pillow turned it already (TIFF does)."""

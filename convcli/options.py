@@ -24,6 +24,7 @@ from convcli.kernels import KERNELS, OPERATORS, Kernel, Operator
 from convcli.parametric import FAMILIES
 from convcli.params import PAD_MODES, Pair, to_padding, to_pair
 from convcli.pipeline import ImageOptions
+from convcli.rangemap import RANGE_MODES
 
 _INTEGERS = re.compile(r"^\s*(-?\d+)\s*(?:[,x]\s*(-?\d+)\s*)?$")
 
@@ -180,12 +181,13 @@ pad_mode_option = click.option(
 
 
 def image_options(function: F) -> F:
-    """How pixels are read and written: eight options, handed to the command as one
+    """How pixels are read, mapped and written: nine options, handed to the command as one
     :class:`~convcli.pipeline.ImageOptions` in its ``image`` argument."""
 
     @functools.wraps(function)
     def command(*args: Any, **kwargs: Any) -> Any:
         kwargs["image"] = ImageOptions(
+            range_mode=kwargs.pop("range_mode"),
             color=kwargs.pop("color"),
             gray=kwargs.pop("gray"),
             depth=kwargs.pop("depth"),
@@ -198,6 +200,15 @@ def image_options(function: F) -> F:
         return function(*args, **kwargs)
 
     decorators = [
+        click.option(
+            "--range",
+            "range_mode",
+            type=click.Choice(RANGE_MODES),
+            default="auto",
+            show_default=True,
+            help="Float results to pixels: clip to the output's range; abs then clip; rescale"
+            " min..max onto it; auto = abs for results signed around 0 (edges), clip otherwise.",
+        ),
         click.option(
             "--color",
             "--colour",

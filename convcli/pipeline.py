@@ -237,11 +237,11 @@ def apply_to_image(
         check_chain_fits(axes, [step.name for step in steps])
         decoded = image.decode(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
     info = decoded.info
-    if info.size != image.info.size:  # an orientation known only from the pixels (PNG)
-        axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
-        check_chain_fits(axes, [step.name for step in steps])
     with np.errstate(over="ignore", invalid="ignore"):
-        result = apply_chain(decoded.values, steps, params).values
+        # The chain checks its arithmetic again on the decoded size: a PNG may tell its
+        # orientation only after its pixels.
+        chained = apply_chain(decoded.values, steps, params)
+    result, axes = chained.values, list(chained.steps)
     if not np.isfinite(result).all():
         raise ImageWriteError(
             f"the result for {source_name!r} overflows: it has infinite or NaN values"
