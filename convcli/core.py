@@ -5,23 +5,17 @@ Nothing here knows about files, Pillow, Click or Rich: arrays and plain values i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli.errors import KernelError, ParameterError, ShapeError
-from convcli.padding import pad_image
-from convcli.params import (
-    ConvParams,
-    IntOrPair,
-    PaddingArg,
-    PadMode,
-    Pair,
-    format_pair,
-    format_size,
-)
-from convcli.shape import Axes, arithmetic, check_fits
+from convcli.errors import KernelError, ParameterError
+from convcli.methods import padding_widths, run
+from convcli.padding import check_padding
+from convcli.params import ConvParams, IntOrPair, PaddingArg, Pair
+from convcli.shape import arithmetic, check_fits
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
@@ -35,6 +29,8 @@ def convolve2d(
     dilation: IntOrPair = 1,
     pad_mode: str = "zeros",
     flip: bool = False,
+    method: str = "auto",
+    threads: int | None = None,
 ) -> FloatArray:
     """Slide `kernel` over `image` as ``torch.nn.functional.conv2d`` does on one channel.
 
@@ -60,6 +56,11 @@ def convolve2d(
         What the padding holds (see :mod:`convcli.padding`).
     flip : bool
         Rotate the kernel by 180 degrees (true convolution).
+    method : {"auto", "direct", "separable", "fft"}
+        How to compute it (see :mod:`convcli.methods`); "auto" picks the fastest. All give
+        the same result within floating-point rounding; "separable" needs a kernel of rank 1.
+    threads : int or None
+        At most this many threads; None uses every core the process may run on.
 
     Returns
     -------
@@ -75,7 +76,7 @@ def convolve2d(
         If the kernel is empty, ragged, not 2-D, not numeric or not finite.
     ShapeError
         If the dilated kernel is larger than the padded image, or the padding is too wide for
-        ``reflect`` or ``circular``. All three are ``ValueError``.
+        ``reflect`` or ``circular``, or too large to allocate. All three are ``ValueError``.
 
     Notes
     -----
@@ -105,11 +106,18 @@ def convolve2d(
     params = ConvParams.from_args(
         stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
     )
-    return apply_kernel(image, kernel, params)
+    return apply_kernel(image, kernel, params, method=method, threads=threads)
 
 
-def apply_kernel(image: npt.ArrayLike, kernel: npt.ArrayLike, params: ConvParams) -> FloatArray:
-    """:func:`convolve2d` with its options given as one :class:`ConvParams`.
+def apply_kernel(
+    image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    params: ConvParams,
+    *,
+    method: str = "auto",
+    threads: int | None = None,
+) -> FloatArray:
+    """:func:`convolve2d` with its geometry given as one :class:`ConvParams`.
 
     Flips the kernel only if ``params.flip`` is true.
     """
@@ -121,17 +129,8 @@ def apply_kernel(image: npt.ArrayLike, kernel: npt.ArrayLike, params: ConvParams
 
     axes = arithmetic(pixels.shape[:2], weights.shape, params)
     check_fits(axes)
-    padded = _padded(pixels, axes, params.pad_mode)
-    out = np.zeros((axes[0].output, axes[1].output, *pixels.shape[2:]), dtype=dtype)
-    product = np.empty_like(out)
-    # One pass per kernel tap over the whole image: each tap reads a strided view of the
-    # padded image, so stride skips the unused outputs and dilation needs no zero-filled kernel.
-    # Writing into `product` makes NumPy refuse any window whose shape is not the predicted one.
-    for a in range(weights.shape[0]):
-        for b in range(weights.shape[1]):
-            np.multiply(_tap_view(padded, axes, a, b), weights[a, b], out=product)
-            out += product
-    return out
+    check_padding(pixels.shape[:2], padding_widths(axes), params.pad_mode)
+    return run(pixels, weights, axes, params.pad_mode, method=method, threads=threads)
 
 
 def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> FloatArray:
@@ -146,43 +145,10 @@ def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> 
     >>> sample_centre(np.arange(1.0, 5.0).reshape(1, 4), (1, 2), ConvParams(padding=(0, 1)))
     array([[0., 1., 2., 3., 4.]])
     """
-    pixels = as_image_array(image)
-    dtype = np.float32 if pixels.dtype == np.float32 else np.float64
-    axes = arithmetic(pixels.shape[:2], kernel_hw, params)
-    check_fits(axes)
-    rows, cols = axes
-    padded = _padded(pixels.astype(dtype, copy=False), axes, params.pad_mode)
-    return np.array(_tap_view(padded, axes, (rows.kernel - 1) // 2, (cols.kernel - 1) // 2))
-
-
-def _padded(pixels: npt.NDArray[Any], axes: Axes, mode: PadMode) -> npt.NDArray[Any]:
-    """`pixels` padded as `axes` say; a padding too large to allocate is a :class:`ShapeError`."""
-    rows, cols = axes
-    try:
-        return pad_image(
-            pixels, ((rows.pad_before, rows.pad_after), (cols.pad_before, cols.pad_after)), mode
-        )
-    except ShapeError:  # the padding is too wide for its mode
-        raise
-    except (MemoryError, ValueError):  # NumPy says "array is too big" for absurd sizes
-        raise ShapeError(
-            f"not enough memory for the padded input {format_size((rows.padded, cols.padded))}"
-            f" (image {format_size((rows.size, cols.size))}"
-            f" with padding {format_pair((rows.pad_before, cols.pad_before))})"
-        ) from None
-
-
-def _tap_view(padded: npt.NDArray[Any], axes: Axes, a: int, b: int) -> npt.NDArray[Any]:
-    """The padded pixels under kernel tap (a, b) of every window: a strided view, no copy.
-
-    Element [r, c] is padded[r*s_h + a*d_h, c*s_w + b*d_w], for every output pixel (r, c).
-    """
-    rows, cols = axes
-    top, left = a * rows.dilation, b * cols.dilation
-    return padded[
-        top : top + (rows.output - 1) * rows.stride + 1 : rows.stride,
-        left : left + (cols.output - 1) * cols.stride + 1 : cols.stride,
-    ]
+    kh, kw = kernel_hw
+    centre_tap = np.zeros((kh, kw))
+    centre_tap[(kh - 1) // 2, (kw - 1) // 2] = 1
+    return apply_kernel(image, centre_tap, replace(params, flip=False), method="direct")
 
 
 def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]]) -> FloatArray:

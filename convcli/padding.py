@@ -48,21 +48,100 @@ def pad_image(image: npt.NDArray[Any], pad_widths: PadWidths, mode: PadMode) -> 
     ShapeError
         If the padding is too wide for ``reflect`` or ``circular`` on that axis.
     """
-    for index, (one, many) in enumerate((("row", "rows"), ("column", "columns"))):
-        size = image.shape[index]
-        widest = max(pad_widths[index])
-        padding = f"{widest} {one if widest == 1 else many}"
-        if mode == "reflect" and widest >= size:
-            raise ShapeError(
-                f"reflect padding of {padding} needs an image of more than {padding},"
-                f" this one has {size}"
-            )
-        if mode == "circular" and widest > size:
-            raise ShapeError(
-                f"circular padding of {padding} needs an image of at least {padding},"
-                f" this one has {size}"
-            )
+    check_padding(image.shape[:2], pad_widths, mode)
     if pad_widths == ((0, 0), (0, 0)):
         return image
     widths = list(pad_widths) + [(0, 0)] * (image.ndim - 2)
     return np.pad(image, widths, mode=_NUMPY_MODES[mode])
+
+
+def check_padding(size: tuple[int, ...], pad_widths: PadWidths, mode: PadMode) -> None:
+    """Raise :class:`ShapeError` if the padding is too wide for `mode` on an image of `size`.
+
+    >>> check_padding((3, 5), ((3, 3), (0, 0)), "reflect")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ShapeError: reflect padding of 3 rows needs an image of more than 3 rows, \
+this one has 3
+    """
+    for index, (one, many) in enumerate((("row", "rows"), ("column", "columns"))):
+        widest = max(pad_widths[index])
+        padding = f"{widest} {one if widest == 1 else many}"
+        if mode == "reflect" and widest >= size[index]:
+            raise ShapeError(
+                f"reflect padding of {padding} needs an image of more than {padding},"
+                f" this one has {size[index]}"
+            )
+        if mode == "circular" and widest > size[index]:
+            raise ShapeError(
+                f"circular padding of {padding} needs an image of at least {padding},"
+                f" this one has {size[index]}"
+            )
+
+
+def fill_padded_rows(
+    image: npt.NDArray[Any], pad_widths: PadWidths, mode: PadMode, first: int, out: npt.NDArray[Any]
+) -> None:
+    """Write padded rows ``first .. first + len(out)`` of `image` into `out`, as :func:`pad_image`.
+
+    The core pads one strip of rows at a time this way, never the whole image. `out` has the
+    padded width; the padding must have passed :func:`check_padding`.
+
+    >>> image, out = np.array([[1, 2, 3, 4], [5, 6, 7, 8]]), np.empty((3, 6), dtype=int)
+    >>> fill_padded_rows(image, ((1, 1), (1, 1)), "reflect", 1, out)
+    >>> out
+    array([[2, 1, 2, 3, 4, 3],
+           [6, 5, 6, 7, 8, 7],
+           [2, 1, 2, 3, 4, 3]])
+    """
+    (top, _), (left, right) = pad_widths
+    height, width = image.shape[:2]
+    centre = out[:, left : left + width]
+    rows = np.arange(first - top, first - top + len(out))  # image rows, some outside it
+    inside = np.flatnonzero((rows >= 0) & (rows < height))
+    if len(inside):  # the image's own rows, one block
+        centre[inside[0] : inside[-1] + 1] = image[rows[inside[0]] : rows[inside[-1]] + 1]
+    outside = np.flatnonzero((rows < 0) | (rows >= height))
+    if mode == "zeros":
+        out[outside] = 0
+    else:  # few rows, at the top or bottom of the image
+        for index, source in zip(outside, _source_rows(rows[outside], height, mode), strict=True):
+            centre[index] = image[source]
+    _fill_columns(out, centre, left, right, mode)
+
+
+def _source_rows(rows: npt.NDArray[np.intp], height: int, mode: PadMode) -> npt.NDArray[np.intp]:
+    """The image row each padding row shows, for `rows` counted from the image's top row.
+
+    >>> _source_rows(np.array([-2, -1, 4, 5]), 4, "reflect")
+    array([2, 1, 2, 1])
+    """
+    if mode == "replicate":
+        return np.clip(rows, 0, height - 1)
+    if mode == "circular":
+        return rows % height
+    if height == 1:  # reflect: no padding is allowed, every row is the only one
+        return np.zeros_like(rows)
+    period = 2 * (height - 1)
+    folded = rows % period
+    return np.where(folded < height, folded, period - folded)
+
+
+def _fill_columns(
+    out: npt.NDArray[Any], centre: npt.NDArray[Any], left: int, right: int, mode: PadMode
+) -> None:
+    """Fill the `left` and `right` padding columns of `out` from its `centre` columns."""
+    width = centre.shape[1]
+    before, after = out[:, :left], out[:, left + width :]
+    if mode == "zeros":
+        before[...] = 0
+        after[...] = 0
+    elif mode == "replicate":
+        before[...] = centre[:, :1]
+        after[...] = centre[:, -1:]
+    elif mode == "circular":
+        before[...] = centre[:, width - left :]
+        after[...] = centre[:, :right]
+    else:  # reflect: mirror about the edge column, which is not repeated
+        before[...] = centre[:, 1 : left + 1][:, ::-1]
+        after[...] = centre[:, ::-1][:, 1 : right + 1]

@@ -271,9 +271,9 @@ small = st.integers(min_value=1, max_value=3)
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> dict[str, Any]:
+def cases(draw: st.DrawFn, max_side: int = 9) -> dict[str, Any]:
     """A random image, kernel and set of options, within the reference's reach."""
-    height, width = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    height, width = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
     kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     elements = st.floats(-100, 100, allow_nan=False, width=64)
     image = draw(hnp.arrays(np.float64, (height, width), elements=elements))

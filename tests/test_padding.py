@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from convcli import ShapeError
-from convcli.padding import pad_image
+from convcli.padding import fill_padded_rows, pad_image
 from convcli.params import PadMode
 
 ROW = np.array([[1, 2, 3, 4]])  # a b c d
@@ -54,3 +56,32 @@ def test_circular_limit_is_pytorchs() -> None:
 def test_zeros_and_replicate_have_no_limit() -> None:
     assert pad_image(ROW, ((0, 0), (5, 0)), "replicate").tolist() == [[1] * 6 + [2, 3, 4]]
     assert pad_image(ROW, ((3, 0), (0, 0)), "zeros").shape == (4, 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 7),
+    st.integers(1, 7),
+    st.tuples(st.integers(0, 7), st.integers(0, 7), st.integers(0, 7), st.integers(0, 7)),
+    st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+    st.data(),
+)
+def test_padded_rows_are_the_rows_of_the_padded_image(
+    height: int,
+    width: int,
+    pads: tuple[int, int, int, int],
+    mode: PadMode,
+    data: st.DataObject,
+) -> None:
+    top, bottom, left, right = pads
+    widths = ((top, bottom), (left, right))
+    image = np.arange(height * width * 2).reshape(height, width, 2)
+    try:
+        whole = pad_image(image, widths, mode)
+    except ShapeError:
+        return
+    first = data.draw(st.integers(0, whole.shape[0] - 1))
+    count = data.draw(st.integers(1, whole.shape[0] - first))
+    rows = np.full((count, whole.shape[1], 2), -1)
+    fill_padded_rows(image, widths, mode, first, rows)
+    assert np.array_equal(rows, whole[first : first + count])

@@ -1,0 +1,209 @@
+"""The core's three methods: each against the reference, forced, with strips, tiles and threads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convcli import ParameterError, ShapeError, convolve2d, methods
+from convcli.kernels import KERNELS
+from convcli.methods import choose_method, separable_factors
+from convcli.params import ConvParams
+from convcli.shape import arithmetic
+from tests.reference import reference_conv2d
+from tests.test_core import cases
+
+FORCED = ("direct", "separable", "fft")
+
+
+@contextmanager
+def tiny_strips() -> Iterator[None]:
+    """Strips of a few rows, FFT tiles of a few pixels and threads for any work: so that a
+    20x20 image crosses every strip, tile and thread boundary the methods have."""
+    with (
+        mock.patch.object(methods, "_STRIP_BYTES", 64),
+        mock.patch.object(methods, "_FFT_TILE", 1),
+        mock.patch.object(methods, "_THREADING_WORK", 0),
+    ):
+        yield
+
+
+def run_case(case: dict[str, Any], kernel: npt.NDArray[Any], **how: Any) -> npt.NDArray[Any]:
+    return convolve2d(
+        case["image"],
+        kernel,
+        stride=case["stride"],
+        padding=case["padding"],
+        dilation=case["dilation"],
+        pad_mode=case["mode"],
+        flip=case["flip"],
+        **how,
+    )
+
+
+def rank_one(kernel: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """A kernel of rank 1 (or 0) with the shape and scale of `kernel`."""
+    return np.outer(kernel[:, 0], kernel[0, :]) / max(1.0, float(np.abs(kernel).max()))
+
+
+@pytest.mark.parametrize("method", FORCED)
+@pytest.mark.parametrize("threads", [1, 2])
+@settings(max_examples=150, deadline=None)
+@given(case=cases(max_side=20))
+def test_each_method_matches_the_reference(case: dict[str, Any], method: str, threads: int) -> None:
+    kernel = rank_one(case["kernel"]) if method == "separable" else case["kernel"]
+    expected = reference_conv2d(
+        case["image"],
+        kernel,
+        stride=case["stride"],
+        pads=case["pads"],
+        dilation=case["dilation"],
+        mode=case["mode"],
+        flip=case["flip"],
+    )
+    with tiny_strips():
+        if expected is None:
+            with pytest.raises(ShapeError):
+                run_case(case, kernel, method=method, threads=threads)
+            return
+        result = run_case(case, kernel, method=method, threads=threads)
+    assert result.shape == expected.shape
+    scale = np.abs(kernel).sum() * max(1.0, np.abs(case["image"]).max())
+    # The FFT's rounding grows with the tile, not with one window: a looser, still tight bound.
+    tolerance = (1e-10 if method == "fft" else 1e-12) * scale
+    np.testing.assert_allclose(result, expected, rtol=0, atol=tolerance)
+
+
+@pytest.mark.parametrize("method", FORCED)
+@settings(max_examples=60, deadline=None)
+@given(case=cases(max_side=20))
+def test_each_method_in_float32_is_close_to_float64(case: dict[str, Any], method: str) -> None:
+    kernel = rank_one(case["kernel"]) if method == "separable" else case["kernel"]
+    image32 = case["image"].astype(np.float32)
+    with tiny_strips():
+        try:
+            single = run_case({**case, "image": image32}, kernel, method=method)
+        except ShapeError:
+            return
+        double = run_case(
+            {**case, "image": image32.astype(np.float64)}, kernel.astype(np.float32), method=method
+        )
+    assert single.dtype == np.float32
+    scale = np.abs(kernel).sum() * max(1.0, float(np.abs(image32).max()))
+    underflow = kernel.size * float(np.finfo(np.float32).smallest_subnormal)
+    np.testing.assert_allclose(single, double, rtol=0, atol=2e-5 * scale + underflow)
+
+
+@pytest.mark.parametrize("method", FORCED)
+def test_threads_do_not_change_a_single_bit(method: str) -> None:
+    rng = np.random.default_rng(1)
+    image = rng.standard_normal((300, 200, 3)).astype(np.float32)
+    kernel = np.outer(rng.standard_normal(5), rng.standard_normal(7))
+    with tiny_strips():
+        one = convolve2d(image, kernel, padding=3, stride=(2, 1), method=method, threads=1)
+        two = convolve2d(image, kernel, padding=3, stride=(2, 1), method=method, threads=2)
+    assert np.array_equal(one, two)
+
+
+def test_channels_are_filtered_as_separate_images_by_every_method() -> None:
+    rng = np.random.default_rng(2)
+    image = rng.standard_normal((40, 30, 3))
+    kernel = np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0])
+    for method in FORCED:
+        together = convolve2d(image, kernel, padding=1, pad_mode="reflect", method=method)
+        for channel in range(3):
+            alone = convolve2d(image[..., channel], kernel, padding=1, pad_mode="reflect")
+            np.testing.assert_allclose(together[..., channel], alone, rtol=0, atol=1e-12)
+
+
+# --- Separable factors ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_separable_factors_reproduce_every_rank_one_built_in(name: str) -> None:
+    weights = KERNELS[name].weights
+    factors = separable_factors(weights)
+    rank = np.linalg.matrix_rank(weights)
+    assert (factors is not None) == (rank <= 1)
+    if factors is not None:
+        column, row = factors
+        np.testing.assert_allclose(np.outer(column, row), weights, rtol=0, atol=1e-12)
+
+
+def test_integer_kernels_get_exact_factors() -> None:
+    sobel = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
+    factors = separable_factors(sobel)
+    assert factors is not None
+    assert np.array_equal(np.outer(*factors), sobel)
+
+
+def test_rank_two_is_not_separable() -> None:
+    assert separable_factors(np.eye(3)) is None
+    assert separable_factors(np.array([[1.0, 2.0], [2.0, 4.0 + 1e-3]])) is None
+
+
+def test_forcing_separable_on_a_rank_two_kernel_is_refused() -> None:
+    with pytest.raises(ParameterError, match=r"^method separable needs a kernel of rank 1"):
+        convolve2d(np.ones((5, 5)), np.eye(3), method="separable")
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ({"method": "winograd"}, "method"),
+        ({"threads": 0}, "^threads must be at least 1, got 0$"),
+    ],
+)
+def test_bad_method_or_threads(how: dict[str, Any], message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        convolve2d(np.ones((5, 5)), np.ones((3, 3)), **how)
+
+
+# --- The choice ----------------------------------------------------------------------------
+
+
+def choose(size: int, weights: npt.NDArray[Any], **params: Any) -> str:
+    axes = arithmetic((size, size), weights.shape, ConvParams.from_args(padding="same", **params))
+    return choose_method((size, size), weights, axes)
+
+
+def test_the_choice_follows_the_kernel() -> None:
+    rng = np.random.default_rng(3)
+    assert choose(4096, KERNELS["sobel-x"].weights) == "separable"
+    assert choose(4096, KERNELS["gaussian-5"].weights) == "separable"
+    assert choose(4096, rng.standard_normal((5, 5))) == "direct"
+    assert choose(4096, rng.standard_normal((31, 31))) == "fft"
+
+
+def test_stride_favours_the_direct_method() -> None:
+    # The FFT computes every window; direct taps only those the stride keeps.
+    dense = np.random.default_rng(4).standard_normal((11, 11))
+    plain = arithmetic((2048, 2048), (11, 11), ConvParams.from_args(padding=5))
+    strided = arithmetic((2048, 2048), (11, 11), ConvParams.from_args(padding=5, stride=4))
+    assert choose_method((2048, 2048), dense, plain) == "fft"
+    assert choose_method((2048, 2048), dense, strided) == "direct"
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.integers(1, 40),
+    st.integers(1, 9),
+    st.integers(1, 9),
+    st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+)
+def test_auto_equals_direct(size: int, kh: int, kw: int, mode: str) -> None:
+    rng = np.random.default_rng(size * 100 + kh * 10 + kw)
+    image = rng.standard_normal((size + kh, size + kw))
+    kernel = rng.standard_normal((kh, kw))
+    padding = (min(kh // 2, image.shape[0] - 1), min(kw // 2, image.shape[1] - 1))
+    auto = convolve2d(image, kernel, padding=padding, pad_mode=mode)
+    direct = convolve2d(image, kernel, padding=padding, pad_mode=mode, method="direct")
+    np.testing.assert_allclose(auto, direct, rtol=0, atol=1e-10 * np.abs(kernel).sum())
