@@ -8,7 +8,7 @@ DEMO_OUT := demo_output
 DEMO_KERNELS := vertical horizontal laplacian gaussian-5
 
 .DEFAULT_GOAL := help
-.PHONY: help install dev demo lint test clean
+.PHONY: help install dev demo lint test bench clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(VENV)/.installed-bench: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv and install convcli into it
@@ -48,6 +52,9 @@ lint: dev ## check style (ruff) and types (mypy --strict)
 
 test: lint ## lint, then run the whole test suite
 	$(BIN)/pytest
+
+bench: $(VENV)/.installed-bench ## time convcli against OpenCV, SciPy and ImageMagick (minutes)
+	$(BIN)/python scripts/bench.py
 
 clean: ## remove the virtual environment, demo output and caches
 	rm -rf $(VENV) $(DEMO_OUT) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

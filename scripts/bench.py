@@ -1,0 +1,642 @@
+"""Benchmark convcli against its peers and print the results as Markdown tables.
+
+Three sections, measured in one process and printed to stdout:
+
+- core: one ``convolve2d`` call on a random float32 image against OpenCV's ``filter2D``,
+  ``scipy.ndimage.correlate`` and, on 512x512 only, the classic per-pixel double loop. Every
+  peer's result is checked against OpenCV's first: a benchmark of wrong results is worthless.
+- whole process: ``convcli apply -k vertical`` on a 4096x4096 RGB PNG against ImageMagick's
+  ``convert`` (when a real ImageMagick is installed) and a straightforward NumPy script: wall
+  time and peak memory (maximum resident set size) of each process.
+- start-up: ``convcli --help`` against a bare ``python -c pass``.
+
+Times are medians of repeated runs after a warm-up run; a peer slow enough to use up the time
+budget of a case is run fewer times. Progress goes to stderr. OpenCV and SciPy come with the
+optional ``bench`` extra: ``pip install -e '.[bench]'``.
+
+Run ``python scripts/bench.py`` (a few minutes) or ``python scripts/bench.py --quick``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import math
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import numpy as np
+import numpy.typing as npt
+import PIL
+from PIL import Image
+
+import convcli
+from convcli import ConvParams, convolve2d
+from convcli.params import PaddingArg
+
+Array = npt.NDArray[np.float32]
+T = TypeVar("T")
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "build" / "bench"  # generated inputs, kept between runs, never committed
+SOURCE_PHOTO = ROOT / "sample_images" / "astronaut.png"  # 512x512 RGB: square, so no distortion
+PROCESS_SIZE = 4096
+SEED = 5
+RELATIVE_TOLERANCE = 1e-4  # of the kernel's absolute sum times the image's range
+DASH = "-"
+
+# Keywords passed to every convolve2d call. When the core gains a thread-count parameter, pin it
+# here (and print it in the header) so that the figures say what they were measured with.
+CORE_OPTIONS: dict[str, Any] = {}
+
+VERTICAL = np.array([[1, 0, -1]] * 3, dtype=np.float32)  # convcli's built-in `vertical`
+IMAGEMAGICK_VERTICAL = "3x3: 1,0,-1 1,0,-1 1,0,-1"  # the same weights, as ImageMagick writes them
+
+# A plain NumPy program doing what `convcli apply -k vertical` does (gray, filter with no
+# padding, absolute value, 8 bits): the memory a straightforward script needs.
+NUMPY_SCRIPT = """
+import sys
+import numpy as np
+from PIL import Image
+gray = np.asarray(Image.open(sys.argv[1]).convert("L"), dtype=np.float32)
+kernel = np.array([[1, 0, -1]] * 3, dtype=np.float32)
+h, w = gray.shape[0] - 2, gray.shape[1] - 2
+out = sum(kernel[a, b] * gray[a : a + h, b : b + w] for a in range(3) for b in range(3))
+Image.fromarray(np.clip(np.abs(out), 0, 255).astype(np.uint8)).save(sys.argv[2])
+"""
+
+
+# Starts a command, waits for it and prints its wall time, exit code and peak RSS (KiB). It runs
+# in a small interpreter of its own because Linux counts a child's memory from the fork: a child
+# of this benchmark, holding large images and two libraries, would inherit its peak as a floor.
+# Children of the launcher inherit only the launcher's size (about 8 MiB).
+LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+quiet = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)]
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, file_actions=quiet)
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - start, os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+class BenchmarkError(Exception):
+    """A peer failed or disagreed with another: the figures would mean nothing."""
+
+
+@dataclass(frozen=True)
+class Effort:
+    """How hard to try: repeats per measurement and the seconds a peer may spend on one case."""
+
+    sizes: tuple[int, ...]
+    repeats: int
+    budget: float
+    loop_budget: float
+    process_runs: int
+    startup_runs: int
+
+
+FULL = Effort(
+    (512, 2048, 4096), repeats=7, budget=5.0, loop_budget=1.0, process_runs=5, startup_runs=10
+)
+QUICK = Effort((512, 2048), repeats=3, budget=1.0, loop_budget=0.5, process_runs=2, startup_runs=5)
+LOOP_SIZE = 512  # the per-pixel loop takes seconds even here
+
+
+@dataclass(frozen=True)
+class Case:
+    """One core measurement: a kernel applied with a stride and a dilation, zero padding."""
+
+    name: str
+    kernel: Array
+    stride: int = 1
+    dilation: int = 1
+
+    @property
+    def padding(self) -> PaddingArg:
+        """convcli's padding that centres each window on its pixel, as OpenCV does (odd kernels)."""
+        if self.stride == 1:
+            return "same"
+        return self.dilation * (int(self.kernel.shape[0]) - 1) // 2
+
+    def params(self) -> ConvParams:
+        """The options as convcli's core receives them."""
+        return ConvParams.from_args(
+            stride=self.stride, padding=self.padding, dilation=self.dilation
+        )
+
+    def dilated_kernel(self) -> Array:
+        """The kernel spread out with zeros between its taps, for peers without dilation."""
+        kh, kw = self.kernel.shape
+        d = self.dilation
+        spread = np.zeros((d * (kh - 1) + 1, d * (kw - 1) + 1), dtype=np.float32)
+        spread[::d, ::d] = self.kernel
+        return spread
+
+    def tolerance(self, image: Array) -> float:
+        """The largest difference float32 rounding explains, for this kernel on `image`."""
+        image_range = float(image.max() - image.min())
+        return RELATIVE_TOLERANCE * float(np.abs(self.kernel).sum()) * image_range
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The median of `runs` timed calls, in seconds."""
+
+    seconds: float
+    runs: int
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    """One finished process: wall time in seconds and peak resident memory in MiB."""
+
+    seconds: float
+    peak_mib: float
+
+
+def gaussian_kernel(size: int, sigma: float) -> Array:
+    """A normalised size x size Gaussian, built from its 1-D factor."""
+    offsets = np.arange(size) - (size - 1) / 2
+    factor = np.exp(-(offsets**2) / (2 * sigma**2))
+    kernel = np.outer(factor, factor)
+    return np.asarray(kernel / kernel.sum(), dtype=np.float32)
+
+
+def core_cases(rng: np.random.Generator) -> list[Case]:
+    """Edge, dense random and Gaussian kernels; stride and dilation on the 3x3 edge."""
+    return [
+        Case("3x3 edge", VERTICAL),
+        Case("5x5 dense", rng.uniform(-1, 1, (5, 5)).astype(np.float32)),
+        Case("15x15 gaussian", gaussian_kernel(15, sigma=2.5)),
+        Case("31x31 dense", rng.uniform(-1, 1, (31, 31)).astype(np.float32)),
+        Case("3x3 edge, stride 2", VERTICAL, stride=2),
+        Case("3x3 edge, dilation 2", VERTICAL, dilation=2),
+    ]
+
+
+def per_pixel_loop(image: Array, case: Case) -> Array:
+    """The classic teaching loop: one output pixel at a time, each a window times the kernel.
+
+    Zero padding centres the window on every `stride`-th pixel, as OpenCV's placement does.
+    """
+    kernel, stride, dilation = case.kernel, case.stride, case.dilation
+    reach_h, reach_w = (dilation * (n - 1) for n in kernel.shape)
+    padded = np.pad(
+        image, ((reach_h // 2, reach_h - reach_h // 2), (reach_w // 2, reach_w - reach_w // 2))
+    )
+    out_h, out_w = ((n - 1) // stride + 1 for n in image.shape)
+    out = np.empty((out_h, out_w), dtype=np.float32)
+    for r in range(out_h):
+        for c in range(out_w):
+            top, left = r * stride, c * stride
+            window = padded[
+                top : top + reach_h + 1 : dilation, left : left + reach_w + 1 : dilation
+            ]
+            out[r, c] = (window * kernel).sum()
+    return out
+
+
+def import_peer(name: str) -> Any:
+    """Import an optional peer library, or say how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        raise BenchmarkError(
+            f"{name} is missing: install the bench extra (pip install -e '.[bench]')"
+        ) from error
+
+
+def method_chooser() -> Callable[[tuple[int, int], Array, ConvParams], str] | None:
+    """convcli's ``choose_method`` if this version of the core has one, else None."""
+    try:
+        methods = importlib.import_module("convcli.methods")
+    except ModuleNotFoundError as error:
+        if error.name != "convcli.methods":
+            raise
+        return None
+    chooser = getattr(methods, "choose_method", None)
+    return cast("Callable[[tuple[int, int], Array, ConvParams], str] | None", chooser)
+
+
+def timed(call: Callable[[], T]) -> tuple[float, T]:
+    """Seconds one call took, and what it returned."""
+    start = time.perf_counter()
+    result = call()
+    return time.perf_counter() - start, result
+
+
+def measure(
+    call: Callable[[], T], *, repeats: int, budget: float, warm_up: bool = True
+) -> tuple[Timing, T]:
+    """Median time of up to `repeats` calls, stopping early once the calls have used `budget` s.
+
+    The warm-up call (caches, page faults, lazy set-up) is not counted, unless it alone used up
+    the budget: one-off costs are small beside a call that slow, so it is measured just once.
+    """
+    seconds, result = timed(call)
+    spent = seconds
+    samples = [seconds] if not warm_up or seconds >= budget else []
+    while len(samples) < repeats and (not samples or spent < budget):
+        seconds, result = timed(call)
+        samples.append(seconds)
+        spent += seconds
+    return Timing(statistics.median(samples), len(samples)), result
+
+
+def check_agreement(label: str, reference: Array, result: Array, tolerance: float) -> None:
+    """Raise :class:`BenchmarkError` unless `result` equals `reference` within `tolerance`."""
+    if result.shape != reference.shape:
+        raise BenchmarkError(f"{label}: shape {result.shape}, expected {reference.shape}")
+    difference = np.abs(result - reference)
+    worst = np.unravel_index(int(np.argmax(difference)), difference.shape)
+    if not difference[worst] <= tolerance:  # also catches NaN
+        raise BenchmarkError(
+            f"{label}: differs by {difference[worst]:.3g} at {tuple(map(int, worst))}"
+            f" ({result[worst]:.6g} against {reference[worst]:.6g}), tolerance {tolerance:.3g}"
+        )
+
+
+def format_ms(timing: Timing | None) -> str:
+    """Milliseconds, a dagger marking a single run; a dash for a peer that did not run."""
+    if timing is None:
+        return DASH
+    return three_figures(timing.seconds * 1000) + ("†" if timing.runs == 1 else "")
+
+
+def format_ratio(numerator: float | None, denominator: float | None) -> str:
+    """A ratio such as ``1.23x``, or a dash when either side is missing."""
+    if numerator is None or denominator is None or denominator == 0:
+        return DASH
+    return three_figures(numerator / denominator) + "x"
+
+
+def three_figures(value: float) -> str:
+    """`value` to three significant figures, without an exponent: 0.126, 4.15, 23503."""
+    decimals = max(0, 2 - math.floor(math.log10(value))) if value > 0 else 0
+    return f"{value:.{decimals}f}"
+
+
+def seconds_of(timing: Timing | None) -> float | None:
+    """The median seconds of a timing that may be missing."""
+    return None if timing is None else timing.seconds
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table, one row per line."""
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+def progress(message: str) -> None:
+    """Say what is being measured, on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def core_calls(case: Case, image: Array, cv2: Any, ndimage: Any) -> dict[str, Callable[[], Array]]:
+    """A call per peer computing `case` on `image`, OpenCV's first: the reference for the rest."""
+    peer_kernel = case.dilated_kernel()
+    keep = slice(None, None, case.stride)
+
+    def opencv() -> Array:
+        filtered = cv2.filter2D(image, -1, peer_kernel, borderType=cv2.BORDER_CONSTANT)
+        return cast("Array", filtered[keep, keep])
+
+    def convcli_core() -> Array:
+        return convolve2d(
+            image,
+            case.kernel,
+            stride=case.stride,
+            padding=case.padding,
+            dilation=case.dilation,
+            **CORE_OPTIONS,
+        )
+
+    def scipy() -> Array:
+        filtered = ndimage.correlate(image, peer_kernel, mode="constant", cval=0.0)
+        return cast("Array", filtered[keep, keep])
+
+    def loop() -> Array:
+        return per_pixel_loop(image, case)
+
+    return {"OpenCV": opencv, "convcli": convcli_core, "scipy": scipy, "loop": loop}
+
+
+def measure_case(
+    case: Case, image: Array, calls: dict[str, Callable[[], Array]], effort: Effort
+) -> dict[str, Timing | None]:
+    """Time each peer on one case and check that all agree with OpenCV; None for peers skipped."""
+    label = f"{case.name}, {image.shape[0]}x{image.shape[1]}"
+    timings: dict[str, Timing | None] = {}
+    results: dict[str, Array] = {}
+    for peer, call in calls.items():
+        if peer == "loop":
+            if image.shape[0] != LOOP_SIZE:
+                timings[peer] = None
+                continue
+            timing, results[peer] = measure(
+                call, repeats=2, budget=effort.loop_budget, warm_up=False
+            )
+        else:
+            timing, results[peer] = measure(call, repeats=effort.repeats, budget=effort.budget)
+        timings[peer] = timing
+        progress(f"core {label}: {peer} {format_ms(timing)} ms, {timing.runs} timed")
+    for peer, result in results.items():
+        if peer != "OpenCV":
+            tolerance = case.tolerance(image)
+            check_agreement(f"{peer} against OpenCV, {label}", results["OpenCV"], result, tolerance)
+    return timings
+
+
+def benchmark_core(effort: Effort) -> str:
+    """Time every case at every size against OpenCV, SciPy and the loop; the core table."""
+    cv2 = import_peer("cv2")
+    ndimage = import_peer("scipy.ndimage")
+    choose = method_chooser()
+    rng = np.random.default_rng(SEED)
+    cases = core_cases(rng)
+    rows = []
+    for size in effort.sizes:
+        image = rng.random((size, size), dtype=np.float32)
+        for case in cases:
+            timings = measure_case(case, image, core_calls(case, image, cv2, ndimage), effort)
+            convcli_s, opencv_s = seconds_of(timings["convcli"]), seconds_of(timings["OpenCV"])
+            row = [
+                case.name,
+                f"{size}x{size}",
+                *(format_ms(timings[peer]) for peer in ("convcli", "OpenCV", "scipy", "loop")),
+                format_ratio(convcli_s, opencv_s),
+                format_ratio(seconds_of(timings["scipy"]), convcli_s),
+            ]
+            if choose is not None:
+                row.append(choose(image.shape, case.kernel, case.params()))
+            rows.append(row)
+
+    header = ["case", "size", "convcli ms", "OpenCV ms", "scipy ms", "loop ms"]
+    header += ["convcli ÷ OpenCV", "scipy ÷ convcli"]
+    if choose is not None:
+        header.append("convcli method")
+    notes = [
+        "Float32, zero padding, same-size output (stride 2: OpenCV and scipy filter, then keep"
+        " every other row and column; dilation 2: they get the 3x3 kernel spread over 5x5 with"
+        " zeros). OpenCV is `cv2.filter2D`, scipy is `scipy.ndimage.correlate`, loop is the"
+        f" per-pixel double loop ({LOOP_SIZE}x{LOOP_SIZE} only). Every result was checked"
+        " against OpenCV's.",
+        f"Medians of up to {effort.repeats} runs after a warm-up; † a single run, the call"
+        f" having used up the {effort.budget:g} s a peer may spend on a case (the loop, not"
+        f" warmed up: {effort.loop_budget:g} s).",
+    ]
+    if choose is None:
+        notes.append("This version of convcli has no `convcli.methods.choose_method`.")
+    return section("Core: one filter call", markdown_table(header, rows), notes)
+
+
+def section(title: str, table: str, notes: Sequence[str]) -> str:
+    """A Markdown section: a heading, the table, then its notes as paragraphs."""
+    return "\n\n".join([f"## {title}", table, *notes])
+
+
+def run_process(command: Sequence[str]) -> ProcessRun:
+    """Run `command` to completion: its wall time and its peak resident memory.
+
+    Raise :class:`BenchmarkError`, with what it printed on stderr, if it fails.
+    """
+    launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, *command]
+    answer = subprocess.run(launcher, capture_output=True, text=True, check=False)
+    if answer.returncode != 0:
+        raise BenchmarkError(f"the launcher failed on {shlex.join(command)}: {answer.stderr}")
+    seconds, exit_code, peak_kib = answer.stdout.split()
+    if int(exit_code) != 0:
+        message = answer.stderr.strip()
+        raise BenchmarkError(f"{shlex.join(command)} exited with {exit_code}: {message}")
+    return ProcessRun(float(seconds), int(peak_kib) / 1024)  # ru_maxrss is in KiB on Linux
+
+
+def compare_processes(commands: dict[str, list[str]], runs: int) -> dict[str, ProcessRun]:
+    """Each command's median wall time and highest peak memory over `runs` runs.
+
+    One untimed run each first; then the commands take turns, so that a machine getting busier
+    or quieter affects them alike.
+    """
+    for command in commands.values():
+        run_process(command)
+    measured: dict[str, list[ProcessRun]] = {name: [] for name in commands}
+    for _ in range(runs):
+        for name, command in commands.items():
+            measured[name].append(run_process(command))
+    for name, samples in measured.items():
+        progress(f"{name}: {[round(sample.seconds, 3) for sample in samples]} s")
+    return {
+        name: ProcessRun(
+            statistics.median(sample.seconds for sample in samples),
+            max(sample.peak_mib for sample in samples),
+        )
+        for name, samples in measured.items()
+    }
+
+
+def convcli_command() -> Path:
+    """The installed ``convcli`` entry point of the Python running this script."""
+    command = Path(sys.executable).parent / "convcli"
+    if not command.exists():
+        raise BenchmarkError(f"no convcli next to {sys.executable}: install convcli first")
+    return command
+
+
+def find_imagemagick() -> tuple[str | None, str]:
+    """The path of a real ImageMagick ``convert`` and its version, or None and why not."""
+    path = shutil.which("convert")
+    if path is None:
+        return None, "no `convert` on PATH"
+    try:
+        answer = subprocess.run(
+            [path, "-version"], capture_output=True, text=True, check=False, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return None, f"`{path} -version` failed: {error}"
+    first_line = answer.stdout.partition("\n")[0].strip()
+    # Something else may be called convert (GraphicsMagick, a stand-in script): trust only the
+    # version banner of ImageMagick itself.
+    if answer.returncode != 0 or not first_line.startswith("Version: ImageMagick"):
+        said = first_line or answer.stderr.strip().partition("\n")[0] or "nothing"
+        return None, f"`{path} -version` does not say it is ImageMagick (it says: {said})"
+    return path, first_line.removeprefix("Version: ")
+
+
+def process_input() -> Path:
+    """A 4096x4096 RGB PNG enlarged from a sample photo; made once, then kept in the cache."""
+    target = CACHE / f"{SOURCE_PHOTO.stem}-{PROCESS_SIZE}.png"
+    if not target.exists():
+        progress(f"making {target.name} from {SOURCE_PHOTO.name}")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with Image.open(SOURCE_PHOTO) as photo:
+            large = photo.convert("RGB").resize(
+                (PROCESS_SIZE, PROCESS_SIZE), Image.Resampling.LANCZOS
+            )
+        partial = target.with_suffix(".partial.png")
+        large.save(partial)
+        partial.replace(target)  # never leave a half-written input for the next run
+    return target
+
+
+def benchmark_process(effort: Effort, imagemagick: str | None, why_not: str) -> str:
+    """Time whole processes filtering the large PNG; the whole-process table."""
+    source = process_input()
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch)
+        commands = {
+            "convcli": [str(convcli_command()), "apply", "-k", "vertical", str(source)],
+            "NumPy script": [sys.executable, "-c", NUMPY_SCRIPT, str(source)],
+        }
+        commands["convcli"].append(str(out / "convcli.png"))
+        commands["NumPy script"].append(str(out / "numpy.png"))
+        if imagemagick is not None:
+            commands["ImageMagick"] = [imagemagick, str(source), "-colorspace", "Gray"]
+            commands["ImageMagick"] += ["-morphology", "Correlate", IMAGEMAGICK_VERTICAL]
+            commands["ImageMagick"].append(str(out / "imagemagick.png"))
+        progress(f"whole process on {source.name}, {effort.process_runs} runs each")
+        measured = compare_processes(commands, effort.process_runs)
+
+    shown = {
+        "convcli": "`convcli apply -k vertical IN OUT.png`",
+        "NumPy script": "`python -c SCRIPT IN OUT.png` (Pillow gray, NumPy taps, abs, 8 bits)",
+        "ImageMagick": "`convert IN -colorspace Gray -morphology Correlate"
+        f" '{IMAGEMAGICK_VERTICAL}' OUT.png`",
+    }
+    baseline = measured.get("ImageMagick")
+    rows = [
+        [
+            name,
+            shown[name],
+            f"{run.seconds:.2f}",
+            f"{run.peak_mib:.0f}",
+            format_ratio(run.seconds, None if baseline is None else baseline.seconds),
+            format_ratio(run.peak_mib, None if baseline is None else baseline.peak_mib),
+        ]
+        for name, run in measured.items()
+    ]
+    header = ["peer", "command", "wall s", "peak MiB", "wall ÷ ImageMagick", "memory ÷ ImageMagick"]
+    megabytes = source.stat().st_size / 1e6
+    notes = [
+        f"Input: a {PROCESS_SIZE}x{PROCESS_SIZE} RGB PNG ({megabytes:.1f} MB), {SOURCE_PHOTO.name}"
+        f" enlarged with Lanczos. Wall time: median of {effort.process_runs} runs after a"
+        " warm-up, the peers taking turns. Peak memory: the highest maximum resident set size"
+        " (`ru_maxrss`), of the process and anything it starts.",
+    ]
+    if imagemagick is None:
+        notes.append(f"ImageMagick row skipped: {why_not}.")
+    return section(
+        "Whole process: 4096x4096 PNG in, edges out", markdown_table(header, rows), notes
+    )
+
+
+def benchmark_startup(effort: Effort) -> str:
+    """Time ``convcli --help`` against a bare interpreter; the start-up table."""
+    commands = {
+        "`convcli --help`": [str(convcli_command()), "--help"],
+        "`python -c pass`": [sys.executable, "-c", "pass"],
+    }
+    progress(f"start-up, {effort.startup_runs} runs each")
+    measured = compare_processes(commands, effort.startup_runs)
+    bare = measured["`python -c pass`"]
+    rows = [
+        [
+            name,
+            f"{run.seconds * 1000:.0f}",
+            f"{run.peak_mib:.0f}",
+            format_ratio(run.seconds, bare.seconds),
+        ]
+        for name, run in measured.items()
+    ]
+    header = ["command", "wall ms", "peak MiB", "÷ python -c pass"]
+    notes = [f"Median of {effort.startup_runs} runs after a warm-up, the commands taking turns."]
+    return section("Start-up", markdown_table(header, rows), notes)
+
+
+def cpu_model() -> str:
+    """The CPU's model name as the kernel reports it, or the machine type."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                return value.strip()
+    return platform.processor() or platform.machine()
+
+
+def blas_name() -> str:
+    """The BLAS NumPy was built against, with its version."""
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    return f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()
+
+
+def machine_description(imagemagick_version: str) -> str:
+    """Date, machine and library versions: what the figures were measured on."""
+    cv2 = import_peer("cv2")
+    scipy = import_peer("scipy")
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    now = datetime.datetime.now().astimezone()
+    lines = [
+        f"date: {now:%Y-%m-%d %H:%M %Z}",
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores ({usable} usable by this process)",
+        f"Python {platform.python_version()}, NumPy {np.__version__} (BLAS: {blas_name()}),"
+        f" OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads),"
+        f" SciPy {scipy.__version__}, Pillow {PIL.__version__}, convcli {convcli.__version__}",
+        f"convcli core options: {CORE_OPTIONS or 'defaults'}",
+        f"ImageMagick: {imagemagick_version}",
+    ]
+    return "# convcli benchmark\n\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``512,2048`` as (512, 2048)."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"sizes must be integers like 512,2048: {text!r}"
+        ) from None
+    if any(size < 32 for size in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be at least 32: {text!r}")
+    return sizes
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the three sections and print their tables."""
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="512 and 2048 only, fewer repeats")
+    parser.add_argument("--sizes", type=parse_sizes, help="core image sizes, e.g. 512,2048")
+    args = parser.parse_args(argv)
+    effort = QUICK if args.quick else FULL
+    if args.sizes:
+        effort = replace(effort, sizes=args.sizes)
+
+    try:
+        imagemagick, about_imagemagick = find_imagemagick()
+        sections = [
+            machine_description(
+                about_imagemagick if imagemagick else f"not used ({about_imagemagick})"
+            ),
+            benchmark_core(effort),
+            benchmark_process(effort, imagemagick, about_imagemagick),
+            benchmark_startup(effort),
+        ]
+    except BenchmarkError as error:
+        sys.exit(f"bench: {error}")
+    print("\n\n".join(sections))
+
+
+if __name__ == "__main__":
+    main()
