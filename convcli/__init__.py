@@ -5,7 +5,11 @@ The library is pure NumPy and usable on its own::
     from convcli import convolve2d, output_shape
 """
 
-from convcli.core import apply_kernel, convolve2d
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from convcli.errors import (
     ConvcliError,
     ImageReadError,
@@ -16,8 +20,11 @@ from convcli.errors import (
     ShapeError,
     UnknownKernelError,
 )
-from convcli.params import ConvParams
-from convcli.shape import output_shape
+
+if TYPE_CHECKING:
+    from convcli.core import apply_kernel, convolve2d
+    from convcli.params import ConvParams
+    from convcli.shape import output_shape
 
 __version__ = "1.0.0"
 
@@ -36,3 +43,24 @@ __all__ = [
     "convolve2d",
     "output_shape",
 ]
+
+# Imported on first use (PEP 562), so that the command line starts without them: NumPy alone
+# would add ~70 ms to `convcli --help`.
+_LAZY = {
+    "ConvParams": "convcli.params",
+    "apply_kernel": "convcli.core",
+    "convolve2d": "convcli.core",
+    "output_shape": "convcli.shape",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups find it without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -16,12 +16,17 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.core import FloatArray, apply_kernel, as_image_array, sample_centre
-from convcli.errors import KernelError, ShapeError
+from convcli.errors import KernelError
 from convcli.kernel_spec import Step
 from convcli.kernels import Kernel, Operator
-from convcli.params import ConvParams, Pair
+from convcli.params import ConvParams
 from convcli.rangemap import is_zero_sum
-from convcli.shape import Axes, arithmetic, check_fits
+from convcli.shape import Axes
+
+# Defined with the rest of the shape arithmetic, which `convcli shape` runs without NumPy;
+# importable from here too, as the pipeline does.
+from convcli.shape import chain_arithmetic as chain_arithmetic
+from convcli.shape import check_chain_fits as check_chain_fits
 
 
 @dataclass(frozen=True)
@@ -30,35 +35,6 @@ class ChainResult:
 
     values: FloatArray
     steps: tuple[Axes, ...]
-
-
-def chain_arithmetic(
-    input_hw: Pair, kernel_shapes: Sequence[Pair], params: ConvParams
-) -> list[Axes]:
-    """The shape arithmetic of each step, its output the next step's input.
-
-    Stops after the first step whose kernel does not fit: later steps have no input size.
-    """
-    size = input_hw
-    result: list[Axes] = []
-    for shape in kernel_shapes:
-        axes = arithmetic(size, shape, params)
-        result.append(axes)
-        if not (axes[0].fits and axes[1].fits):
-            break
-        size = (axes[0].output, axes[1].output)
-    return result
-
-
-def check_chain_fits(steps: Sequence[Axes], names: Sequence[str]) -> None:
-    """Raise :class:`ShapeError` for the first step that does not fit, naming it in a chain."""
-    for number, (axes, name) in enumerate(zip(steps, names, strict=False), start=1):
-        try:
-            check_fits(axes)
-        except ShapeError as error:
-            if len(names) == 1:
-                raise
-            raise ShapeError(f"step {number} ({name}): {error}", error.details) from None
 
 
 def apply_chain(image: npt.ArrayLike, steps: Sequence[Step], params: ConvParams) -> ChainResult:

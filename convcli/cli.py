@@ -15,21 +15,18 @@ library are turned into one line on stderr and an exit code in one place, :meth:
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import time
-import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from convcli import __version__
-from convcli.chain import chain_arithmetic, check_chain_fits, prepare_chain
 from convcli.console import print_product, report_error, show_warning, stderr_console
 from convcli.errors import (
     ConvcliError,
@@ -39,10 +36,6 @@ from convcli.errors import (
     ShapeError,
     UnknownKernelError,
 )
-from convcli.image_input import read_size
-from convcli.kernel_formats import to_json, to_text
-from convcli.kernel_spec import Step
-from convcli.kernels import KERNELS, OPERATORS, Operator
 from convcli.options import (
     KernelSpecType,
     NumberType,
@@ -51,10 +44,14 @@ from convcli.options import (
     image_options,
     pad_mode_option,
 )
-from convcli.parametric import FAMILIES
-from convcli.params import ConvParams, Pair, format_size
-from convcli.pipeline import ImageOptions, apply_to_image, error_record
-from convcli.render import chain_record, chain_report, explain_values, kernel_listing, step_view
+
+if TYPE_CHECKING:
+    from convcli.kernel_spec import Step
+    from convcli.params import Pair
+    from convcli.pipeline import ImageOptions
+
+# Each command imports what it needs when it runs, down to json: NumPy, Pillow and Rich would
+# add ~150 ms to every start, `convcli --help` and `convcli shape` included.
 
 EXIT_OK = 0
 EXIT_DATA_ERROR = 1
@@ -152,6 +149,8 @@ class ConvcliGroup(click.Group):
 
     def _show_traceback(self) -> None:
         if self.debug:
+            import traceback
+
             traceback.print_exc(file=sys.stderr)
 
 
@@ -254,6 +253,13 @@ def apply(
       convcli apply -k my_kernel.txt --normalize scan.tif out.tif
       convcli apply -k gaussian-3 - - < in.png | convcli apply -k vertical - out.png
     """
+    import json
+
+    from convcli.chain import prepare_chain
+    from convcli.params import ConvParams, format_size
+    from convcli.pipeline import apply_to_image, error_record
+    from convcli.render import chain_report, explain_values
+
     if as_json and str(output_path) == "-":
         raise click.UsageError("--json prints on stdout, so OUTPUT cannot be '-' with it")
     params = ConvParams.from_args(
@@ -319,6 +325,11 @@ def kernels(spec: Step | None, output_format: str | None) -> None:
       convcli kernels gaussian:1.4 --format txt > blur.txt
       convcli kernels "1,2,1; 2,4,2; 1,2,1" --format json
     """
+    from convcli.kernel_formats import to_json, to_text
+    from convcli.kernels import KERNELS, OPERATORS, Operator
+    from convcli.parametric import FAMILIES
+    from convcli.render import kernel_listing, step_view
+
     if spec is None:
         if output_format is not None:
             raise click.UsageError("--format needs a SPEC: the kernel to write")
@@ -381,12 +392,22 @@ def shape(
       convcli shape photo.png --kernel-size 7 --dilation 2 --json
       convcli shape --input 64x64 -k gaussian:2 -k sobel --stride 2
     """
+    import json
+
+    from convcli.params import ConvParams, format_size
+    from convcli.render import chain_record, chain_report
+    from convcli.shape import chain_arithmetic, check_chain_fits
+
     if (image is None) == (input_size is None):
         raise click.UsageError("give either an IMAGE or --input HxW, not both or neither")
     if bool(steps) == (kernel_size is not None):
         raise click.UsageError("give either -k SPEC or --kernel-size, not both or neither")
     params = ConvParams.from_args(stride=stride, padding=padding, dilation=dilation)
-    size = read_size(image) if image is not None else input_size
+    size = input_size
+    if image is not None:
+        from convcli.image_input import read_size  # Pillow, only when there is an image
+
+        size = read_size(image)
     assert size is not None  # checked above
     names: list[str | None]
     if kernel_size is None:

@@ -20,19 +20,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any, Literal, TypeAlias, get_args
+from typing import IO, Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
+# The command line shows these without importing Pillow; they live with its other choices.
+from convcli.choices import DEFAULT_MAX_PIXELS as DEFAULT_MAX_PIXELS
+from convcli.choices import GRAY_CHOICES as GRAY_CHOICES
+from convcli.choices import GrayWeights as GrayWeights
 from convcli.errors import ImageReadError, ImageWarning
 from convcli.params import Pair, to_choice
 
 FloatArray = npt.NDArray[np.float64]
-
-GrayWeights: TypeAlias = Literal["rec601", "rec709", "average"]
-GRAY_CHOICES: tuple[GrayWeights, ...] = get_args(GrayWeights)
 
 GRAY_WEIGHTS: Mapping[str, tuple[float, float, float]] = MappingProxyType(
     {
@@ -44,9 +45,6 @@ GRAY_WEIGHTS: Mapping[str, tuple[float, float, float]] = MappingProxyType(
 """Luma weights for R, G and B: gray = wR R + wG G + wB B, computed in float."""
 
 Depth: TypeAlias = Literal["8", "16", "unitless"]
-
-DEFAULT_MAX_PIXELS: int = Image.MAX_IMAGE_PIXELS or 89_478_485
-"""Pillow's decompression-bomb limit (89,478,485 pixels unless Pillow is configured)."""
 
 STDIN_NAME = "-"
 

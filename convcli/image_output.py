@@ -15,16 +15,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import IO, Any, Literal, TypeAlias, get_args
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+# The command line shows these without importing Pillow; they live with its other choices.
+from convcli.choices import OUTPUT_DEPTHS as OUTPUT_DEPTHS
+from convcli.choices import OutputDepth as OutputDepth
 from convcli.errors import ImageWriteError, ParameterError
-
-OutputDepth: TypeAlias = Literal["8", "16", "float"]
-OUTPUT_DEPTHS: tuple[OutputDepth, ...] = get_args(OutputDepth)
 
 STDOUT_NAME = "-"
 

@@ -10,21 +10,29 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from click.shell_completion import CompletionItem
 
+from convcli.choices import (
+    DEFAULT_MAX_PIXELS,
+    FORMAT_NAMES,
+    GRAY_CHOICES,
+    OUTPUT_DEPTHS,
+    PAD_MODES,
+    RANGE_MODES,
+)
 from convcli.errors import KernelError, ParameterError, UnknownKernelError
-from convcli.image_input import DEFAULT_MAX_PIXELS, GRAY_CHOICES
-from convcli.image_output import OUTPUT_DEPTHS, format_names
-from convcli.kernel_formats import parse_number
-from convcli.kernel_spec import Step, resolve_kernel
-from convcli.kernels import KERNELS, OPERATORS, Kernel, Operator
-from convcli.parametric import FAMILIES
-from convcli.params import PAD_MODES, Pair, to_padding, to_pair
-from convcli.pipeline import ImageOptions
-from convcli.rangemap import RANGE_MODES
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
+    from convcli.kernel_spec import Step
+    from convcli.params import Pair
+
+# The library is imported where a value is converted, and Click's completion where a value is
+# completed, not here: `convcli --help` needs neither, and the kernels and images bring NumPy
+# and Pillow (~100 ms).
 
 _INTEGERS = re.compile(r"^\s*(-?\d+)\s*(?:[,x]\s*(-?\d+)\s*)?$")
 
@@ -42,7 +50,7 @@ def parse_pair(text: str) -> int | tuple[int, int] | str:
     return int(first) if second is None else (int(first), int(second))
 
 
-class PairType(click.ParamType[Pair]):
+class PairType(click.ParamType["Pair"]):
     """An integer, or ``H,W`` for per-axis values; at least `minimum`."""
 
     def __init__(self, what: str, minimum: int, metavar: str = "N|H,W") -> None:
@@ -55,6 +63,8 @@ class PairType(click.ParamType[Pair]):
         return self.metavar
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Pair:
+        from convcli.params import to_pair
+
         # Click may hand back a value it converted already: a pair, checked again.
         parsed = parse_pair(value) if isinstance(value, str) else value
         try:
@@ -63,7 +73,7 @@ class PairType(click.ParamType[Pair]):
             self.fail(str(error), param, ctx)
 
 
-class PaddingType(click.ParamType[Pair | str]):
+class PaddingType(click.ParamType["Pair | str"]):
     """Padding: an integer, ``H,W``, ``same`` or ``valid``."""
 
     name = "padding"
@@ -74,6 +84,8 @@ class PaddingType(click.ParamType[Pair | str]):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> Pair | str:
+        from convcli.params import to_padding
+
         if isinstance(value, str):
             value = parse_pair(value.strip().lower())
         try:
@@ -84,10 +96,12 @@ class PaddingType(click.ParamType[Pair | str]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
         return [CompletionItem(name) for name in ("same", "valid") if name.startswith(incomplete)]
 
 
-class KernelSpecType(click.ParamType[Step]):
+class KernelSpecType(click.ParamType["Step"]):
     """A kernel spec: a built-in, an operator, ``family:ARGS``, a file or an inline matrix."""
 
     name = "kernel"
@@ -96,6 +110,9 @@ class KernelSpecType(click.ParamType[Step]):
         return "SPEC"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Step:
+        from convcli.kernel_spec import resolve_kernel
+        from convcli.kernels import Kernel, Operator
+
         if isinstance(value, Kernel | Operator):
             return value
         try:
@@ -106,6 +123,11 @@ class KernelSpecType(click.ParamType[Step]):
     def shell_complete(
         self, ctx: click.Context, param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        from convcli.kernels import KERNELS, OPERATORS
+        from convcli.parametric import FAMILIES
+
         named = [
             CompletionItem(name, help=summary)
             for name, summary in [
@@ -127,6 +149,8 @@ class NumberType(click.ParamType[float]):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
+        from convcli.kernel_formats import parse_number
+
         if isinstance(value, float):
             return value
         try:
@@ -186,6 +210,8 @@ def image_options(function: F) -> F:
 
     @functools.wraps(function)
     def command(*args: Any, **kwargs: Any) -> Any:
+        from convcli.pipeline import ImageOptions
+
         kwargs["image"] = ImageOptions(
             range_mode=kwargs.pop("range_mode"),
             color=kwargs.pop("color"),
@@ -231,7 +257,7 @@ def image_options(function: F) -> F:
         click.option(
             "--format",
             "output_format",
-            type=click.Choice(format_names(), case_sensitive=False),
+            type=click.Choice(FORMAT_NAMES, case_sensitive=False),
             help="Output format when OUTPUT is - or has no extension (default png).",
         ),
         click.option(

@@ -9,17 +9,15 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, SupportsIndex, TypeAlias, TypeVar, get_args
+from typing import Literal, SupportsIndex, TypeAlias, TypeVar
 
+# The command line offers these without importing this module; they live with its choices.
+from convcli.choices import PAD_MODES as PAD_MODES
+from convcli.choices import PadMode as PadMode
 from convcli.errors import ParameterError
 
 Pair: TypeAlias = tuple[int, int]
 """A per-axis value, (height, width)."""
-
-PadMode: TypeAlias = Literal["zeros", "reflect", "replicate", "circular"]
-"""PyTorch's padding modes; see :mod:`convcli.padding` for what each one adds."""
-
-PAD_MODES: tuple[PadMode, ...] = get_args(PadMode)
 
 IntOrPair: TypeAlias = SupportsIndex | Iterable[SupportsIndex]
 """An int for both axes, or an (h, w) pair: a tuple, a list, a 1-D array."""

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from convcli.kernels import Kernel, Operator
-from convcli.parametric import Family
 from convcli.params import format_pair, format_size
-from convcli.pipeline import ApplyReport
-from convcli.rangemap import is_zero_sum
 from convcli.shape import Axes, AxisArithmetic
+
+if TYPE_CHECKING:
+    from convcli.kernels import Kernel, Operator
+    from convcli.parametric import Family
+    from convcli.pipeline import ApplyReport
+
+# The kernels' renderings import NumPy themselves: `convcli shape --kernel-size` shows only
+# arithmetic, and NumPy would double its start-up time.
 
 _AXIS_WORDS = {"h": ("row", "rows"), "w": ("column", "columns")}
 
@@ -203,6 +206,8 @@ def _listing_table(*headers: str) -> Table:
 
 def format_sum(kernel: Kernel) -> str:
     """The sum of the weights, ``0`` for a kernel that sums to 0 up to rounding (``log:``)."""
+    from convcli.rangemap import is_zero_sum
+
     return "0" if is_zero_sum(kernel.weights) else format_number(kernel.total)
 
 
@@ -227,6 +232,8 @@ def kernel_matrix(kernel: Kernel) -> Group:
     (``1/16 x``); others show each weight to 6 significant digits, with a note when that
     rounds (``--format txt`` is exact).
     """
+    import numpy as np
+
     heading = Text.assemble((kernel.name, "bold cyan"), f"  {kernel_facts(kernel)}")
     grid = Table.grid(padding=(0, 1))
     if kernel.divisor != 1:
@@ -254,6 +261,8 @@ def kernel_matrix(kernel: Kernel) -> Group:
 
 def step_view(step: Kernel | Operator) -> Group:
     """A kernel's matrix, or an operator's description and both of its kernels."""
+    from convcli.kernels import Kernel
+
     if isinstance(step, Kernel):
         return kernel_matrix(step)
     heading = Text.assemble(

@@ -19,6 +19,7 @@ most the padded size, which is exactly when o >= 1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -170,6 +171,35 @@ def check_fits(axes: tuple[AxisArithmetic, AxisArithmetic]) -> None:
         for axis in axes
     )
     raise ShapeError(f"{subject} larger than the padded input {padded}", details)
+
+
+def chain_arithmetic(
+    input_hw: Pair, kernel_shapes: Sequence[Pair], params: ConvParams
+) -> list[Axes]:
+    """The shape arithmetic of each step, its output the next step's input.
+
+    Stops after the first step whose kernel does not fit: later steps have no input size.
+    """
+    size = input_hw
+    result: list[Axes] = []
+    for shape in kernel_shapes:
+        axes = arithmetic(size, shape, params)
+        result.append(axes)
+        if not (axes[0].fits and axes[1].fits):
+            break
+        size = (axes[0].output, axes[1].output)
+    return result
+
+
+def check_chain_fits(steps: Sequence[Axes], names: Sequence[str]) -> None:
+    """Raise :class:`ShapeError` for the first step that does not fit, naming it in a chain."""
+    for number, (axes, name) in enumerate(zip(steps, names, strict=False), start=1):
+        try:
+            check_fits(axes)
+        except ShapeError as error:
+            if len(names) == 1:
+                raise
+            raise ShapeError(f"step {number} ({name}): {error}", error.details) from None
 
 
 def output_shape(

@@ -1,0 +1,35 @@
+"""The values the command line offers and defaults to, in a module free of NumPy and Pillow.
+
+Click needs them when the commands are defined, so ``convcli --help`` would otherwise pay for
+importing the modules that compute with them. Those modules take them from here; where a value
+is defined elsewhere (by Pillow, or next to the code that gives it meaning), this is a copy,
+and ``tests/test_startup.py`` checks it against its original.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias, get_args
+
+PadMode: TypeAlias = Literal["zeros", "reflect", "replicate", "circular"]
+"""PyTorch's padding modes; see :mod:`convcli.padding` for what each one adds."""
+
+PAD_MODES: tuple[PadMode, ...] = get_args(PadMode)
+
+GrayWeights: TypeAlias = Literal["rec601", "rec709", "average"]
+GRAY_CHOICES: tuple[GrayWeights, ...] = get_args(GrayWeights)
+
+OutputDepth: TypeAlias = Literal["8", "16", "float"]
+OUTPUT_DEPTHS: tuple[OutputDepth, ...] = get_args(OutputDepth)
+
+DEFAULT_MAX_PIXELS = 89_478_485
+"""Pillow's decompression-bomb limit: a copy of ``PIL.Image.MAX_IMAGE_PIXELS``."""
+
+RANGE_MODES: tuple[str, ...] = ("auto", "clip", "abs", "rescale")
+"""How float results become pixels: a copy of :data:`convcli.rangemap.RANGE_MODES`."""
+
+FORMAT_NAMES: tuple[str, ...] = (
+    "png", "tiff", "jpeg", "bmp", "gif", "webp", "pgm", "ppm", "tga", "jp2", "npy",
+    "tif", "jpg",
+)  # fmt: skip
+"""What ``--format`` takes, names then other extensions: a copy of
+:func:`convcli.image_output.format_names`."""
