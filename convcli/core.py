@@ -12,10 +12,10 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.errors import KernelError, ParameterError
-from convcli.methods import padding_widths, run
-from convcli.padding import check_padding
+from convcli.methods import Sink, padding_widths, run, run_into
+from convcli.padding import RowSource, check_padding
 from convcli.params import ConvParams, IntOrPair, PaddingArg, Pair
-from convcli.shape import arithmetic, check_fits
+from convcli.shape import Axes, arithmetic, check_fits
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
@@ -110,7 +110,7 @@ def convolve2d(
 
 
 def apply_kernel(
-    image: npt.ArrayLike,
+    image: npt.ArrayLike | RowSource,
     kernel: npt.ArrayLike,
     params: ConvParams,
     *,
@@ -119,18 +119,48 @@ def apply_kernel(
 ) -> FloatArray:
     """:func:`convolve2d` with its geometry given as one :class:`ConvParams`.
 
-    Flips the kernel only if ``params.flip`` is true.
+    Flips the kernel only if ``params.flip`` is true. `image` may also be a
+    :class:`~convcli.padding.RowSource` of float32 or float64 rows, read a strip at a time.
     """
-    pixels = as_image_array(image)
-    written = as_kernel_array(kernel)
-    dtype = np.float32 if pixels.dtype == np.float32 else np.float64
-    pixels = pixels.astype(dtype, copy=False)
-    weights = _cast_weights(written[::-1, ::-1] if params.flip else written, dtype)
+    pixels, weights, axes = _prepared(image, kernel, params)
+    return run(pixels, weights, axes, params.pad_mode, method=method, threads=threads)
 
+
+def apply_kernel_into(
+    image: npt.ArrayLike | RowSource,
+    kernel: npt.ArrayLike,
+    params: ConvParams,
+    sink: Sink,
+    *,
+    method: str = "auto",
+    threads: int | None = None,
+) -> None:
+    """:func:`apply_kernel`, its output handed to ``sink(start, stop, rows)`` a strip at a time.
+
+    See :func:`convcli.methods.run_into`: the whole result never exists at once.
+    """
+    pixels, weights, axes = _prepared(image, kernel, params)
+    run_into(pixels, weights, axes, params.pad_mode, sink, method=method, threads=threads)
+
+
+def _prepared(
+    image: npt.ArrayLike | RowSource, kernel: npt.ArrayLike, params: ConvParams
+) -> tuple[npt.NDArray[Any] | RowSource, FloatArray, Axes]:
+    """(pixels, weights as computed, axes), checked: what every method starts from."""
+    pixels: npt.NDArray[Any] | RowSource
+    if isinstance(image, RowSource):
+        pixels = image
+        if pixels.dtype not in (np.float32, np.float64):
+            raise ParameterError(f"a row source must give float32 or float64, not {pixels.dtype}")
+    else:
+        pixels = as_image_array(image)
+        pixels = pixels.astype(np.float32 if pixels.dtype == np.float32 else np.float64, copy=False)
+    written = as_kernel_array(kernel)
+    weights = _cast_weights(written[::-1, ::-1] if params.flip else written, pixels.dtype.type)
     axes = arithmetic(pixels.shape[:2], weights.shape, params)
     check_fits(axes)
     check_padding(pixels.shape[:2], padding_widths(axes), params.pad_mode)
-    return run(pixels, weights, axes, params.pad_mode, method=method, threads=threads)
+    return pixels, weights, axes
 
 
 def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> FloatArray:

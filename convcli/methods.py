@@ -20,30 +20,39 @@ measured on a 2-core x86-64 machine (``make bench`` shows the figures).
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, TypeAlias, get_args
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
+from convcli.choices import METHODS as METHODS
+from convcli.choices import Method as Method
 from convcli.errors import ParameterError, ShapeError
-from convcli.padding import PadWidths, fill_padded_rows
-from convcli.params import PadMode, format_pair, format_size, to_choice
-from convcli.shape import Axes, AxisArithmetic
-
-Method: TypeAlias = Literal["auto", "direct", "separable", "fft"]
-METHODS: tuple[Method, ...] = get_args(Method)
+from convcli.padding import PadWidths, RowSource, fill_padded_rows
+from convcli.params import ConvParams, PadMode, format_pair, format_size, to_choice
+from convcli.shape import Axes, AxisArithmetic, arithmetic, check_fits
 
 Array: TypeAlias = npt.NDArray[Any]
+Pixels: TypeAlias = Array | RowSource
+"""An image: an array, or rows made on demand."""
 
-# Relative to the largest singular value: how small the second must be for rank 1.
-_RANK_ONE_TOLERANCE = 1e-6
-# Bytes of input rows per strip: about half of a core's level-2 cache.
-_STRIP_BYTES = 256 * 1024
+# In units of the weights' rounding error (their dtype's eps) relative to the largest weight:
+# how closely the factors must give the kernel back.
+_FACTOR_ULPS = 8
+# Bytes of input rows per strip: measured best on 4096x4096 float32 (256 KiB to 4 MiB tried).
+_STRIP_BYTES = 1024 * 1024
+# The same for a row source, which converts its strip with temporaries of its own: smaller
+# strips keep the memory of a whole run near its input and output (the filter is then a
+# small part of the run's time).
+_SOURCE_STRIP_BYTES = 256 * 1024
 # Below this many multiply-adds a call runs on one thread: starting threads costs more.
-_THREADING_WORK = 2_000_000
+_THREADING_WORK = 16_000_000
 # What one output pixel costs the FFT method, in units of one array pass of the direct
 # method, for each power of 2 in the tile's area (measured: a 512x512 tile ~ 80 passes).
 _FFT_PASSES_PER_LOG2 = 4.5
@@ -60,9 +69,10 @@ def default_threads() -> int:
 def separable_factors(weights: npt.NDArray[np.floating[Any]]) -> tuple[Array, Array] | None:
     """(column, row) with ``np.outer(column, row) == weights``, or None if the rank is over 1.
 
-    The rank is judged by SVD with a relative tolerance; the factors are then read off the
-    kernel itself (the column through its largest weight, the row divided by that weight), so
-    an integer kernel gets integer-valued factors and reproduces exactly.
+    The rank is judged by SVD; the factors are then read off the kernel itself (the column
+    through its largest weight, the row divided by that weight), so an integer kernel gets
+    integer-valued factors, and they must give the kernel back to within a few units of
+    rounding of its dtype (float64 or float32): two passes are then as exact as one.
 
     >>> column, row = separable_factors(np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]))
     >>> column.tolist(), row.tolist()
@@ -77,31 +87,39 @@ def separable_factors(weights: npt.NDArray[np.floating[Any]]) -> tuple[Array, Ar
     singular = np.linalg.svd(weights.astype(np.float64), compute_uv=False)
     if singular[0] == 0:  # all zeros: rank 0
         return np.zeros(weights.shape[0], weights.dtype), np.ones(weights.shape[1], weights.dtype)
-    if singular[1] > _RANK_ONE_TOLERANCE * singular[0]:
+    tolerance = _FACTOR_ULPS * float(np.finfo(weights.dtype).eps)
+    if singular[1] > 100 * tolerance * singular[0]:  # far from rank 1
         return None
     row_index, column_index = np.unravel_index(np.argmax(np.abs(weights)), weights.shape)
     column = weights[:, column_index].copy()
     row = weights[row_index, :] / weights[row_index, column_index]
+    # Exact to rounding, or the two passes would not give the same result as the direct one.
     scale = float(np.abs(weights).max())
-    if np.abs(np.outer(column, row) - weights).max() > _RANK_ONE_TOLERANCE * scale:
+    if np.abs(np.outer(column, row) - weights).max() > tolerance * scale:
         return None
     return column, row
 
 
 def choose_method(
-    image_shape: Sequence[int], weights: npt.NDArray[np.floating[Any]], axes: Axes
+    image_shape: Sequence[int], kernel: npt.ArrayLike, params: ConvParams | None = None
 ) -> Method:
-    """The method expected to be fastest for this image, kernel and geometry (never ``auto``).
+    """The method expected to be fastest for this image size, kernel and geometry (never
+    ``auto``), as ``scipy.signal.choose_conv_method`` is for SciPy. The kernel is taken as
+    given (``params.flip`` changes nothing here).
 
-    >>> from convcli.params import ConvParams
-    >>> from convcli.shape import arithmetic
-    >>> sobel = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]])
-    >>> choose_method((512, 512), sobel, arithmetic((512, 512), (3, 3), ConvParams()))
+    >>> sobel = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]
+    >>> choose_method((512, 512), sobel)
     'separable'
-    >>> dense = np.random.default_rng(0).standard_normal((31, 31))
-    >>> choose_method((512, 512), dense, arithmetic((512, 512), (31, 31), ConvParams()))
+    >>> choose_method((512, 512), np.random.default_rng(0).standard_normal((31, 31)))
     'fft'
     """
+    weights = np.asarray(kernel, dtype=np.float64)
+    axes = arithmetic((image_shape[0], image_shape[1]), weights.shape, params or ConvParams())
+    check_fits(axes)
+    return _cheapest(weights, axes)
+
+
+def _cheapest(weights: Array, axes: Axes) -> Method:
     costs = _costs(weights, axes)
     return min(costs, key=lambda method: costs[method])
 
@@ -129,13 +147,12 @@ def _costs(weights: npt.NDArray[np.floating[Any]], axes: Axes) -> dict[Method, f
     """Array passes over the output each method needs, in units of one direct pass."""
     rows, cols = axes
     outputs = rows.output * cols.output
-    costs: dict[Method, float] = {"direct": _passes(weights.ravel()) * outputs}
-    factors = separable_factors(weights)
-    if factors is not None:
-        column, row = factors
+    facts = _kernel_facts(weights)
+    costs: dict[Method, float] = {"direct": facts.direct_passes * outputs}
+    if facts.factors is not None:
         # The column pass runs over every padded column; the row pass over the outputs.
         costs["separable"] = (
-            _passes(column) * rows.output * cols.padded + _passes(row) * outputs + outputs
+            facts.column_passes * rows.output * cols.padded + facts.row_passes * outputs
         )
     tile = _fft_tile(axes)
     tile_area = tile[0] * tile[1]
@@ -146,8 +163,32 @@ def _costs(weights: npt.NDArray[np.floating[Any]], axes: Axes) -> dict[Method, f
     return costs
 
 
+@dataclass(frozen=True)
+class _KernelFacts:
+    """What the choice needs to know of a kernel, worked out once per kernel."""
+
+    factors: tuple[Array, Array] | None
+    direct_passes: int
+    column_passes: int
+    row_passes: int
+
+
+def _kernel_facts(weights: Array) -> _KernelFacts:
+    return _facts_of(weights.shape, weights.dtype.str, weights.tobytes())
+
+
+@functools.lru_cache(maxsize=64)
+def _facts_of(shape: tuple[int, ...], dtype: str, data: bytes) -> _KernelFacts:
+    """:class:`_KernelFacts` of the kernel these bytes hold (cached: a chain, a batch and a
+    benchmark apply one kernel many times, and an SVD costs more than a small image)."""
+    weights = np.frombuffer(data, dtype=dtype).reshape(shape)
+    factors = separable_factors(weights)
+    passes = (0, 0) if factors is None else (_passes(factors[0]), _passes(factors[1]))
+    return _KernelFacts(factors, _passes(weights.ravel()), *passes)
+
+
 def run(
-    pixels: Array,
+    pixels: Pixels,
     weights: Array,
     axes: Axes,
     pad_mode: PadMode,
@@ -157,79 +198,166 @@ def run(
 ) -> Array:
     """Correlate `pixels` with `weights` (as given: flip beforehand) by `method`.
 
-    `pixels` is (H, W) or (H, W, C) of float32 or float64 and `weights` has the same dtype;
-    `axes` is their checked shape arithmetic. `threads` caps the threads (None: every core).
-    The result has the dtype of `pixels` and the shape the axes predict.
+    `pixels` is (H, W) or (H, W, C) of float32 or float64, an array or a :class:`RowSource`,
+    and `weights` has the same dtype; `axes` is their checked shape arithmetic. `threads`
+    caps the threads (None: every core). The result has the dtype of `pixels` and the shape
+    the axes predict.
 
     Raises
     ------
     ParameterError
         If `method` is unknown, ``separable`` is asked of a kernel whose rank is not 1, or
         `threads` is below 1.
+    ShapeError
+        If the output or the strips' buffers cannot be allocated.
     """
-    chosen = to_choice(method, METHODS, "method")
-    if threads is not None and threads < 1:
-        raise ParameterError(f"threads must be at least 1, got {threads}")
-    if chosen == "auto":
-        chosen = choose_method(pixels.shape, weights, axes)
     rows, cols = axes
-    factors = separable_factors(weights) if chosen == "separable" else None
+    shape = (rows.output, cols.output, *pixels.shape[2:])
+    out: Array = _allocate(axes, lambda: np.empty(shape, dtype=pixels.dtype))
+    worker = _worker(pixels, weights, axes, pad_mode, method, target=out)
+    _in_strips(axes, worker, threads, store=None)
+    return out
+
+
+def run_into(
+    pixels: Pixels,
+    weights: Array,
+    axes: Axes,
+    pad_mode: PadMode,
+    sink: Sink,
+    *,
+    method: str = "auto",
+    threads: int | None = None,
+) -> None:
+    """:func:`run`, handing each strip of output rows to `sink` instead of keeping them.
+
+    ``sink(start, stop, values)`` receives output rows [start, stop) in a buffer it may
+    change but not keep, from whichever thread computed them (strips never overlap). So a
+    caller can map values to pixels strip by strip and never hold the float result whole.
+    """
+    worker = _worker(pixels, weights, axes, pad_mode, method, target=None)
+    _in_strips(axes, worker, threads, store=sink)
+
+
+Sink: TypeAlias = Callable[[int, int, Array], None]
+
+
+def _worker(
+    pixels: Pixels,
+    weights: Array,
+    axes: Axes,
+    pad_mode: PadMode,
+    method: str,
+    *,
+    target: Array | None,
+) -> _StripWorker:
+    """The strip worker of `method` (chosen when ``auto``), its buffers checked allocatable."""
+    chosen = to_choice(method, METHODS, "method")
+    if chosen == "auto":
+        chosen = _cheapest(weights, axes)
+    factors = _kernel_facts(weights).factors if chosen == "separable" else None
     if chosen == "separable" and factors is None:
         raise ParameterError(
             f"method separable needs a kernel of rank 1 (a column times a row);"
             f" this {weights.shape[0]}x{weights.shape[1]} kernel is not"
         )
-    strip: _StripWorker
+    worker: _StripWorker
+    if factors is not None:
+        worker = _SeparableStrip(pixels, axes, pad_mode, factors)
+    elif chosen == "fft":
+        worker = _FFTStrip(pixels, weights, axes, pad_mode)
+    else:
+        worker = _DirectStrip(pixels, weights, axes, pad_mode)
+    worker.target = target
+    worker.work = float(axes[0].output) * axes[1].output * weights.size
+    _allocate(axes, worker.scratch)  # what each thread will: fail here, not in a thread
+    return worker
+
+
+def _allocate(axes: Axes, allocate: Callable[[], Any]) -> Any:
+    """``allocate()``, or a :class:`ShapeError` if NumPy cannot allocate what it asks."""
+    rows, cols = axes
     try:
-        out = np.empty((rows.output, cols.output, *pixels.shape[2:]), dtype=pixels.dtype)
-        if factors is not None:
-            strip = _SeparableStrip(pixels, axes, pad_mode, out, factors)
-        elif chosen == "fft":
-            strip = _FFTStrip(pixels, weights, axes, pad_mode, out)
-        else:
-            strip = _DirectStrip(pixels, weights, axes, pad_mode, out)
-        strip.scratch()  # allocates what each thread will: fail here, not in a thread
+        return allocate()
     except (MemoryError, ValueError):  # NumPy says "array is too big" for absurd sizes
         raise ShapeError(
             f"not enough memory for the padded input {format_size((rows.padded, cols.padded))}"
             f" (image {format_size((rows.size, cols.size))}"
             f" with padding {format_pair((rows.pad_before, cols.pad_before))})"
         ) from None
-    work = float(out.size) * weights.size
-    _in_strips(rows.output, strip.rows_per_strip, strip, threads or default_threads(), work)
-    return out
 
 
 # --- Strips and threads ------------------------------------------------------------------------
 
 
 class _StripWorker:
-    """Computes output rows [start, stop) into the shared output; one per thread."""
+    """Computes strips of output rows; one object shared by the threads, scratch per thread."""
 
-    rows_per_strip: int
+    target: Array | None = None
+    """The whole output, or None when strips go to a sink."""
+    work: float = 0.0
+    """Multiply-adds in all: small calls run on one thread."""
+
+    def __init__(
+        self, pixels: Pixels, axes: Axes, mode: PadMode, *, rows_per_strip: int | None = None
+    ) -> None:
+        self.pixels, self.axes, self.mode = pixels, axes, mode
+        self.rows_per_strip = rows_per_strip or _rows_per_strip(axes[0], axes[1], pixels)
 
     def scratch(self) -> Any:
-        """Buffers a thread reuses from strip to strip."""
+        """Buffers a thread reuses from strip to strip; the last is the strip's output."""
         raise NotImplementedError
 
-    def __call__(self, start: int, stop: int, scratch: Any) -> None:
+    def __call__(self, start: int, stop: int, scratch: Any, out: Array) -> None:
+        """Compute output rows [start, stop) into `out`."""
         raise NotImplementedError
+
+    def padded_rows(self) -> Array:
+        """A buffer for the padded input rows of the tallest strip."""
+        _, count = _input_rows(self.axes[0], 0, self.rows_per_strip)
+        shape = (count, self.axes[1].padded, *self.pixels.shape[2:])
+        return np.empty(shape, self.pixels.dtype)
+
+    def output_rows(self) -> Array:
+        """A buffer with the output rows of the tallest strip."""
+        shape = (self.rows_per_strip, self.axes[1].output, *self.pixels.shape[2:])
+        return np.empty(shape, self.pixels.dtype)
+
+    def fill(self, start: int, stop: int, buffer: Array) -> Array:
+        """The padded input rows that output rows [start, stop) read, filled into `buffer`."""
+        first, count = _input_rows(self.axes[0], start, stop)
+        padded = buffer[:count]
+        fill_padded_rows(self.pixels, padding_widths(self.axes), self.mode, first, padded)
+        return padded
 
 
 def _in_strips(
-    total: int, rows_per_strip: int, strip: _StripWorker, threads: int, work: float
+    axes: Axes, worker: _StripWorker, threads: int | None, *, store: Sink | None
 ) -> None:
-    """Run `strip` over output rows 0..`total` in strips, on up to `threads` threads.
+    """Run `worker` over every output row in strips, on up to `threads` threads.
 
-    Each thread takes one contiguous run of strips, so it allocates its buffers once.
+    Each thread takes one contiguous run of strips, so it allocates its buffers once. Strips
+    go to `worker.target`, or through a scratch buffer to `store`.
     """
-    starts = list(range(0, total, rows_per_strip))
-    workers = min(threads, len(starts)) if work >= _THREADING_WORK else 1
+    if threads is not None and threads < 1:
+        raise ParameterError(f"threads must be at least 1, got {threads}")
+    total, per_strip = axes[0].output, worker.rows_per_strip
+    starts = list(range(0, total, per_strip))
+    workers = min(threads or default_threads(), len(starts))
+    if worker.work < _THREADING_WORK:
+        workers = 1
 
     def run_strips(chunk: Sequence[int]) -> None:
-        scratch = strip.scratch()
+        scratch = worker.scratch()
         for start in chunk:
-            strip(start, min(start + rows_per_strip, total), scratch)
+            stop = min(start + per_strip, total)
+            if worker.target is not None:
+                worker(start, stop, scratch, worker.target[start:stop])
+            else:
+                out = scratch[-1][: stop - start]
+                worker(start, stop, scratch, out)
+                assert store is not None
+                store(start, stop, out)
 
     if workers == 1:
         run_strips(starts)
@@ -237,15 +365,21 @@ def _in_strips(
     per_worker = -(-len(starts) // workers)
     chunks = [starts[i : i + per_worker] for i in range(0, len(starts), per_worker)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for finished in [pool.submit(run_strips, chunk) for chunk in chunks]:
+        # Each thread runs in a copy of the caller's context, so NumPy's errstate holds there.
+        running = [pool.submit(contextvars.copy_context().run, run_strips, c) for c in chunks]
+        for finished in running:
             finished.result()  # re-raises a worker's error here
 
 
-def _rows_per_strip(rows: AxisArithmetic, cols: AxisArithmetic, pixels: Array) -> int:
+def _rows_per_strip(rows: AxisArithmetic, cols: AxisArithmetic, pixels: Pixels) -> int:
     """Output rows per strip so that the strip's padded input rows fill about _STRIP_BYTES."""
-    row_bytes = cols.padded * pixels.itemsize * int(np.prod(pixels.shape[2:], dtype=int))
+    channels = int(np.prod(pixels.shape[2:], dtype=int))
+    row_bytes = cols.padded * np.dtype(pixels.dtype).itemsize * channels
+    budget = _STRIP_BYTES if isinstance(pixels, np.ndarray) else _SOURCE_STRIP_BYTES
+    # A small image still gets a few strips, each small enough to stay in cache.
+    budget = min(budget, max(_SOURCE_STRIP_BYTES, rows.padded * row_bytes // 4))
     # At least 8 output rows, or a tall kernel would pad its span of rows for each output row.
-    input_rows = max(_STRIP_BYTES // max(1, row_bytes), rows.span + 7 * rows.stride)
+    input_rows = max(budget // max(1, row_bytes), rows.span + 7 * rows.stride)
     return (input_rows - rows.span) // rows.stride + 1
 
 
@@ -303,26 +437,16 @@ def _weighted_sum(
 
 
 class _DirectStrip(_StripWorker):
-    def __init__(
-        self, pixels: Array, weights: Array, axes: Axes, mode: PadMode, out: Array
-    ) -> None:
-        self.pixels, self.axes, self.mode, self.out = pixels, axes, mode, out
+    def __init__(self, pixels: Pixels, weights: Array, axes: Axes, mode: PadMode) -> None:
+        super().__init__(pixels, axes, mode)
         self.groups = _weight_groups(weights)
-        self.rows_per_strip = _rows_per_strip(axes[0], axes[1], pixels)
 
-    def scratch(self) -> tuple[Array, Array]:
-        rows, cols = self.axes
-        _, count = _input_rows(rows, 0, self.rows_per_strip)
-        channels = self.pixels.shape[2:]
-        padded = np.empty((count, cols.padded, *channels), self.pixels.dtype)
-        product = np.empty((self.rows_per_strip, cols.output, *channels), self.pixels.dtype)
-        return padded, product
+    def scratch(self) -> tuple[Array, Array, Array]:
+        return self.padded_rows(), self.output_rows(), self.output_rows()
 
-    def __call__(self, start: int, stop: int, scratch: tuple[Array, Array]) -> None:
+    def __call__(self, start: int, stop: int, scratch: Any, out: Array) -> None:
         rows, cols = self.axes
-        first, count = _input_rows(rows, start, stop)
-        padded = scratch[0][:count]
-        fill_padded_rows(self.pixels, padding_widths(self.axes), self.mode, first, padded)
+        padded = self.fill(start, stop, scratch[0])
         n = stop - start
         groups = [
             (
@@ -331,7 +455,7 @@ class _DirectStrip(_StripWorker):
             )
             for weight, taps in self.groups
         ]
-        _weighted_sum(groups, self.out[start:stop], scratch[1][:n])
+        _weighted_sum(groups, out, scratch[1][:n])
 
 
 def _tap_slice(axis: AxisArithmetic, tap: int, count: int) -> slice:
@@ -353,38 +477,22 @@ def _line_groups(factor: Array) -> list[tuple[Any, list[int]]]:
 
 class _SeparableStrip(_StripWorker):
     def __init__(
-        self,
-        pixels: Array,
-        axes: Axes,
-        mode: PadMode,
-        out: Array,
-        factors: tuple[Array, Array],
+        self, pixels: Pixels, axes: Axes, mode: PadMode, factors: tuple[Array, Array]
     ) -> None:
-        self.pixels, self.axes, self.mode, self.out = pixels, axes, mode, out
-        dtype = pixels.dtype
-        self.column = _line_groups(factors[0].astype(dtype))
-        self.row = _line_groups(factors[1].astype(dtype))
-        self.rows_per_strip = _rows_per_strip(axes[0], axes[1], pixels)
+        super().__init__(pixels, axes, mode)
+        self.column = _line_groups(factors[0].astype(pixels.dtype))
+        self.row = _line_groups(factors[1].astype(pixels.dtype))
 
-    def scratch(self) -> tuple[Array, Array, Array]:
-        rows, cols = self.axes
-        _, count = _input_rows(rows, 0, self.rows_per_strip)
-        channels, dtype = self.pixels.shape[2:], self.pixels.dtype
-        padded = np.empty((count, cols.padded, *channels), dtype)
-        columns_done = np.empty((self.rows_per_strip, cols.padded, *channels), dtype)
-        column_scratch = np.empty_like(columns_done)
-        return padded, columns_done, column_scratch
+    def scratch(self) -> tuple[Array, Array, Array, Array]:
+        shape = (self.rows_per_strip, self.axes[1].padded, *self.pixels.shape[2:])
+        columns_done = np.empty(shape, self.pixels.dtype)
+        return self.padded_rows(), columns_done, np.empty_like(columns_done), self.output_rows()
 
-    def __call__(self, start: int, stop: int, scratch: tuple[Array, Array, Array]) -> None:
+    def __call__(self, start: int, stop: int, scratch: Any, out: Array) -> None:
         rows, cols = self.axes
-        first, count = _input_rows(rows, start, stop)
+        padded = self.fill(start, stop, scratch[0])
         n = stop - start
-        padded, columns_done, column_scratch = (
-            scratch[0][:count],
-            scratch[1][:n],
-            scratch[2][:n],
-        )
-        fill_padded_rows(self.pixels, padding_widths(self.axes), self.mode, first, padded)
+        columns_done, column_scratch = scratch[1][:n], scratch[2][:n]
         down = [
             (weight, [padded[_tap_slice(rows, a, n)] for a in taps]) for weight, taps in self.column
         ]
@@ -393,7 +501,7 @@ class _SeparableStrip(_StripWorker):
             (weight, [columns_done[:, _tap_slice(cols, b, cols.output)] for b in taps])
             for weight, taps in self.row
         ]
-        _weighted_sum(along, self.out[start:stop], column_scratch[:, : cols.output])
+        _weighted_sum(along, out, column_scratch[:, : cols.output])
 
 
 # --- fft -----------------------------------------------------------------------------------
@@ -413,46 +521,39 @@ def _fft_valid(axis: AxisArithmetic, tile: int) -> int:
 
 
 class _FFTStrip(_StripWorker):
-    def __init__(
-        self, pixels: Array, weights: Array, axes: Axes, mode: PadMode, out: Array
-    ) -> None:
-        self.pixels, self.axes, self.mode, self.out = pixels, axes, mode, out
+    def __init__(self, pixels: Pixels, weights: Array, axes: Axes, mode: PadMode) -> None:
         rows, cols = axes
         self.tile = _fft_tile(axes)
+        super().__init__(
+            pixels, axes, mode, rows_per_strip=(self.tile[0] - rows.span) // rows.stride + 1
+        )
         # Outputs per tile, a whole number of strides.
-        self.rows_per_strip = (self.tile[0] - rows.span) // rows.stride + 1
         self.cols_per_tile = (self.tile[1] - cols.span) // cols.stride + 1
         dilated = np.zeros((rows.span, cols.span), dtype=weights.dtype)
         dilated[:: rows.dilation, :: cols.dilation] = weights
         # Correlation is convolution with the kernel turned by 180 degrees.
         spectrum = np.fft.rfft2(dilated[::-1, ::-1], s=self.tile)
-        self.spectrum = spectrum.reshape(spectrum.shape + (1,) * (pixels.ndim - 2))
+        self.spectrum = spectrum.reshape(spectrum.shape + (1,) * (len(pixels.shape) - 2))
 
-    def scratch(self) -> tuple[Array, Array]:
-        cols = self.axes[1]
-        channels, dtype = self.pixels.shape[2:], self.pixels.dtype
-        padded = np.empty((self.tile[0], cols.padded, *channels), dtype)
-        block = np.empty((*self.tile, *channels), dtype)
-        return padded, block
+    def scratch(self) -> tuple[Array, Array, Array]:
+        block = np.empty((*self.tile, *self.pixels.shape[2:]), self.pixels.dtype)
+        return self.padded_rows(), block, self.output_rows()
 
-    def __call__(self, start: int, stop: int, scratch: tuple[Array, Array]) -> None:
+    def __call__(self, start: int, stop: int, scratch: Any, out: Array) -> None:
         rows, cols = self.axes
-        first, count = _input_rows(rows, start, stop)
-        padded = scratch[0][:count]
-        block = scratch[1]
-        fill_padded_rows(self.pixels, padding_widths(self.axes), self.mode, first, padded)
+        padded, block = self.fill(start, stop, scratch[0]), scratch[1]
         n = stop - start
         for left in range(0, cols.output, self.cols_per_tile):
             right = min(left + self.cols_per_tile, cols.output)
             in_left = left * cols.stride
             in_width = (right - left - 1) * cols.stride + cols.span
             block[...] = 0
-            block[:count, :in_width] = padded[:, in_left : in_left + in_width]
+            block[: len(padded), :in_width] = padded[:, in_left : in_left + in_width]
             spectrum = np.fft.rfft2(block, axes=(0, 1)) * self.spectrum
             full = np.fft.irfft2(spectrum, s=self.tile, axes=(0, 1))
             # The tile's circular convolution is the linear correlation from index span - 1
             # on, which is where the kernel's last tap reads.
-            self.out[start:stop, left:right] = full[
+            out[:, left:right] = full[
                 _tap_slice(rows, rows.kernel - 1, n),
                 _tap_slice(cols, cols.kernel - 1, right - left),
             ]

@@ -15,7 +15,7 @@ padding no larger than it: neither wraps around more than once.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +32,33 @@ _NUMPY_MODES: dict[PadMode, Literal["constant", "reflect", "edge", "wrap"]] = {
 
 PadWidths = tuple[tuple[int, int], tuple[int, int]]
 """((top, bottom), (left, right)) in pixels."""
+
+
+@runtime_checkable
+class RowSource(Protocol):
+    """An image whose rows are made when asked for, a strip at a time: a decoder converting
+    pixels to floats, say, so that the whole float image never exists at once."""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """(H, W) or (H, W, C), as an array's."""
+        ...
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The dtype of the rows."""
+        ...
+
+    def rows(self, start: int, stop: int) -> npt.NDArray[Any]:
+        """Rows [start, stop), shape (stop - start, W) or (stop - start, W, C)."""
+        ...
+
+
+def read_rows(image: npt.NDArray[Any] | RowSource, start: int, stop: int) -> npt.NDArray[Any]:
+    """Rows [start, stop) of an array or a :class:`RowSource`."""
+    if isinstance(image, np.ndarray):
+        return image[start:stop]
+    return image.rows(start, stop)
 
 
 def pad_image(image: npt.NDArray[Any], pad_widths: PadWidths, mode: PadMode) -> npt.NDArray[Any]:
@@ -80,7 +107,11 @@ this one has 3
 
 
 def fill_padded_rows(
-    image: npt.NDArray[Any], pad_widths: PadWidths, mode: PadMode, first: int, out: npt.NDArray[Any]
+    image: npt.NDArray[Any] | RowSource,
+    pad_widths: PadWidths,
+    mode: PadMode,
+    first: int,
+    out: npt.NDArray[Any],
 ) -> None:
     """Write padded rows ``first .. first + len(out)`` of `image` into `out`, as :func:`pad_image`.
 
@@ -100,13 +131,13 @@ def fill_padded_rows(
     rows = np.arange(first - top, first - top + len(out))  # image rows, some outside it
     inside = np.flatnonzero((rows >= 0) & (rows < height))
     if len(inside):  # the image's own rows, one block
-        centre[inside[0] : inside[-1] + 1] = image[rows[inside[0]] : rows[inside[-1]] + 1]
+        centre[inside[0] : inside[-1] + 1] = read_rows(image, rows[inside[0]], rows[inside[-1]] + 1)
     outside = np.flatnonzero((rows < 0) | (rows >= height))
     if mode == "zeros":
         out[outside] = 0
     else:  # few rows, at the top or bottom of the image
         for index, source in zip(outside, _source_rows(rows[outside], height, mode), strict=True):
-            centre[index] = image[source]
+            centre[index] = read_rows(image, source, source + 1)[0]
     _fill_columns(out, centre, left, right, mode)
 
 
