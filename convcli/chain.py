@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.core import FloatArray, apply_kernel, as_image_array, sample_centre
+from convcli.core import FloatArray, apply_kernel, apply_kernel_into, as_image_array, sample_centre
 from convcli.errors import KernelError
 from convcli.kernel_spec import Step
 from convcli.kernels import Kernel, Operator
-from convcli.params import ConvParams
+from convcli.methods import Sink
+from convcli.padding import RowSource
+from convcli.params import ConvParams, Pair
 from convcli.rangemap import is_zero_sum
 from convcli.shape import Axes
 
@@ -37,10 +39,18 @@ class ChainResult:
     steps: tuple[Axes, ...]
 
 
-def apply_chain(image: npt.ArrayLike, steps: Sequence[Step], params: ConvParams) -> ChainResult:
+def apply_chain(
+    image: npt.ArrayLike | RowSource,
+    steps: Sequence[Step],
+    params: ConvParams,
+    *,
+    method: str = "auto",
+    threads: int | None = None,
+) -> ChainResult:
     """Apply `steps` in order to an (H, W) or (H, W, C) image; see the module docstring.
 
-    float32 images stay float32 throughout; anything else is computed in float64.
+    float32 images stay float32 throughout; anything else is computed in float64. `method`
+    and `threads` are :func:`convcli.convolve2d`'s, for every step.
 
     Raises
     ------
@@ -51,18 +61,66 @@ def apply_chain(image: npt.ArrayLike, steps: Sequence[Step], params: ConvParams)
     """
     if not steps:
         raise KernelError("a chain needs at least one kernel")
-    values: FloatArray = as_image_array(image)
-    axes = chain_arithmetic(values.shape[:2], [step.shape for step in steps], params)
+    pixels = image if isinstance(image, RowSource) else as_image_array(image)
+    axes = chain_arithmetic(_size(pixels), [step.shape for step in steps], params)
     check_chain_fits(axes, [step.name for step in steps])
-    for step in steps:
+    dtype = np.float32 if pixels.dtype == np.float32 else np.float64
+    out = np.empty((axes[-1][0].output, axes[-1][1].output, *pixels.shape[2:]), dtype=dtype)
+
+    def keep(start: int, stop: int, rows: FloatArray) -> None:
+        out[start:stop] = rows
+
+    stream_chain(pixels, steps, params, keep, method=method, threads=threads)
+    return ChainResult(out, tuple(axes))
+
+
+def stream_chain(
+    image: npt.ArrayLike | RowSource,
+    steps: Sequence[Step],
+    params: ConvParams,
+    sink: Sink,
+    *,
+    method: str = "auto",
+    threads: int | None = None,
+) -> tuple[Axes, ...]:
+    """:func:`apply_chain`, the last step's result handed to ``sink(start, stop, rows)`` a
+    strip of rows at a time, from whichever thread made it (see
+    :func:`convcli.methods.run_into`). Earlier steps are kept whole, as the next one reads
+    them. Returns the shape arithmetic of each step.
+    """
+    if not steps:
+        raise KernelError("a chain needs at least one kernel")
+    values = image if isinstance(image, RowSource) else as_image_array(image)
+    axes = chain_arithmetic(_size(values), [step.shape for step in steps], params)
+    check_chain_fits(axes, [step.name for step in steps])
+    how: dict[str, Any] = {"method": method, "threads": threads}
+    for step in steps[:-1]:
         if isinstance(step, Operator):
-            gx = apply_kernel(values, step.x.weights, params)
-            gy = apply_kernel(values, step.y.weights, params)
-            response = np.hypot(gx, gy)
+            gx = apply_kernel(values, step.x.weights, params, **how)
+            response = np.hypot(gx, apply_kernel(values, step.y.weights, params, **how), out=gx)
         else:
-            response = apply_kernel(values, step.weights, params)
+            response = apply_kernel(values, step.weights, params, **how)
         values = _scaled(response, step.scale, step.bias)
-    return ChainResult(values, tuple(axes))
+    last = steps[-1]
+    if isinstance(last, Operator):
+        gx = apply_kernel(values, last.x.weights, params, **how)
+
+        def magnitude(start: int, stop: int, gy: FloatArray) -> None:
+            np.hypot(gx[start:stop], gy, out=gy)
+            sink(start, stop, _scaled(gy, last.scale, last.bias))
+
+        apply_kernel_into(values, last.y.weights, params, magnitude, **how)
+    else:
+
+        def scaled(start: int, stop: int, rows: FloatArray) -> None:
+            sink(start, stop, _scaled(rows, last.scale, last.bias))
+
+        apply_kernel_into(values, last.weights, params, scaled, **how)
+    return tuple(axes)
+
+
+def _size(pixels: npt.NDArray[Any] | RowSource) -> Pair:
+    return pixels.shape[0], pixels.shape[1]
 
 
 def carry_alpha(alpha: npt.ArrayLike, steps: Sequence[Step], params: ConvParams) -> FloatArray:

@@ -31,9 +31,10 @@ from convcli.choices import DEFAULT_MAX_PIXELS as DEFAULT_MAX_PIXELS
 from convcli.choices import GRAY_CHOICES as GRAY_CHOICES
 from convcli.choices import GrayWeights as GrayWeights
 from convcli.errors import ImageReadError, ImageWarning
+from convcli.padding import RowSource, read_rows
 from convcli.params import Pair, to_choice
 
-FloatArray = npt.NDArray[np.float64]
+FloatArray = npt.NDArray[np.floating[Any]]
 
 GRAY_WEIGHTS: Mapping[str, tuple[float, float, float]] = MappingProxyType(
     {
@@ -101,7 +102,8 @@ class ImageInfo:
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """Pixels as float64, in the image's own units."""
+    """Pixels as floats in the image's own units: float32 for 8- and 16-bit samples (exact),
+    float64 for unitless ones (32-bit integers need it)."""
 
     info: ImageInfo
     """The header's facts; the size is the decoded one."""
@@ -113,12 +115,31 @@ class DecodedImage:
     """The weights that made colour gray, or None when nothing was converted."""
 
 
+@dataclass(frozen=True)
+class DecodedRows:
+    """A decoded image whose float values are made a strip of rows at a time, when asked.
+
+    Pillow's decoded pixels stay as they are (8 or 16 bits); `values` converts the rows a
+    caller reads, so the whole float image never exists at once. Valid inside the
+    :func:`open_image` block only.
+    """
+
+    info: ImageInfo
+    """The header's facts; the size is the decoded one."""
+    values: FloatArray | RowSource
+    """(H, W) for one channel, (H, W, C) for several: an array for ``.npy``."""
+    alpha: FloatArray | None
+    """(H, W) in the same units, whole, or None."""
+    gray: GrayWeights | None
+    """The weights that make colour gray, or None when nothing is converted."""
+
+
 class OpenImage:
     """An image whose header is read and whose pixels are not (yet); see :func:`open_image`."""
 
     info: ImageInfo
 
-    def decode(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedImage:
+    def decode_rows(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedRows:
         """The pixels: gray (by `gray`'s weights) unless `color`, with alpha unless dropped.
 
         Raises
@@ -130,6 +151,12 @@ class OpenImage:
         """
         raise NotImplementedError
 
+    def decode(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedImage:
+        """:meth:`decode_rows`, every row made at once."""
+        decoded = self.decode_rows(color=color, gray=gray, keep_alpha=keep_alpha)
+        values = read_rows(decoded.values, 0, decoded.info.size[0])
+        return DecodedImage(decoded.info, values, decoded.alpha, decoded.gray)
+
 
 class _ArrayImage(OpenImage):
     """An ``.npy`` array: used as it is, every channel a channel."""
@@ -138,14 +165,17 @@ class _ArrayImage(OpenImage):
         self.info = info
         self._stream = stream
 
-    def decode(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedImage:
+    def decode_rows(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedRows:
         to_choice(gray, GRAY_CHOICES, "gray weights")
         self._stream.seek(0)
         array = np.load(self._stream, allow_pickle=False)
-        values = np.asarray(array, dtype=np.float64)
+        # float32 stays float32 (what an 8- or 16-bit image becomes); the rest is float64.
+        values: FloatArray = np.asarray(
+            array, dtype=np.float32 if array.dtype == np.float32 else np.float64
+        )
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             raise ImageReadError(f"cannot read {self.info.name!r}: it holds NaN or infinite values")
-        return DecodedImage(self.info, values, None, None)
+        return DecodedRows(self.info, values, None, None)
 
 
 class _PillowImage(OpenImage):
@@ -161,22 +191,20 @@ class _PillowImage(OpenImage):
         self.held: list[str] = []
         """Warnings met so far, issued once the image is read (or closed undecoded)."""
 
-    def decode(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedImage:
+    def decode_rows(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedRows:
         weights = to_choice(gray, GRAY_CHOICES, "gray weights")
         with _held_warnings(self.info.name, self.held), _pixel_limit(self.info):
             try:
                 self._image.load()
                 image = self._upright(self._image)
-                values, alpha = _planes(image, self.info)
+                converts = self.info.channels == 3 and not color
+                rows = _PillowRows(image, self.info, GRAY_WEIGHTS[weights] if converts else None)
+                alpha = rows.alpha() if keep_alpha and self.info.has_alpha else None
             except (OSError, ValueError, SyntaxError) as error:
                 raise ImageReadError(f"cannot decode {self.info.name!r}: {error}") from None
         _issue(self.held)
-        used: GrayWeights | None = None
-        if values.ndim == 3 and not color:
-            values = values @ np.array(GRAY_WEIGHTS[weights])
-            used = weights
-        info = replace(self.info, size=(values.shape[0], values.shape[1]))
-        return DecodedImage(info, values, alpha if keep_alpha else None, used)
+        info = replace(self.info, size=(image.height, image.width))
+        return DecodedRows(info, rows, alpha, weights if converts else None)
 
     def _upright(self, image: Image.Image) -> Image.Image:
         """The image turned as asked, whether or not Pillow turned it already (TIFF does)."""
@@ -196,33 +224,84 @@ class _PillowImage(OpenImage):
         return image
 
 
-def _planes(image: Image.Image, info: ImageInfo) -> tuple[FloatArray, FloatArray | None]:
-    """(values, alpha) of a loaded Pillow image, in its own units."""
+class _PillowRows:
+    """Float rows of a decoded Pillow image, converted strip by strip (a :class:`RowSource`).
+
+    8- and 16-bit samples become float32, exactly; unitless 32-bit ones float64. Colour
+    becomes gray by `weights` when given, computed in that float type.
+    """
+
+    _ALPHA_STRIP = 256
+    """Rows converted at a time when the alpha plane is made."""
+
+    def __init__(
+        self, image: Image.Image, info: ImageInfo, weights: tuple[float, float, float] | None
+    ) -> None:
+        self._image, self._info = image, info
+        self.dtype = np.dtype(np.float64 if info.depth == "unitless" else np.float32)
+        self._weights = None if weights is None else np.array(weights, dtype=self.dtype)
+        channels = () if info.channels == 1 or weights is not None else (info.channels,)
+        self.shape: tuple[int, ...] = (image.height, image.width, *channels)
+
+    def rows(self, start: int, stop: int) -> FloatArray:
+        strip = self._strip(start, stop)
+        if self._weights is None:
+            return _planes(strip, self._info, self.dtype)[0]
+        # Straight from RGB's 8-bit samples: no float copy of all three channels.
+        samples = (
+            np.asarray(strip) if strip.mode == "RGB" else _planes(strip, self._info, self.dtype)[0]
+        )
+        gray: FloatArray = np.multiply(samples[..., 0], self._weights[0], dtype=self.dtype)
+        for channel in (1, 2):
+            gray += np.multiply(samples[..., channel], self._weights[channel], dtype=self.dtype)
+        return gray
+
+    def alpha(self) -> FloatArray:
+        """The whole alpha plane, made a strip at a time."""
+        plane = np.empty(self.shape[:2], dtype=self.dtype)
+        for start in range(0, self.shape[0], self._ALPHA_STRIP):
+            stop = min(start + self._ALPHA_STRIP, self.shape[0])
+            _, alpha = _planes(self._strip(start, stop), self._info, self.dtype)
+            assert alpha is not None, "alpha asked of an image without"
+            plane[start:stop] = alpha
+        return plane
+
+    def _strip(self, start: int, stop: int) -> Image.Image:
+        return self._image.crop((0, start, self._image.width, stop))
+
+
+def _planes(
+    image: Image.Image, info: ImageInfo, dtype: np.dtype[Any]
+) -> tuple[FloatArray, FloatArray | None]:
+    """(values, alpha) of a loaded Pillow image, in its own units, as `dtype`."""
     mode = image.mode
     key = image.info.get("transparency")
     if mode in _GRAY_16 or mode in _GRAY_UNITLESS or mode in _GRAY_8:
-        values = np.asarray(image.convert("L") if mode == "1" else image, dtype=np.float64)
+        values = np.asarray(image.convert("L") if mode == "1" else image, dtype=dtype)
         return values, _keyed_alpha(values, key, info) if info.has_alpha else None
     if mode in _GRAY_ALPHA_8:
-        planes = np.asarray(image.convert("LA"), dtype=np.float64)
+        planes = np.asarray(image.convert("LA"), dtype=dtype)
         return planes[..., 0], planes[..., 1]
     if info.channels == 1:  # 16-bit gray and alpha, which Pillow reads as 8-bit RGBA
-        planes = np.asarray(image, dtype=np.float64)
+        planes = np.asarray(image, dtype=dtype)
         return planes[..., 0], planes[..., 3]
     if mode == "RGB" and info.has_alpha:
-        values = np.asarray(image, dtype=np.float64)
+        values = np.asarray(image, dtype=dtype)
         return values, _keyed_alpha(values, key, info)
     if info.has_alpha:
-        planes = np.asarray(image.convert("RGBA"), dtype=np.float64)
+        planes = np.asarray(image.convert("RGBA"), dtype=dtype)
         return planes[..., :3], planes[..., 3]
-    return np.asarray(image.convert("RGB"), dtype=np.float64), None
+    return np.asarray(image.convert("RGB"), dtype=dtype), None
 
 
 def _keyed_alpha(values: FloatArray, key: Any, info: ImageInfo) -> FloatArray:
     """Alpha from a transparent colour: 0 where a pixel has exactly it, full scale elsewhere."""
-    key_value = np.asarray(key, dtype=np.float64)
+    key_value = np.asarray(key, dtype=values.dtype)
     hit = values == key_value if values.ndim == 2 else (values == key_value).all(axis=-1)
-    return np.where(hit, 0.0, info.max_value or 255.0)
+    alpha: FloatArray = np.where(
+        hit, values.dtype.type(0), values.dtype.type(info.max_value or 255)
+    )
+    return alpha
 
 
 @contextmanager

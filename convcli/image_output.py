@@ -22,6 +22,7 @@ import numpy.typing as npt
 from PIL import Image
 
 # The command line shows these without importing Pillow; they live with its other choices.
+from convcli.choices import DEFAULT_PNG_COMPRESSION as DEFAULT_PNG_COMPRESSION
 from convcli.choices import OUTPUT_DEPTHS as OUTPUT_DEPTHS
 from convcli.choices import OutputDepth as OutputDepth
 from convcli.errors import ImageWriteError, ParameterError
@@ -190,30 +191,57 @@ def check_format_holds(fmt: OutputFormat, mode: str) -> None:
 
 
 def encode(
-    values: npt.NDArray[Any], alpha: npt.NDArray[Any] | None, mode: str, fmt: OutputFormat
+    values: npt.NDArray[Any],
+    alpha: npt.NDArray[Any] | None,
+    mode: str,
+    fmt: OutputFormat,
+    *,
+    png_compression: int = DEFAULT_PNG_COMPRESSION,
 ) -> bytes:
     """The file's bytes: `values` (and `alpha`) as `mode` in `fmt`, or a ``.npy`` array.
 
-    For ``.npy`` the values are written as they are (float64), alpha as a last channel.
+    See :func:`encode_into`.
+    """
+    buffer = io.BytesIO()
+    encode_into(buffer, values, alpha, mode, fmt, png_compression=png_compression)
+    return buffer.getvalue()
+
+
+def encode_into(
+    stream: IO[bytes],
+    values: npt.NDArray[Any],
+    alpha: npt.NDArray[Any] | None,
+    mode: str,
+    fmt: OutputFormat,
+    *,
+    png_compression: int = DEFAULT_PNG_COMPRESSION,
+) -> None:
+    """Write `values` (and `alpha`) as `mode` in `fmt` to `stream`, or as a ``.npy`` array.
+
+    For ``.npy`` the values are written as they are, float32 or float64 as computed (other
+    types as float64), alpha as a last channel. PNG is compressed at zlib level
+    `png_compression` (0-9).
 
     Raises
     ------
     ImageWriteError
         If Pillow cannot encode them.
     """
-    buffer = io.BytesIO()
     planes = values if alpha is None else np.dstack([values, alpha])
     if fmt.pillow is None:
-        np.save(buffer, np.ascontiguousarray(planes, dtype=np.float64), allow_pickle=False)
-        return buffer.getvalue()
+        dtype = planes.dtype if planes.dtype in (np.float32, np.float64) else np.float64
+        np.save(stream, np.ascontiguousarray(planes, dtype=dtype), allow_pickle=False)
+        return
+    options = dict(fmt.save_options)
+    if fmt.name == "png":
+        options["compress_level"] = png_compression
     try:
         image = Image.fromarray(np.ascontiguousarray(planes))
         if image.mode != mode:
             raise ValueError(f"planes of shape {planes.shape} and {planes.dtype} are not {mode}")
-        image.save(buffer, format=fmt.pillow, **fmt.save_options)
+        image.save(stream, format=fmt.pillow, **options)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ImageWriteError(f"cannot encode {fmt.name} ({mode}): {error}") from None
-    return buffer.getvalue()
 
 
 def check_destination(path: Path) -> None:
@@ -241,19 +269,19 @@ def check_destination(path: Path) -> None:
         raise ImageWriteError(f"cannot write {where}: directory {str(directory)!r} is not writable")
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write `data` to `path`: atomically to a file (see :func:`write_atomically`), straight
+def write_file(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Call `write` on `path`: atomically on a file (see :func:`write_atomically`), straight
     into a device or a FIFO (``/dev/null``, a named pipe), which must not be replaced."""
     if _is_special(_final_target(path)):
         where = repr(str(path))
         check_destination(path)
         try:
             with path.open("wb") as stream:
-                stream.write(data)
+                write(stream)
         except OSError as error:
             raise ImageWriteError(f"cannot write {where}: {error.strerror or error}") from None
         return
-    write_atomically(path, lambda stream: stream.write(data))
+    write_atomically(path, write)
 
 
 def write_stream(stream: IO[bytes], data: bytes) -> None:

@@ -16,8 +16,10 @@ import click
 
 from convcli.choices import (
     DEFAULT_MAX_PIXELS,
+    DEFAULT_PNG_COMPRESSION,
     FORMAT_NAMES,
     GRAY_CHOICES,
+    METHODS,
     OUTPUT_DEPTHS,
     PAD_MODES,
     RANGE_MODES,
@@ -205,8 +207,8 @@ pad_mode_option = click.option(
 
 
 def image_options(function: F) -> F:
-    """How pixels are read, mapped and written: nine options, handed to the command as one
-    :class:`~convcli.pipeline.ImageOptions` in its ``image`` argument."""
+    """How pixels are read, computed, mapped and written: twelve options, handed to the
+    command as one :class:`~convcli.pipeline.ImageOptions` in its ``image`` argument."""
 
     @functools.wraps(function)
     def command(*args: Any, **kwargs: Any) -> Any:
@@ -222,6 +224,9 @@ def image_options(function: F) -> F:
             auto_orient=not kwargs.pop("no_auto_orient"),
             max_pixels=kwargs.pop("max_pixels"),
             force=kwargs.pop("force"),
+            png_compression=kwargs.pop("png_compression"),
+            method=kwargs.pop("method"),
+            threads=kwargs.pop("threads"),
         )
         return function(*args, **kwargs)
 
@@ -278,6 +283,26 @@ def image_options(function: F) -> F:
             help="Refuse images whose header claims more pixels (decompression bombs).",
         ),
         click.option("--force", is_flag=True, help="Allow OUTPUT to overwrite INPUT."),
+        click.option(
+            "--png-compression",
+            type=click.IntRange(0, 9),
+            default=DEFAULT_PNG_COMPRESSION,
+            show_default=True,
+            help="zlib level of PNG output: 0 none, 1 fast, 9 smallest (Pillow's default is 6).",
+        ),
+        click.option(
+            "--method",
+            type=click.Choice(METHODS),
+            default="auto",
+            show_default=True,
+            help="How the core computes: direct taps, separable passes (rank-1 kernels) or FFT;"
+            " auto picks the fastest. All give the same result within float rounding.",
+        ),
+        click.option(
+            "--threads",
+            type=click.IntRange(min=1),
+            help="At most this many threads (default: every core this process may use).",
+        ),
     ]
     for decorator in reversed(decorators):
         command = decorator(command)

@@ -6,6 +6,8 @@ can hold, the destination, the shape arithmetic of every step, the decompression
 
 from __future__ import annotations
 
+import io
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,23 +17,32 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.chain import apply_chain, carry_alpha, chain_arithmetic, check_chain_fits, is_signed
+from convcli.chain import (
+    apply_chain,
+    carry_alpha,
+    chain_arithmetic,
+    check_chain_fits,
+    is_signed,
+    stream_chain,
+)
 from convcli.errors import ImageWarning, ImageWriteError, ParameterError
 from convcli.image_input import (
     DEFAULT_MAX_PIXELS,
     STDIN_NAME,
+    DecodedRows,
     GrayWeights,
     ImageInfo,
     open_image,
 )
 from convcli.image_output import (
+    DEFAULT_PNG_COMPRESSION,
     STDOUT_NAME,
     OutputDepth,
     OutputFormat,
     check_destination,
     check_format_holds,
     choose_format,
-    encode,
+    encode_into,
     output_mode,
     same_file,
     write_file,
@@ -40,13 +51,21 @@ from convcli.image_output import (
 from convcli.kernel_spec import Step
 from convcli.kernels import Kernel
 from convcli.params import ConvParams, Pair, to_choice
-from convcli.rangemap import RANGE_MODES, RangeMode, map_to_pixels, resolve_range_mode, to_pixels
+from convcli.png import STREAM_MODES, PngStrips, StreamMode
+from convcli.rangemap import (
+    RANGE_MODES,
+    RangeMode,
+    map_into,
+    map_to_pixels,
+    resolve_range_mode,
+    to_pixels,
+)
 from convcli.shape import Axes
 
 
 @dataclass(frozen=True, kw_only=True)
 class ImageOptions:
-    """How an image is read and written: everything about pixels that is not the kernels."""
+    """How an image is read, computed and written: everything that is not the kernels."""
 
     color: bool = False
     """Filter R, G and B separately and write colour; else filter one gray channel."""
@@ -62,6 +81,12 @@ class ImageOptions:
     range_mode: str = "auto"
     force: bool = False
     """Allow the output to overwrite the input."""
+    png_compression: int = DEFAULT_PNG_COMPRESSION
+    """zlib level of PNG output, 0 (none) to 9 (smallest, slowest)."""
+    method: str = "auto"
+    """How the core computes (see :mod:`convcli.methods`)."""
+    threads: int | None = None
+    """At most this many threads; None: every core."""
 
 
 @dataclass(frozen=True)
@@ -235,74 +260,176 @@ def apply_to_image(
         plan = _plan(image.info, fmt, options, range_mode)
         axes = chain_arithmetic(image.info.size, [step.shape for step in steps], params)
         check_chain_fits(axes, [step.name for step in steps])
-        decoded = image.decode(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
-    info = decoded.info
-    with np.errstate(over="ignore", invalid="ignore"):
+        decoded = image.decode_rows(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
         # The chain checks its arithmetic again on the decoded size: a PNG may tell its
         # orientation only after its pixels.
-        chained = apply_chain(decoded.values, steps, params)
-    result, axes = chained.values, list(chained.steps)
-    if not np.isfinite(result).all():
-        raise ImageWriteError(
-            f"the result for {source_name!r} overflows: it has infinite or NaN values"
-        )
-    alpha_plane = None if decoded.alpha is None else carry_alpha(decoded.alpha, steps, params)
-    values, alpha_plane, concrete, clipped = _output_values(
-        result, alpha_plane, plan, info, range_mode, steps
-    )
-    data = encode(values, alpha_plane, plan.mode, fmt)
+        output = _filtered(decoded, steps, params, plan, range_mode, fmt, options)
+    # What is left of the input; the decoded pixels are freed before the output is encoded.
+    info, gray, alpha = decoded.info, decoded.gray, decoded.alpha
+    del decoded
+    alpha_plane: npt.NDArray[Any] | None = None
+    if alpha is not None:
+        alpha_plane = carry_alpha(alpha, steps, params)
+        if output.full_scale:
+            alpha_plane = to_pixels(
+                alpha_plane, "clip", max_value=output.full_scale, unit=output.unit
+            )
+
+    def write(stream: IO[bytes]) -> None:
+        if output.png is not None:
+            output.png.write(stream)
+        else:
+            level = options.png_compression
+            encode_into(stream, output.values, alpha_plane, plan.mode, fmt, png_compression=level)
+
     if isinstance(destination, Path):
-        write_file(destination, data)
-    else:
-        write_stream(destination, data)
+        write_file(destination, write)
+    else:  # all or nothing: encoded in memory first
+        buffer = io.BytesIO()
+        write(buffer)
+        write_stream(destination, buffer.getvalue())
     return ApplyReport(
         input=source_name,
         output=destination_name,
         input_shape=info.size,
-        output_shape=(axes[-1][0].output, axes[-1][1].output),
+        output_shape=(output.steps[-1][0].output, output.steps[-1][1].output),
         kernels=tuple(step.name for step in steps),
-        gray=decoded.gray,
+        gray=gray,
         format=fmt.name,
         depth=plan.depth,
-        range_mode=concrete,
-        value_range=(float(result.min()), float(result.max())),
-        clipped=clipped,
-        steps=tuple(axes),
+        range_mode=output.range_mode,
+        value_range=output.value_range,
+        clipped=output.clipped,
+        steps=output.steps,
     )
 
 
-def _output_values(
-    result: npt.NDArray[Any],
-    alpha: npt.NDArray[Any] | None,
-    plan: _Plan,
-    info: ImageInfo,
-    range_mode: str,
+@dataclass(frozen=True)
+class _Output:
+    """The chain's result as the output holds it, and what the mapping did on the way."""
+
+    values: npt.NDArray[Any]
+    """The output's values; empty when `png` holds them."""
+    png: PngStrips | None
+    """The PNG, compressed strip by strip as the values were made, or None."""
+    range_mode: RangeMode | None
+    value_range: tuple[float, float]
+    clipped: int
+    steps: tuple[Axes, ...]
+    full_scale: int
+    """255 or 65535 for pixel output (alpha is mapped alike), 0 for float and .npy."""
+    unit: float
+
+
+def _filtered(
+    decoded: DecodedRows,
     steps: Sequence[Step],
-) -> tuple[npt.NDArray[Any], npt.NDArray[Any] | None, RangeMode | None, int]:
-    """(values, alpha, the range mode used, values clipped) as the output's depth holds them."""
-    if plan.depth == "npy":
-        return result, alpha, None, 0
+    params: ConvParams,
+    plan: _Plan,
+    range_mode: str,
+    fmt: OutputFormat,
+    options: ImageOptions,
+) -> _Output:
+    """Run the chain and map its result to the output's values.
+
+    Pixel output whose mapping needs no global statistic (``clip``, ``abs``) is mapped a strip
+    at a time as the last step makes it: the float result never exists whole, so memory stays
+    near the decoded input plus the output. PNG without alpha is even compressed strip by
+    strip (see :mod:`convcli.png`): then the output never exists whole either. ``rescale``,
+    float and ``.npy`` output keep the float result.
+    """
+    info = decoded.info
+    how: dict[str, Any] = {"method": options.method, "threads": options.threads}
+    full_scale = {"8": 255, "16": 65535}.get(plan.depth, 0)
+    unit = full_scale / info.max_value if info.max_value and full_scale else 1.0
+    concrete: RangeMode | None = None
+    if full_scale:
+        unitless = range_mode == "auto" and info.max_value is None
+        # Unitless values have no range of their own to keep: rescale them.
+        concrete = (
+            "rescale" if unitless else resolve_range_mode(range_mode, signed=is_signed(steps))
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        if concrete in ("clip", "abs"):
+            assert concrete is not None
+            png = None
+            if fmt.name == "png" and plan.mode in STREAM_MODES:
+                png = (plan.mode, options.png_compression)
+            return _mapped_in_strips(
+                decoded, steps, params, plan, concrete, (full_scale, unit), how, png
+            )
+        chained = apply_chain(decoded.values, steps, params, **how)
+    result = chained.values
+    low, high = float(result.min()), float(result.max())
+    _check_finite(low, high, info)
     if result.ndim == 3 and plan.channels == 1:  # an (H, W, 1) array is one gray channel
         result = result[..., 0]
-    if plan.depth == "float":
-        if np.abs(result).max() > _FLOAT32_EXACT:
+    values: npt.NDArray[Any]
+    clipped = 0
+    if plan.depth == "npy":
+        values = result
+    elif plan.depth == "float":
+        if max(-low, high) > _FLOAT32_EXACT:
             warnings.warn(
                 f"{info.name}: values beyond 2^24 lose digits in 32-bit float; .npy keeps them",
                 ImageWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        return result.astype(np.float32), alpha, None, 0
-    full_scale = 255 if plan.depth == "8" else 65535
-    unit = full_scale / info.max_value if info.max_value else 1.0
-    concrete: RangeMode
-    if range_mode == "auto" and info.max_value is None:
-        concrete = "rescale"  # unitless values have no range of their own to keep
+        values = result.astype(np.float32, copy=False)
     else:
-        concrete = resolve_range_mode(range_mode, signed=is_signed(steps))
-    pixels, clipped = map_to_pixels(result, concrete, max_value=full_scale, unit=unit)
-    if alpha is not None:
-        alpha = to_pixels(alpha, "clip", max_value=full_scale, unit=unit)
-    return pixels, alpha, concrete, clipped
+        assert concrete is not None
+        values, clipped = map_to_pixels(result, concrete, max_value=full_scale, unit=unit)
+    return _Output(values, None, concrete, (low, high), clipped, chained.steps, full_scale, unit)
+
+
+def _mapped_in_strips(
+    decoded: DecodedRows,
+    steps: Sequence[Step],
+    params: ConvParams,
+    plan: _Plan,
+    mode: RangeMode,
+    scale: tuple[int, float],
+    how: dict[str, Any],
+    png: tuple[StreamMode, int] | None,
+) -> _Output:
+    """The chain with its last step mapped to pixels strip by strip (see :func:`_filtered`):
+    into the output's array, or compressed into a PNG (`png`: its mode and zlib level)."""
+    full_scale, unit = scale
+    axes = chain_arithmetic(decoded.info.size, [step.shape for step in steps], params)
+    rows, cols = axes[-1]
+    shape = (rows.output, cols.output, *(() if plan.channels == 1 else (plan.channels,)))
+    dtype = np.uint8 if full_scale == 255 else np.uint16
+    compressed = None if png is None else PngStrips(rows.output, cols.output, png[0], level=png[1])
+    pixels = np.empty(shape if compressed is None else (0,), dtype=dtype)
+    strips: list[tuple[float, float, int]] = []  # appended from several threads: one call each
+
+    def map_strip(start: int, stop: int, values: npt.NDArray[Any]) -> None:
+        if values.ndim == 3 and plan.channels == 1:
+            values = values[..., 0]
+        low, high = float(values.min()), float(values.max())
+        if not (math.isfinite(low) and math.isfinite(high)):
+            strips.append((low, high, 0))
+            return
+        # The strip is ours to change: mapped in place, written into the output's rows.
+        target = pixels[start:stop] if compressed is None else np.empty(values.shape, dtype)
+        clipped = map_into(values, mode, target, max_value=full_scale, unit=unit)
+        if compressed is not None:
+            compressed.add(start, target)
+        strips.append((low, high, clipped))
+
+    chained = stream_chain(decoded.values, steps, params, map_strip, **how)
+    low, high = min(strip[0] for strip in strips), max(strip[1] for strip in strips)
+    _check_finite(low, high, decoded.info)
+    clipped = sum(strip[2] for strip in strips)
+    return _Output(pixels, compressed, mode, (low, high), clipped, chained, full_scale, unit)
+
+
+def _check_finite(low: float, high: float, info: ImageInfo) -> None:
+    """An infinite or NaN value shows in the minimum or the maximum: refuse to write it."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ImageWriteError(
+            f"the result for {info.name!r} overflows: it has infinite or NaN values"
+        )
 
 
 # float32 holds every integer up to 2^24 exactly.

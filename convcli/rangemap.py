@@ -71,11 +71,29 @@ def map_to_pixels(
     >>> map_to_pixels(np.array([257.0, 65535.0]), "clip", unit=255 / 65535)[0]
     array([  1, 255], dtype=uint8)
     """
-    scaled = _before_clamping(values, mode, max_value=max_value, unit=unit)
-    clipped = int(np.count_nonzero((scaled < 0) | (scaled > max_value)))
     dtype = np.uint8 if max_value <= 255 else np.uint16
-    pixels: npt.NDArray[np.unsignedinteger[Any]] = np.clip(scaled, 0, max_value).astype(dtype)
+    pixels: npt.NDArray[np.unsignedinteger[Any]] = np.empty(values.shape, dtype=dtype)
+    clipped = map_into(values.copy(), mode, pixels, max_value=max_value, unit=unit)
     return pixels, clipped
+
+
+def map_into(
+    values: npt.NDArray[np.floating[Any]],
+    mode: RangeMode,
+    out: npt.NDArray[np.unsignedinteger[Any]],
+    *,
+    max_value: int = 255,
+    unit: float = 1.0,
+) -> int:
+    """:func:`map_to_pixels` into `out`, using `values` as its scratch: they are overwritten.
+
+    What the pipeline calls for each strip of rows, allocating nothing the size of a strip.
+    """
+    _before_clamping(values, mode, max_value=max_value, unit=unit)
+    clipped = int(np.count_nonzero(values < 0) + np.count_nonzero(values > max_value))
+    np.clip(values, 0, max_value, out=values)
+    np.copyto(out, values, casting="unsafe")
+    return clipped
 
 
 def to_pixels(
@@ -91,16 +109,21 @@ def to_pixels(
 
 def _before_clamping(
     values: npt.NDArray[np.floating[Any]], mode: RangeMode, *, max_value: int, unit: float
-) -> npt.NDArray[np.floating[Any]]:
-    """The values in output units and rounded, before they are clamped to 0..`max_value`."""
+) -> None:
+    """Put `values` in output units and round them, in place, before they are clamped."""
     if mode == "auto":
         raise ParameterError("resolve 'auto' with resolve_range_mode before mapping")
-    rounded: npt.NDArray[np.floating[Any]]
     if mode == "rescale":
         low, high = float(values.min()), float(values.max())
         span = high - low
-        rounded = np.rint((values - low) * (max_value / span)) if span > 0 else values * 0
-        return rounded
-    scaled = values * unit if unit != 1 else values
-    rounded = np.rint(np.abs(scaled) if mode == "abs" else scaled)
-    return rounded
+        if span > 0:
+            values -= values.dtype.type(low)
+            values *= max_value / span
+        else:
+            values[...] = 0
+    else:
+        if unit != 1:
+            values *= unit
+        if mode == "abs":
+            np.abs(values, out=values)
+    np.rint(values, out=values)

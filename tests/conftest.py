@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,8 +38,9 @@ def colour_png(tmp_path: Path) -> Path:
     return path
 
 
-def read_gray(path: Path, gray: str = "rec601") -> npt.NDArray[np.float64]:
-    """An image's gray values in its own units, as ``convcli apply`` reads them."""
+def read_gray(path: Path, gray: str = "rec601") -> npt.NDArray[np.floating[Any]]:
+    """An image's gray values in its own units, as ``convcli apply`` reads them (float32 for
+    8- and 16-bit samples)."""
     with open_image(path) as image:
         return image.decode(color=False, gray=gray).values
 
@@ -58,11 +60,15 @@ def open_with_a_warning(
     def open_image(*args: object, **kwargs: object) -> Image.Image:
         image = real_open(*args, **kwargs)  # type: ignore[arg-type]
         real_load = image.load
+        decoded = False
 
         def load() -> object:
-            warnings.warn(message, UserWarning, stacklevel=2)
-            if fail:
-                raise OSError("broken data stream")
+            nonlocal decoded
+            if not decoded:  # as Pillow: a loaded image's load() decodes nothing more
+                warnings.warn(message, UserWarning, stacklevel=2)
+                if fail:
+                    raise OSError("broken data stream")
+            decoded = True
             return real_load()
 
         monkeypatch.setattr(image, "load", load)

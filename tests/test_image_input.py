@@ -41,8 +41,9 @@ def test_colour_becomes_gray_in_float_by_the_chosen_weights(tmp_path: Path, weig
     wr, wg, wb = {"rec601": (0.299, 0.587, 0.114), "rec709": (0.2126, 0.7152, 0.0722),
                   "average": (1 / 3, 1 / 3, 1 / 3)}[weights]  # fmt: skip
     expected = wr * rgb[..., 0] + wg * rgb[..., 1] + wb * rgb[..., 2]
-    np.testing.assert_allclose(decoded.values, expected, rtol=1e-12)
-    assert decoded.values.dtype == np.float64
+    # Computed in float32, as everything that comes from 8- or 16-bit samples.
+    assert decoded.values.dtype == np.float32
+    np.testing.assert_allclose(decoded.values, expected, rtol=2 * float(np.finfo(np.float32).eps))
     assert decoded.gray == weights
     assert tuple(GRAY_WEIGHTS[weights]) == pytest.approx((wr, wg, wb))
 

@@ -152,7 +152,7 @@ def test_write_file_creates_with_the_usual_permissions(tmp_path: Path) -> None:
     path = tmp_path / "out.png"
     umask = os.umask(0o022)
     try:
-        write_file(path, b"data")
+        write_file(path, lambda stream: stream.write(b"data"))
     finally:
         os.umask(umask)
     assert path.read_bytes() == b"data"
@@ -164,7 +164,7 @@ def test_replaced_files_keep_their_permissions(tmp_path: Path) -> None:
     path = tmp_path / "out.png"
     path.write_bytes(b"old")
     path.chmod(0o600)
-    write_file(path, b"new")
+    write_file(path, lambda stream: stream.write(b"new"))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
@@ -209,7 +209,7 @@ def test_unwritable_destinations(tmp_path: Path, relative: str, message: str) ->
     (tmp_path / "file.txt").write_text("x")
     (tmp_path / "adir").mkdir()
     with pytest.raises(ImageWriteError, match=f"^cannot write '.*': {message}$"):
-        write_file(tmp_path / relative, b"data")
+        write_file(tmp_path / relative, lambda stream: stream.write(b"data"))
 
 
 def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
@@ -218,7 +218,7 @@ def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
     target.write_bytes(b"old")
     link = tmp_path / "link.png"
     link.symlink_to(target)
-    write_file(link, b"new")
+    write_file(link, lambda stream: stream.write(b"new"))
     assert link.is_symlink()
     assert target.read_bytes() == b"new"
     assert [p.name for p in (tmp_path / "real").iterdir()] == ["target.png"]
@@ -227,7 +227,7 @@ def test_a_symbolic_link_is_written_through(tmp_path: Path) -> None:
 def test_a_dangling_symbolic_link_creates_its_target(tmp_path: Path) -> None:
     link = tmp_path / "link.png"
     link.symlink_to(tmp_path / "new.png")
-    write_file(link, b"new")
+    write_file(link, lambda stream: stream.write(b"new"))
     assert link.is_symlink()
     assert (tmp_path / "new.png").read_bytes() == b"new"
 
