@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -347,9 +348,13 @@ def _in_strips(
     if worker.work < _THREADING_WORK:
         workers = 1
 
+    stopping = threading.Event()  # set when one thread fails or the caller is interrupted
+
     def run_strips(chunk: Sequence[int]) -> None:
         scratch = worker.scratch()
         for start in chunk:
+            if stopping.is_set():
+                return
             stop = min(start + per_strip, total)
             if worker.target is not None:
                 worker(start, stop, scratch, worker.target[start:stop])
@@ -367,8 +372,12 @@ def _in_strips(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # Each thread runs in a copy of the caller's context, so NumPy's errstate holds there.
         running = [pool.submit(contextvars.copy_context().run, run_strips, c) for c in chunks]
-        for finished in running:
-            finished.result()  # re-raises a worker's error here
+        try:
+            for finished in running:
+                finished.result()  # re-raises a worker's error here
+        except BaseException:  # an error, Ctrl-C: the other threads stop after their strip
+            stopping.set()
+            raise
 
 
 def _rows_per_strip(rows: AxisArithmetic, cols: AxisArithmetic, pixels: Pixels) -> int:
