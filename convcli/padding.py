@@ -128,15 +128,25 @@ def fill_padded_rows(
     (top, _), (left, right) = pad_widths
     height, width = image.shape[:2]
     centre = out[:, left : left + width]
-    rows = np.arange(first - top, first - top + len(out))  # image rows, some outside it
-    inside = np.flatnonzero((rows >= 0) & (rows < height))
-    if len(inside):  # the image's own rows, one block
-        centre[inside[0] : inside[-1] + 1] = read_rows(image, rows[inside[0]], rows[inside[-1]] + 1)
-    outside = np.flatnonzero((rows < 0) | (rows >= height))
-    if mode == "zeros":
-        out[outside] = 0
-    else:  # few rows, at the top or bottom of the image
-        for index, source in zip(outside, _source_rows(rows[outside], height, mode), strict=True):
+    offset = first - top  # out[k] shows image row k + offset, which may be outside the image
+    inside = range(max(0, -offset), max(0, min(len(out), height - offset)))
+    if inside:  # the image's own rows, one block
+        centre[inside.start : inside.stop] = read_rows(
+            image, inside.start + offset, inside.stop + offset
+        )
+    # Rows in the padding: few, at the top or bottom of the image.
+    above, below = (
+        range(min(inside.start, len(out))),
+        range(max(inside.stop, inside.start), len(out)),
+    )
+    for outside in (above, below):
+        if not outside:
+            continue
+        if mode == "zeros":
+            out[outside.start : outside.stop] = 0
+            continue
+        rows = np.arange(outside.start, outside.stop) + offset
+        for index, source in zip(outside, _source_rows(rows, height, mode), strict=True):
             centre[index] = read_rows(image, source, source + 1)[0]
     _fill_columns(out, centre, left, right, mode)
 
