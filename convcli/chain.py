@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.core import FloatArray, apply_kernel, apply_kernel_into, as_image_array, sample_centre
+from convcli.core import (
+    FloatArray,
+    apply_kernel,
+    apply_kernel_into,
+    as_image_array,
+    computed_in,
+    sample_centre,
+)
 from convcli.errors import KernelError
 from convcli.kernel_spec import Step
 from convcli.kernels import Kernel, Operator
@@ -64,7 +71,7 @@ def apply_chain(
     pixels = image if isinstance(image, RowSource) else as_image_array(image)
     axes = chain_arithmetic(_size(pixels), [step.shape for step in steps], params)
     check_chain_fits(axes, [step.name for step in steps])
-    dtype = np.float32 if pixels.dtype == np.float32 else np.float64
+    dtype = computed_in(pixels.dtype)
     out = np.empty((axes[-1][0].output, axes[-1][1].output, *pixels.shape[2:]), dtype=dtype)
 
     def keep(start: int, stop: int, rows: FloatArray) -> None:

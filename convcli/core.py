@@ -154,7 +154,7 @@ def _prepared(
             raise ParameterError(f"a row source must give float32 or float64, not {pixels.dtype}")
     else:
         pixels = as_image_array(image)
-        pixels = pixels.astype(np.float32 if pixels.dtype == np.float32 else np.float64, copy=False)
+        pixels = pixels.astype(computed_in(pixels.dtype), copy=False)
     written = as_kernel_array(kernel)
     weights = _cast_weights(written[::-1, ::-1] if params.flip else written, pixels.dtype.type)
     axes = arithmetic(pixels.shape[:2], weights.shape, params)
@@ -179,6 +179,16 @@ def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> 
     centre_tap = np.zeros((kh, kw))
     centre_tap[(kh - 1) // 2, (kw - 1) // 2] = 1
     return apply_kernel(image, centre_tap, replace(params, flip=False), method="direct")
+
+
+def computed_in(dtype: np.dtype[Any]) -> type[np.float32] | type[np.float64]:
+    """The dtype images of `dtype` are computed in: float32 for 32-bit floats of either byte
+    order, float64 for everything else.
+
+    >>> computed_in(np.dtype(">f4")), computed_in(np.dtype(np.uint8))
+    (<class 'numpy.float32'>, <class 'numpy.float64'>)
+    """
+    return np.float32 if dtype.kind == "f" and dtype.itemsize == 4 else np.float64
 
 
 def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]]) -> FloatArray:

@@ -171,7 +171,8 @@ class _ArrayImage(OpenImage):
         array = np.load(self._stream, allow_pickle=False)
         # float32 stays float32 (what an 8- or 16-bit image becomes); the rest is float64.
         values: FloatArray = np.asarray(
-            array, dtype=np.float32 if array.dtype == np.float32 else np.float64
+            array,
+            dtype=np.float32 if array.dtype.kind == "f" and array.itemsize == 4 else np.float64,
         )
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             raise ImageReadError(f"cannot read {self.info.name!r}: it holds NaN or infinite values")

@@ -25,7 +25,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -81,6 +81,8 @@ def separable_factors(weights: npt.NDArray[np.floating[Any]]) -> tuple[Array, Ar
     >>> separable_factors(np.array([[0.0, 1.0], [1.0, 0.0]])) is None
     True
     """
+    if weights.dtype.kind != "f":
+        weights = weights.astype(np.float64)
     if weights.shape[1] == 1:  # a column already
         return weights[:, 0].copy(), np.ones(1, dtype=weights.dtype)
     if weights.shape[0] == 1:  # a row already
@@ -102,11 +104,16 @@ def separable_factors(weights: npt.NDArray[np.floating[Any]]) -> tuple[Array, Ar
 
 
 def choose_method(
-    image_shape: Sequence[int], kernel: npt.ArrayLike, params: ConvParams | None = None
+    image_shape: Sequence[int],
+    kernel: npt.ArrayLike,
+    params: ConvParams | None = None,
+    *,
+    dtype: npt.DTypeLike = np.float64,
 ) -> Method:
     """The method expected to be fastest for this image size, kernel and geometry (never
     ``auto``), as ``scipy.signal.choose_conv_method`` is for SciPy. The kernel is taken as
-    given (``params.flip`` changes nothing here).
+    given (``params.flip`` changes nothing here); `dtype` is the computation's, float32 or
+    float64 (whether a kernel is separable depends on its rounding).
 
     >>> sobel = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]
     >>> choose_method((512, 512), sobel)
@@ -114,7 +121,7 @@ def choose_method(
     >>> choose_method((512, 512), np.random.default_rng(0).standard_normal((31, 31)))
     'fft'
     """
-    weights = np.asarray(kernel, dtype=np.float64)
+    weights = np.asarray(kernel, dtype=np.float64).astype(dtype)
     axes = arithmetic((image_shape[0], image_shape[1]), weights.shape, params or ConvParams())
     check_fits(axes)
     return _cheapest(weights, axes)
@@ -155,12 +162,14 @@ def _costs(weights: npt.NDArray[np.floating[Any]], axes: Axes) -> dict[Method, f
         costs["separable"] = (
             facts.column_passes * rows.output * cols.padded + facts.row_passes * outputs
         )
+    # The FFT computes whole tiles, overlapping by a span, every window in them kept by the
+    # stride or not.
     tile = _fft_tile(axes)
     tile_area = tile[0] * tile[1]
-    useful = _fft_valid(rows, tile[0]) * _fft_valid(cols, tile[1])
-    # The FFT computes every window, kept by the stride or not, and tiles overlap by a span.
-    passes = _FFT_PASSES_PER_LOG2 * float(np.log2(tile_area)) * tile_area / useful
-    costs["fft"] = passes * rows.padded * cols.padded
+    tiles = -(-rows.output // _fft_outputs(rows, tile[0])) * -(
+        -cols.output // _fft_outputs(cols, tile[1])
+    )
+    costs["fft"] = _FFT_PASSES_PER_LOG2 * float(np.log2(tile_area)) * tile_area * tiles
     return costs
 
 
@@ -351,18 +360,22 @@ def _in_strips(
     stopping = threading.Event()  # set when one thread fails or the caller is interrupted
 
     def run_strips(chunk: Sequence[int]) -> None:
-        scratch = worker.scratch()
-        for start in chunk:
-            if stopping.is_set():
-                return
-            stop = min(start + per_strip, total)
-            if worker.target is not None:
-                worker(start, stop, scratch, worker.target[start:stop])
-            else:
-                out = scratch[-1][: stop - start]
-                worker(start, stop, scratch, out)
-                assert store is not None
-                store(start, stop, out)
+        try:
+            scratch = worker.scratch()
+            for start in chunk:
+                if stopping.is_set():
+                    return
+                stop = min(start + per_strip, total)
+                if worker.target is not None:
+                    worker(start, stop, scratch, worker.target[start:stop])
+                else:
+                    out = scratch[-1][: stop - start]
+                    worker(start, stop, scratch, out)
+                    assert store is not None
+                    store(start, stop, out)
+        except BaseException:
+            stopping.set()
+            raise
 
     if workers == 1:
         run_strips(starts)
@@ -370,9 +383,10 @@ def _in_strips(
     per_worker = -(-len(starts) // workers)
     chunks = [starts[i : i + per_worker] for i in range(0, len(starts), per_worker)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        # Each thread runs in a copy of the caller's context, so NumPy's errstate holds there.
-        running = [pool.submit(contextvars.copy_context().run, run_strips, c) for c in chunks]
         try:
+            # Each thread runs in a copy of the caller's context: NumPy's errstate holds there.
+            running = [pool.submit(contextvars.copy_context().run, run_strips, c) for c in chunks]
+            wait(running, return_when=FIRST_EXCEPTION)
             for finished in running:
                 finished.result()  # re-raises a worker's error here
         except BaseException:  # an error, Ctrl-C: the other threads stop after their strip
@@ -454,9 +468,13 @@ class _DirectStrip(_StripWorker):
         return self.padded_rows(), self.output_rows(), self.output_rows()
 
     def __call__(self, start: int, stop: int, scratch: Any, out: Array) -> None:
-        rows, cols = self.axes
         padded = self.fill(start, stop, scratch[0])
-        n = stop - start
+        self.from_padded(padded, out, scratch[1][: stop - start])
+
+    def from_padded(self, padded: Array, out: Array, product: Array) -> None:
+        """Output rows ``len(out)`` from their padded input rows; `product` is scratch."""
+        rows, cols = self.axes
+        n = len(out)
         groups = [
             (
                 weight,
@@ -464,7 +482,7 @@ class _DirectStrip(_StripWorker):
             )
             for weight, taps in self.groups
         ]
-        _weighted_sum(groups, out, scratch[1][:n])
+        _weighted_sum(groups, out, product)
 
 
 def _tap_slice(axis: AxisArithmetic, tap: int, count: int) -> slice:
@@ -517,41 +535,60 @@ class _SeparableStrip(_StripWorker):
 
 
 def _fft_tile(axes: Axes) -> tuple[int, int]:
-    """The FFT size (rows, columns) of one tile: about 4 spans, at least _FFT_TILE, at most
-    the padded input."""
-    return tuple(  # type: ignore[return-value]
-        min(axis.padded, max(_FFT_TILE, 4 * axis.span)) for axis in axes
-    )
+    """The FFT size (rows, columns) of one tile: about 4 spans and at least _FFT_TILE, or the
+    padded input if smaller, rounded up to a size the FFT is fast for."""
+    rows, cols = (min(axis.padded, max(_FFT_TILE, 4 * axis.span)) for axis in axes)
+    return _fast_length(rows), _fast_length(cols)
 
 
-def _fft_valid(axis: AxisArithmetic, tile: int) -> int:
-    """Output positions one tile of size `tile` yields along `axis` (before striding)."""
-    return tile - axis.span + 1
+def _fast_length(size: int) -> int:
+    """The smallest n >= `size` with no prime factor above 5, for which the FFT is fastest.
+
+    >>> _fast_length(509), _fast_length(512), _fast_length(1001)
+    (512, 512, 1024)
+    """
+    n = size
+    while True:
+        rest = n
+        for prime in (2, 3, 5):
+            while rest % prime == 0:
+                rest //= prime
+        if rest == 1:
+            return n
+        n += 1
+
+
+def _fft_outputs(axis: AxisArithmetic, tile: int) -> int:
+    """Outputs one tile of size `tile` yields along `axis`: a whole number of strides."""
+    return (tile - axis.span) // axis.stride + 1
 
 
 class _FFTStrip(_StripWorker):
     def __init__(self, pixels: Pixels, weights: Array, axes: Axes, mode: PadMode) -> None:
         rows, cols = axes
         self.tile = _fft_tile(axes)
-        super().__init__(
-            pixels, axes, mode, rows_per_strip=(self.tile[0] - rows.span) // rows.stride + 1
-        )
-        # Outputs per tile, a whole number of strides.
-        self.cols_per_tile = (self.tile[1] - cols.span) // cols.stride + 1
+        super().__init__(pixels, axes, mode, rows_per_strip=_fft_outputs(rows, self.tile[0]))
+        self.cols_per_tile = _fft_outputs(cols, self.tile[1])
         dilated = np.zeros((rows.span, cols.span), dtype=weights.dtype)
         dilated[:: rows.dilation, :: cols.dilation] = weights
         # Correlation is convolution with the kernel turned by 180 degrees.
         spectrum = np.fft.rfft2(dilated[::-1, ::-1], s=self.tile)
         self.spectrum = spectrum.reshape(spectrum.shape + (1,) * (len(pixels.shape) - 2))
+        # A NaN or an infinity would spread over its whole tile through the transform: a
+        # strip that holds one is computed the direct way, where it stays in its windows.
+        self.direct = _DirectStrip(pixels, weights, axes, mode)
 
-    def scratch(self) -> tuple[Array, Array, Array]:
+    def scratch(self) -> tuple[Array, Array, Array, Array]:
         block = np.empty((*self.tile, *self.pixels.shape[2:]), self.pixels.dtype)
-        return self.padded_rows(), block, self.output_rows()
+        return self.padded_rows(), block, self.output_rows(), self.output_rows()
 
     def __call__(self, start: int, stop: int, scratch: Any, out: Array) -> None:
         rows, cols = self.axes
         padded, block = self.fill(start, stop, scratch[0]), scratch[1]
         n = stop - start
+        if not np.isfinite(padded).all():
+            self.direct.from_padded(padded, out, scratch[2][:n])
+            return
         for left in range(0, cols.output, self.cols_per_tile):
             right = min(left + self.cols_per_tile, cols.output)
             in_left = left * cols.stride

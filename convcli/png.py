@@ -57,7 +57,26 @@ class PngStrips:
 
     def add(self, start: int, pixels: npt.NDArray[Any]) -> None:
         """Rows ``start .. start + len(pixels)``: (n, W) or (n, W, 3) of uint8, or uint16 for
-        ``I;16``. Safe to call from several threads for different rows."""
+        ``I;16``. Safe to call from several threads for different rows.
+
+        Raises
+        ------
+        ValueError
+            If the rows do not fit the image or its mode, or start where rows were added.
+        """
+        bits, _, samples_per_pixel = _LAYOUT[self.mode]
+        shape = (self.width,) if samples_per_pixel == 1 else (self.width, samples_per_pixel)
+        dtype = np.uint8 if bits == 8 else np.uint16
+        if pixels.dtype != dtype or pixels.shape[1:] != shape or len(pixels) == 0:
+            raise ValueError(
+                f"PNG {self.mode} rows are (n, {', '.join(map(str, shape))}) of"
+                f" {np.dtype(dtype).name}, not {pixels.shape} of {pixels.dtype}"
+            )
+        if not 0 <= start <= self.height - len(pixels) or start in self._strips:
+            raise ValueError(
+                f"PNG rows {start}..{start + len(pixels) - 1} are outside the image's"
+                f" {self.height} rows or were added already"
+            )
         samples = pixels.astype(">u2") if self.mode == "I;16" else pixels
         rows = np.ascontiguousarray(samples).view(np.uint8).reshape(len(pixels), -1)
         raw = np.empty((len(rows), rows.shape[1] + 1), dtype=np.uint8)
@@ -75,7 +94,7 @@ class PngStrips:
         Raises
         ------
         ValueError
-            If rows are missing or added twice.
+            If rows are missing or overlap.
         """
         bits, colour, _ = _LAYOUT[self.mode]
         header = struct.pack(">IIBBBBB", self.width, self.height, bits, colour, 0, 0, 0)
@@ -85,8 +104,10 @@ class PngStrips:
         adler, row = 1, 0
         for start in sorted(self._strips):
             count, deflated, strip_adler, length = self._strips[start]
-            if start != row:
+            if start > row:
                 raise ValueError(f"PNG rows {row}..{start - 1} were never added")
+            if start < row:
+                raise ValueError(f"PNG rows {start}..{row - 1} were added twice")
             _chunk(stream, b"IDAT", deflated)
             adler = _adler32_combine(adler, strip_adler, length)
             row += count

@@ -45,6 +45,7 @@ from PIL import Image
 
 import convcli
 from convcli import ConvParams, convolve2d
+from convcli.methods import choose_method
 from convcli.params import PaddingArg
 
 Array = npt.NDArray[np.float32]
@@ -220,18 +221,6 @@ def import_peer(name: str) -> Any:
         ) from error
 
 
-def method_chooser() -> Callable[[tuple[int, int], Array, ConvParams], str] | None:
-    """convcli's ``choose_method`` if this version of the core has one, else None."""
-    try:
-        methods = importlib.import_module("convcli.methods")
-    except ModuleNotFoundError as error:
-        if error.name != "convcli.methods":
-            raise
-        return None
-    chooser = getattr(methods, "choose_method", None)
-    return cast("Callable[[tuple[int, int], Array, ConvParams], str] | None", chooser)
-
-
 def timed(call: Callable[[], T]) -> tuple[float, T]:
     """Seconds one call took, and what it returned."""
     start = time.perf_counter()
@@ -365,7 +354,6 @@ def benchmark_core(effort: Effort) -> str:
     """Time every case at every size against OpenCV, SciPy and the loop; the core table."""
     cv2 = import_peer("cv2")
     ndimage = import_peer("scipy.ndimage")
-    choose = method_chooser()
     rng = np.random.default_rng(SEED)
     cases = core_cases(rng)
     rows = []
@@ -381,14 +369,11 @@ def benchmark_core(effort: Effort) -> str:
                 format_ratio(convcli_s, opencv_s),
                 format_ratio(seconds_of(timings["scipy"]), convcli_s),
             ]
-            if choose is not None:
-                row.append(choose(image.shape, case.kernel, case.params()))
+            row.append(choose_method(image.shape, case.kernel, case.params(), dtype=image.dtype))
             rows.append(row)
 
     header = ["case", "size", "convcli ms", "OpenCV ms", "scipy ms", "loop ms"]
-    header += ["convcli ÷ OpenCV", "scipy ÷ convcli"]
-    if choose is not None:
-        header.append("convcli method")
+    header += ["convcli ÷ OpenCV", "scipy ÷ convcli", "convcli method"]
     notes = [
         "Float32, zero padding, same-size output (stride 2: OpenCV and scipy filter, then keep"
         " every other row and column; dilation 2: they get the 3x3 kernel spread over 5x5 with"
@@ -399,8 +384,6 @@ def benchmark_core(effort: Effort) -> str:
         f" having used up the {effort.budget:g} s a peer may spend on a case (the loop, not"
         f" warmed up: {effort.loop_budget:g} s).",
     ]
-    if choose is None:
-        notes.append("This version of convcli has no `convcli.methods.choose_method`.")
     return section("Core: one filter call", markdown_table(header, rows), notes)
 
 

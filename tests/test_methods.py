@@ -192,6 +192,19 @@ def test_the_choice_follows_the_kernel() -> None:
     assert choose(4096, rng.standard_normal((31, 31))) == "fft"
 
 
+def test_the_fft_is_not_chosen_where_its_last_tiles_would_be_mostly_empty() -> None:
+    # 512x512 with 7x7: two 512-tiles each way, the second nearly empty: direct is cheaper.
+    dense = np.random.default_rng(9).standard_normal((7, 7))
+    assert choose(512, dense) == "direct"
+
+
+def test_the_choice_judges_separability_in_the_images_precision() -> None:
+    gaussian = np.exp(-((np.arange(15.0) - 7) ** 2) / 12.5)
+    nearly = np.outer(gaussian, gaussian) + 1e-9 * np.random.default_rng(10).random((15, 15))
+    assert choose_method((4096, 4096), nearly, dtype=np.float32) == "separable"
+    assert choose_method((4096, 4096), nearly, dtype=np.float64) == "fft"
+
+
 def test_stride_favours_the_direct_method() -> None:
     # The FFT computes every window; direct taps only those the stride keeps.
     dense = np.random.default_rng(4).standard_normal((11, 11))
@@ -303,3 +316,40 @@ def test_an_error_in_one_thread_stops_the_others_and_reaches_the_caller() -> Non
     # The first thread failed on its first strip; the second, given 25 strips, stopped after
     # the one it was making.
     assert len(strips) <= 4
+
+
+def test_an_error_in_a_later_thread_stops_the_first_one_too() -> None:
+    image = np.random.default_rng(8).random((400, 50), dtype=np.float32)
+    weights = np.ones((3, 3), np.float32)
+    axes = arithmetic(image.shape, weights.shape, ConvParams())
+    strips: list[int] = []
+
+    def sink(start: int, stop: int, values: npt.NDArray[Any]) -> None:
+        strips.append(start)
+        if start >= axes[0].output // 2:
+            raise OSError("disk full")
+        time.sleep(0.01)
+
+    with tiny_strips(), pytest.raises(OSError, match="disk full"):
+        methods.run_into(image, weights, axes, "zeros", sink, method="direct", threads=2)
+    assert len(strips) <= 4
+
+
+@pytest.mark.parametrize("method", FORCED)
+def test_a_nan_spreads_only_to_the_windows_that_hold_it(method: str) -> None:
+    # As in PyTorch; an FFT would spread it over its whole tile, so such strips go direct.
+    image = np.zeros((60, 50))
+    image[10, 20] = np.nan
+    kernel = np.outer([1.0, 2.0, 3.0], [1.0, -1.0, 2.0])
+    with tiny_strips():
+        result = convolve2d(image, kernel, padding=1, method=method)
+    assert np.argwhere(np.isnan(result)).tolist() == [
+        [row, col] for row in (9, 10, 11) for col in (19, 20, 21)
+    ]
+
+
+def test_big_endian_float32_is_computed_in_float32() -> None:
+    image = np.arange(20.0, dtype=">f4").reshape(4, 5)
+    result = convolve2d(image, [[1, 2]])
+    assert result.dtype == np.float32
+    assert result.tolist() == convolve2d(image.astype(np.float32), [[1, 2]]).tolist()

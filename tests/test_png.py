@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import struct
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,11 +28,26 @@ def random_image(mode: StreamMode, height: int, width: int, seed: int) -> npt.ND
 
 
 def read_back(png: PngStrips) -> Image.Image:
+    """The PNG as Pillow reads it, after zlib has checked its Adler-32 (Pillow does not)."""
     buffer = io.BytesIO()
     png.write(buffer)
-    image = Image.open(io.BytesIO(buffer.getvalue()))
+    data = buffer.getvalue()
+    assert zlib.decompress(b"".join(idat_chunks(data)))  # raises on a wrong checksum
+    image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+def idat_chunks(data: bytes) -> list[bytes]:
+    """The data of every IDAT chunk of a PNG file, in order."""
+    chunks, position = [], 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        if kind == b"IDAT":
+            chunks.append(data[position + 8 : position + 8 + length])
+        position += 12 + length
+    return chunks
 
 
 @pytest.mark.parametrize("mode", STREAM_MODES)
@@ -96,3 +113,31 @@ def test_the_level_trades_size_for_time() -> None:
         sizes.append(len(buffer.getvalue()))
     assert sizes[0] > sizes[1] >= sizes[2]
     assert sizes[0] > 256 * 257  # level 0 stores the filtered rows as they are
+
+
+@pytest.mark.parametrize(
+    ("mode", "start", "rows"),
+    [
+        ("L", 0, np.zeros((2, 4), np.int64)),  # not uint8
+        ("RGB", 0, np.zeros((2, 4, 4), np.uint8)),  # RGBA, not RGB
+        ("L", 0, np.zeros((2, 5), np.uint8)),  # too wide
+        ("I;16", 0, np.zeros((2, 4), np.uint8)),  # 8 bits, not 16
+        ("L", 9, np.zeros((2, 4), np.uint8)),  # past the last row
+        ("L", -1, np.zeros((2, 4), np.uint8)),
+    ],
+)
+def test_rows_that_do_not_fit_are_refused(
+    mode: StreamMode, start: int, rows: npt.NDArray[Any]
+) -> None:
+    with pytest.raises(ValueError, match=r"^PNG "):
+        PngStrips(10, 4, mode, level=1).add(start, rows)
+
+
+def test_rows_added_twice_are_refused() -> None:
+    png = PngStrips(10, 4, "L", level=1)
+    png.add(0, np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="added already"):
+        png.add(0, np.zeros((4, 4), np.uint8))
+    png.add(2, np.zeros((8, 4), np.uint8))  # overlaps rows 2..3
+    with pytest.raises(ValueError, match=r"rows 2\.\.3 were added twice"):
+        png.write(io.BytesIO())
