@@ -23,10 +23,10 @@ from convcli.core import (
     computed_in,
     sample_centre,
 )
-from convcli.errors import KernelError
+from convcli.errors import KernelError, ParameterError
 from convcli.kernel_spec import Step
 from convcli.kernels import Kernel, Operator
-from convcli.methods import Sink
+from convcli.methods import Sink, separable_factors
 from convcli.padding import RowSource
 from convcli.params import ConvParams, Pair
 from convcli.rangemap import is_zero_sum
@@ -124,6 +124,22 @@ def stream_chain(
 
         apply_kernel_into(values, last.weights, params, scaled, **how)
     return tuple(axes)
+
+
+def check_method(steps: Sequence[Step], method: str, *, dtype: npt.DTypeLike) -> None:
+    """Refuse, before any work, a method that a step's kernel cannot use: ``separable`` needs
+    kernels of rank 1 (judged in `dtype`, the computation's)."""
+    if method != "separable":
+        return
+    for number, step in enumerate(steps, start=1):
+        kernels = [step.x, step.y] if isinstance(step, Operator) else [step]
+        for kernel in kernels:
+            if separable_factors(kernel.weights.astype(dtype)) is None:
+                where = f"step {number} ({kernel.name})" if len(steps) > 1 else kernel.name
+                raise ParameterError(
+                    f"method separable needs kernels of rank 1 (a column times a row);"
+                    f" {where} is not"
+                )
 
 
 def _size(pixels: npt.NDArray[Any] | RowSource) -> Pair:

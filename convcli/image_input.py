@@ -102,8 +102,8 @@ class ImageInfo:
 
 @dataclass(frozen=True)
 class DecodedImage:
-    """Pixels as floats in the image's own units: float32 for 8- and 16-bit samples (exact),
-    float64 for unitless ones (32-bit integers need it)."""
+    """Pixels as floats in the image's own units: float32 for 8-bit samples, float64 for
+    16-bit and unitless ones (see :class:`_PillowRows`)."""
 
     info: ImageInfo
     """The header's facts; the size is the decoded one."""
@@ -168,7 +168,10 @@ class _ArrayImage(OpenImage):
     def decode_rows(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedRows:
         to_choice(gray, GRAY_CHOICES, "gray weights")
         self._stream.seek(0)
-        array = np.load(self._stream, allow_pickle=False)
+        try:
+            array = np.load(self._stream, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:
+            raise ImageReadError(f"cannot read {self.info.name!r}: {error}") from None
         # float32 stays float32 (what an 8- or 16-bit image becomes); the rest is float64.
         values: FloatArray = np.asarray(
             array,
@@ -198,6 +201,8 @@ class _PillowImage(OpenImage):
             try:
                 self._image.load()
                 image = self._upright(self._image)
+                if image is not self._image:
+                    self._image.close()  # frees the unturned pixels: only the turned are read
                 converts = self.info.channels == 3 and not color
                 rows = _PillowRows(image, self.info, GRAY_WEIGHTS[weights] if converts else None)
                 alpha = rows.alpha() if keep_alpha and self.info.has_alpha else None
@@ -228,7 +233,7 @@ class _PillowImage(OpenImage):
 class _PillowRows:
     """Float rows of a decoded Pillow image, converted strip by strip (a :class:`RowSource`).
 
-    8- and 16-bit samples become float32, exactly; unitless 32-bit ones float64. Colour
+    8-bit samples become float32, 16-bit and unitless ones float64, all exactly. Colour
     becomes gray by `weights` when given, computed in that float type.
     """
 
@@ -239,7 +244,9 @@ class _PillowRows:
         self, image: Image.Image, info: ImageInfo, weights: tuple[float, float, float] | None
     ) -> None:
         self._image, self._info = image, info
-        self.dtype = np.dtype(np.float64 if info.depth == "unitless" else np.float32)
+        # float32 keeps 8-bit results within a thousandth of a level; 16-bit output has 257
+        # times finer levels, and float32 would move one pixel in 500 by one.
+        self.dtype = np.dtype(np.float32 if info.depth == "8" else np.float64)
         self._weights = None if weights is None else np.array(weights, dtype=self.dtype)
         channels = () if info.channels == 1 or weights is not None else (info.channels,)
         self.shape: tuple[int, ...] = (image.height, image.width, *channels)

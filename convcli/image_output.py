@@ -240,7 +240,11 @@ def encode_into(
         if image.mode != mode:
             raise ValueError(f"planes of shape {planes.shape} and {planes.dtype} are not {mode}")
         image.save(stream, format=fmt.pillow, **options)
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except OSError as error:
+        if error.errno is not None:  # the stream failed (disk full): a write error, not ours
+            raise
+        raise ImageWriteError(f"cannot encode {fmt.name} ({mode}): {error}") from None
+    except (ValueError, KeyError, TypeError) as error:
         raise ImageWriteError(f"cannot encode {fmt.name} ({mode}): {error}") from None
 
 
@@ -293,7 +297,10 @@ def write_stream(stream: IO[bytes], data: bytes) -> None:
         If the stream fails: the reader closed the pipe, the disk is full.
     """
     try:
-        stream.write(data)
+        remaining = memoryview(data)
+        while remaining:  # an unbuffered stream may take only part of it
+            written = stream.write(remaining)
+            remaining = remaining[written if written is not None else len(remaining) :]
         stream.flush()
     except BrokenPipeError:
         _discard_further_output(stream)

@@ -22,6 +22,7 @@ from convcli.chain import (
     carry_alpha,
     chain_arithmetic,
     check_chain_fits,
+    check_method,
     is_signed,
     stream_chain,
 )
@@ -50,13 +51,13 @@ from convcli.image_output import (
 )
 from convcli.kernel_spec import Step
 from convcli.kernels import Kernel
+from convcli.methods import METHODS
 from convcli.params import ConvParams, Pair, to_choice
 from convcli.png import STREAM_MODES, PngStrips, StreamMode
 from convcli.rangemap import (
     RANGE_MODES,
     RangeMode,
     map_into,
-    map_to_pixels,
     resolve_range_mode,
     to_pixels,
 )
@@ -260,6 +261,8 @@ def apply_to_image(
         plan = _plan(image.info, fmt, options, range_mode)
         axes = chain_arithmetic(image.info.size, [step.shape for step in steps], params)
         check_chain_fits(axes, [step.name for step in steps])
+        dtype = np.float32 if image.info.depth == "8" else np.float64
+        check_method(steps, to_choice(options.method, METHODS, "method"), dtype=dtype)
         decoded = image.decode_rows(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
         # The chain checks its arithmetic again on the decoded size: a PNG may tell its
         # orientation only after its pixels.
@@ -369,6 +372,11 @@ def _filtered(
     if plan.depth == "npy":
         values = result
     elif plan.depth == "float":
+        if max(-low, high) > float(np.finfo(np.float32).max):
+            raise ImageWriteError(
+                f"the result for {info.name!r} overflows 32-bit float output"
+                f" ({low:g} to {high:g}); .npy holds it"
+            )
         if max(-low, high) > _FLOAT32_EXACT:
             warnings.warn(
                 f"{info.name}: values beyond 2^24 lose digits in 32-bit float; .npy keeps them",
@@ -378,7 +386,9 @@ def _filtered(
         values = result.astype(np.float32, copy=False)
     else:
         assert concrete is not None
-        values, clipped = map_to_pixels(result, concrete, max_value=full_scale, unit=unit)
+        values = np.empty(result.shape, dtype=np.uint8 if full_scale == 255 else np.uint16)
+        # The result is not needed afterwards: mapped in place, no copy of it.
+        clipped = map_into(result, concrete, values, max_value=full_scale, unit=unit)
     return _Output(values, None, concrete, (low, high), clipped, chained.steps, full_scale, unit)
 
 

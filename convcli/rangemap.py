@@ -117,8 +117,15 @@ def _before_clamping(
         low, high = float(values.min()), float(values.max())
         span = high - low
         if span > 0:
-            values -= values.dtype.type(low)
-            values *= max_value / span
+            # In whichever order cannot overflow: a narrow span shifted first (its values are
+            # close), a wide one shrunk first (the difference of its ends may not fit).
+            factor = max_value / span
+            if factor > 1:
+                values -= values.dtype.type(low)
+                values *= factor
+            else:
+                values *= factor
+                values -= values.dtype.type(low * factor)
         else:
             values[...] = 0
     else:

@@ -19,7 +19,8 @@ from PIL import Image
 from convcli import convolve2d
 from convcli.cli import cli
 from convcli.core import sample_centre
-from convcli.kernels import get_kernel
+from convcli.kernel_spec import resolve_kernel
+from convcli.kernels import Kernel, get_kernel
 from convcli.params import ConvParams
 from convcli.rangemap import to_pixels
 from tests import images
@@ -510,3 +511,48 @@ def test_a_transparent_colour_is_carried_as_alpha(tmp_path: Path, mode: str) -> 
     assert np.array_equal(written[..., -1], np.rint(alpha * unit))
     colour = written[..., :-1] if mode == "RGB" else written[..., 0]
     assert np.array_equal(colour, np.rint(values * unit))
+
+
+def test_a_truncated_npy_is_a_read_error(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.ones((40, 30)))
+    data = (tmp_path / "a.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(data[: len(data) // 2])
+    result = run("apply", "-k", "vertical", tmp_path / "cut.npy", tmp_path / "o.png")
+    one_line_error(result, 1, "cannot read")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_float_output_that_overflows_float32_is_refused(tmp_path: Path) -> None:
+    Image.fromarray(np.full((6, 5), 3.0e38, dtype=np.float32), mode="F").save(tmp_path / "f.tif")
+    (tmp_path / "out.tif").write_bytes(b"keep me")
+    result = run("apply", "-k", "box-3", "--scale", "9", tmp_path / "f.tif", tmp_path / "out.tif")
+    one_line_error(result, 1, "overflows 32-bit float output")
+    assert (tmp_path / "out.tif").read_bytes() == b"keep me"
+
+
+def test_sixteen_bit_gray_is_computed_in_float64(tmp_path: Path) -> None:
+    values = np.random.default_rng(3).integers(0, 65536, (40, 50)).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "g.png")
+    result = run(
+        "apply", "-k", "gaussian:2", "--padding", "same", tmp_path / "g.png", tmp_path / "o.png"
+    )
+    assert result.exit_code == 0, result.stderr
+    step = resolve_kernel("gaussian:2")
+    assert isinstance(step, Kernel)
+    kernel = step.weights * step.scale
+    pad = kernel.shape[0] // 2
+    expected = to_pixels(
+        convolve2d(values.astype(np.float64), kernel, padding=pad), "clip", max_value=65535
+    )
+    assert np.array_equal(read_pixels(tmp_path / "o.png"), expected)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("fmt", ["tiff", "png", "npy"])
+def test_a_full_disk_is_a_write_error_naming_the_output(tmp_path: Path, fmt: str) -> None:
+    images.rgba8(tmp_path / "a.png", 300, 300)  # more than a write buffer: fails mid-encoding
+    alpha = ["--no-alpha"] if fmt == "npy" else []
+    result = run(
+        "apply", "-k", "vertical", *alpha, "--format", fmt, tmp_path / "a.png", "/dev/full"
+    )
+    one_line_error(result, 1, "cannot write '/dev/full': No space left on device")

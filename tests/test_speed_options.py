@@ -43,7 +43,8 @@ def test_every_method_writes_the_same_pixels(
 def test_separable_is_refused_for_a_kernel_of_rank_two(photo: Path, tmp_path: Path) -> None:
     result = run("apply", "-k", "laplacian", "--method", "separable", photo, tmp_path / "o.png")
     assert result.exit_code == 2, result.stderr
-    assert "method separable needs a kernel of rank 1" in result.stderr
+    assert "method separable needs kernels of rank 1" in result.stderr
+    assert "laplacian is not" in result.stderr
     assert not (tmp_path / "o.png").exists()
 
 
@@ -98,3 +99,14 @@ def test_strip_by_strip_png_equals_the_whole_image_path(
     with Image.open(tmp_path / "o.png") as png, Image.open(tmp_path / "o.tif") as tiff:
         assert png.mode == tiff.mode
         assert np.array_equal(np.asarray(png), np.asarray(tiff))
+
+
+def test_separable_is_refused_before_decoding_and_names_the_step(tmp_path: Path) -> None:
+    images.rgb8(tmp_path / "in.png", 30, 20)
+    result = run(
+        "apply", "-k", "gaussian-3", "-k", "laplacian", "--method", "separable",
+        tmp_path / "in.png", tmp_path / "o.png",
+    )  # fmt: skip
+    assert result.exit_code == 2, result.stderr
+    assert "step 2 (laplacian) is not" in result.stderr
+    assert not (tmp_path / "o.png").exists()
