@@ -1,0 +1,202 @@
+"""Many images through one chain: the output names, the work shared among processes, a result
+per file. One bad file does not stop the others.
+
+Each file goes through :func:`convcli.pipeline.apply_to_image`, the single-file path itself,
+in this process (one job) or in worker processes (several): results are the same either way.
+Workers split the cores among themselves, so jobs and the core's threads together never ask
+for more threads than there are cores, and at most two files per worker are in flight, so a
+batch of 10,000 files holds a handful of images, not 10,000.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Any
+
+from convcli.errors import ConvcliError, ParameterError
+from convcli.image_output import choose_format
+from convcli.kernel_spec import Step
+from convcli.methods import default_threads
+from convcli.params import ConvParams
+from convcli.pipeline import ImageOptions, apply_to_image, error_record
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input and the output it is written to."""
+
+    source: Path
+    destination: Path
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What became of one job: its JSON record, and the warnings met on the way."""
+
+    job: Job
+    record: dict[str, Any]
+    """:meth:`~convcli.pipeline.ApplyReport.record`, or :func:`error_record` on failure."""
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.record["status"] == "ok")
+
+
+def read_input_list(stream: IO[str]) -> list[Path]:
+    """The paths in a list of inputs, one a line (``find`` prints them so); blank lines skipped.
+
+    >>> import io
+    >>> read_input_list(io.StringIO("a.png\\n\\nphotos/b c.jpg\\r\\n"))
+    [PosixPath('a.png'), PosixPath('photos/b c.jpg')]
+    """
+    return [Path(line.rstrip("\r\n")) for line in stream if line.strip()]
+
+
+def output_path(
+    source: Path, out_dir: Path, *, suffix: str = "", output_format: str | None
+) -> Path:
+    """Where `source` is written: its stem, then `suffix`, then the extension of
+    `output_format` (as given: ``jpg`` gives ``.jpg``) or else the input's own.
+
+    >>> output_path(Path("in/cat.jpeg"), Path("out"), suffix="_edges", output_format=None)
+    PosixPath('out/cat_edges.jpeg')
+    >>> output_path(Path("in/cat.jpeg"), Path("out"), output_format="png")
+    PosixPath('out/cat.png')
+
+    Raises
+    ------
+    ParameterError
+        If the input has no extension and no ``--format`` names one.
+    """
+    if output_format is None:
+        if not source.suffix:
+            raise ParameterError(
+                f"{str(source)!r} has no extension to keep: name the output format with --format"
+            )
+        extension = source.suffix
+    else:
+        fmt = choose_format(f"x.{output_format}", None)  # refuses a format convcli lacks
+        named = f".{output_format.lower()}"
+        extension = named if named in fmt.extensions else fmt.extensions[0]
+    return out_dir / f"{source.stem}{suffix}{extension}"
+
+
+def plan(
+    sources: Sequence[Path], out_dir: Path, *, suffix: str = "", output_format: str | None = None
+) -> list[Job]:
+    """A job for each input, checked before any work: no two may write the same output.
+
+    Raises
+    ------
+    ParameterError
+        Naming the first two inputs that would write one output (the same input given twice
+        included), or an input whose output format is unknown.
+    """
+    jobs: list[Job] = []
+    first_writer: dict[Path, Path] = {}
+    for source in sources:
+        destination = output_path(source, out_dir, suffix=suffix, output_format=output_format)
+        earlier = first_writer.setdefault(destination, source)
+        if earlier is not source:
+            raise ParameterError(
+                f"{str(earlier)!r} and {str(source)!r} would both write {str(destination)!r};"
+                " rename one, or tell them apart with --suffix"
+            )
+        jobs.append(Job(source, destination))
+    return jobs
+
+
+def threads_per_job(jobs: int, threads: int | None) -> int:
+    """The core's threads for each of `jobs` workers: `threads` if given, else the cores
+    shared out, at least one each.
+
+    >>> threads_per_job(4, None) >= 1, threads_per_job(2, 3)
+    (True, 3)
+    """
+    return threads if threads is not None else max(1, default_threads() // jobs)
+
+
+def process(
+    job: Job, steps: Sequence[Step], params: ConvParams, options: ImageOptions
+) -> FileResult:
+    """Run one job; an error of the file's own becomes its record, never an exception."""
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            report = apply_to_image(job.source, job.destination, steps, params, options)
+            record = report.record(ms=_ms_since(started))
+        except ConvcliError as error:
+            record = error_record(
+                str(job.source), str(job.destination), str(error), ms=_ms_since(started)
+            )
+    return FileResult(job, record, tuple(str(warning.message) for warning in caught))
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions,
+    *,
+    workers: int,
+    on_result: Callable[[FileResult], None],
+) -> None:
+    """Run every job, on `workers` processes (1: in this one), calling `on_result` in this
+    process as each finishes, in the order they finish.
+
+    On Ctrl-C (or SIGTERM in this process), no new file is started; the files being written
+    are finished (so none is left half-written), then the interruption goes on.
+    """
+    if workers < 1:
+        raise ParameterError(f"jobs must be at least 1, got {workers}")
+    options = replace(options, threads=threads_per_job(workers, options.threads))
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            on_result(process(job, steps, params, options))
+        return
+    pending = iter(jobs)
+    with ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts) as pool:
+        running: set[Future[FileResult]] = set()
+        try:
+            for _ in range(2 * workers):
+                _submit_next(pool, pending, running, steps, params, options)
+            while running:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                for finished in done:
+                    on_result(finished.result())
+                    _submit_next(pool, pending, running, steps, params, options)
+        except BaseException:
+            for future in running:
+                future.cancel()  # those not started; the others finish their file
+            raise
+
+
+def _submit_next(
+    pool: ProcessPoolExecutor,
+    pending: Iterator[Job],
+    running: set[Future[FileResult]],
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions,
+) -> None:
+    job = next(pending, None)
+    if job is not None:
+        running.add(pool.submit(process, job, steps, params, options))
+
+
+def _ignore_interrupts() -> None:
+    """In a worker: Ctrl-C reaches the whole process group, and the batch's own process
+    decides what it means (finish the files in hand, start no other)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,112 @@
+"""Batches: output names, collisions, input lists, and the work shared among processes."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convcli.batch import FileResult, Job, output_path, plan, read_input_list, run_jobs
+from convcli.errors import ParameterError
+from convcli.kernel_spec import resolve_kernel
+from convcli.params import ConvParams
+from convcli.pipeline import ImageOptions
+from tests import images
+from tests.conftest import read_pixels
+
+
+def test_outputs_keep_the_stem_with_the_suffix_and_the_format() -> None:
+    jobs = plan([Path("a/cat.jpg"), Path("b/dog.png")], Path("out"), suffix="_edges")
+    assert [job.destination for job in jobs] == [
+        Path("out/cat_edges.jpg"),
+        Path("out/dog_edges.png"),
+    ]
+    assert output_path(Path("cat.jpg"), Path("o"), output_format="tif") == Path("o/cat.tif")
+    assert output_path(Path("cat.jpg"), Path("o"), output_format="TIFF") == Path("o/cat.tiff")
+    assert output_path(Path("cat.jpg"), Path("o"), output_format="jpeg") == Path("o/cat.jpeg")
+
+
+def test_two_inputs_writing_one_output_are_refused_before_any_work() -> None:
+    with pytest.raises(
+        ParameterError, match=re.escape("'a/x.png' and 'b/x.jpg' would both write 'out/x.png'")
+    ):
+        plan([Path("a/x.png"), Path("b/x.jpg")], Path("out"), output_format="png")
+    with pytest.raises(ParameterError, match="would both write"):
+        plan([Path("x.png"), Path("x.png")], Path("out"))
+
+
+@pytest.mark.parametrize(
+    ("sources", "fmt", "message"),
+    [
+        ([Path("noext")], None, "has no extension to keep"),
+        ([Path("a.png")], "gif87", "gif87"),
+    ],
+)
+def test_an_output_format_that_cannot_be_told_is_refused(
+    sources: list[Path], fmt: str | None, message: str
+) -> None:
+    with pytest.raises(ParameterError, match=message):
+        plan(sources, Path("out"), output_format=fmt)
+
+
+def test_an_input_list_is_one_path_a_line() -> None:
+    listed = read_input_list(io.StringIO("a.png\n\n  \nphotos/b c.jpg\r\nlast.tif"))
+    assert listed == [Path("a.png"), Path("photos/b c.jpg"), Path("last.tif")]
+
+
+def make_batch(tmp_path: Path) -> list[Job]:
+    """Three good images and a broken one, to be written into out/."""
+    for name in ("a", "b", "c"):
+        images.rgb8(tmp_path / f"{name}.png", 40, 30)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    sources = [tmp_path / name for name in ("a.png", "broken.png", "b.png", "c.png")]
+    (tmp_path / "out").mkdir()
+    return plan(sources, tmp_path / "out", suffix="_v")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_one_bad_file_is_reported_and_the_others_are_written(tmp_path: Path, workers: int) -> None:
+    jobs = make_batch(tmp_path)
+    results: list[FileResult] = []
+    run_jobs(jobs, [resolve_kernel("vertical")], ConvParams(), ImageOptions(), workers=workers,
+             on_result=results.append)  # fmt: skip
+    by_name = {result.job.source.name: result for result in results}
+    assert sorted(by_name) == ["a.png", "b.png", "broken.png", "c.png"]
+    assert not by_name["broken.png"].ok
+    assert "cannot" in by_name["broken.png"].record["error"]
+    assert by_name["broken.png"].record["output"] == str(tmp_path / "out" / "broken_v.png")
+    for name in ("a", "b", "c"):
+        assert by_name[f"{name}.png"].ok
+        assert by_name[f"{name}.png"].record["output_shape"] == [38, 28]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_v.png", "b_v.png", "c_v.png"]
+
+
+def test_two_workers_write_what_one_writes(tmp_path: Path) -> None:
+    jobs = make_batch(tmp_path)
+    steps = [resolve_kernel("sobel")]
+    options = ImageOptions(color=True)
+    run_jobs(jobs, steps, ConvParams(), options, workers=1, on_result=lambda result: None)
+    alone = {
+        job.destination.name: read_pixels(job.destination)
+        for job in jobs
+        if job.destination.exists()
+    }
+    for job in jobs:
+        job.destination.unlink(missing_ok=True)
+    run_jobs(jobs, steps, ConvParams(), options, workers=2, on_result=lambda result: None)
+    for name, pixels in alone.items():
+        assert np.array_equal(read_pixels(tmp_path / "out" / name), pixels)
+    assert len(alone) == 3
+
+
+def test_warnings_of_a_file_come_back_with_its_result(tmp_path: Path) -> None:
+    images.gray16(tmp_path / "deep.png")
+    jobs = plan([tmp_path / "deep.png"], tmp_path, suffix="_8", output_format="jpg")
+    results: list[FileResult] = []
+    run_jobs(jobs, [resolve_kernel("identity")], ConvParams(padding=(1, 1)), ImageOptions(),
+             workers=1, on_result=results.append)  # fmt: skip
+    assert results[0].ok
+    assert any("16-bit input written as 8-bit" in warning for warning in results[0].warnings)
