@@ -490,7 +490,9 @@ def _must_not_decode(*args: object, **kwargs: object) -> None:
 
 
 def test_sixteen_bit_into_an_8_bit_format_says_so(tmp_path: Path) -> None:
-    pixels = images.gray16(tmp_path / "g.png")
+    # A smooth ramp: JPEG keeps it within a level or two, whatever random images came before.
+    pixels = np.add.outer(np.arange(24) * 1000, np.arange(32) * 900).astype(np.uint16)
+    Image.fromarray(pixels).save(tmp_path / "g.png")
     result = identity(tmp_path / "g.png", tmp_path / "o.jpg")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == (
@@ -498,7 +500,7 @@ def test_sixteen_bit_into_an_8_bit_format_says_so(tmp_path: Path) -> None:
         " (jpeg holds no 16-bit)\n"
     )
     expected = np.rint(pixels * (255 / 65535))
-    assert np.abs(read_pixels(tmp_path / "o.jpg").astype(int) - expected).mean() < 8
+    assert np.abs(read_pixels(tmp_path / "o.jpg").astype(int) - expected).mean() < 2
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "I;16"])
