@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from convcli.errors import ConvcliError, ParameterError
+from convcli.image_input import open_image
 from convcli.image_output import choose_format
 from convcli.kernel_spec import Step
 from convcli.methods import default_threads
 from convcli.params import ConvParams
 from convcli.pipeline import ImageOptions, apply_to_image, error_record
+from convcli.shape import chain_arithmetic, check_chain_fits
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,35 @@ def process(
                 str(job.source), str(job.destination), str(error), ms=_ms_since(started)
             )
     return FileResult(job, record, tuple(str(warning.message) for warning in caught))
+
+
+def planned_record(
+    job: Job, steps: Sequence[Step], params: ConvParams, options: ImageOptions
+) -> dict[str, Any]:
+    """What running `job` would write, from the input's header alone: the record of a run,
+    with status ``planned`` (or ``error``) and no values."""
+    started = time.perf_counter()
+    try:
+        with open_image(
+            job.source, auto_orient=options.auto_orient, max_pixels=options.max_pixels
+        ) as image:
+            size = image.info.size
+        axes = chain_arithmetic(size, [step.shape for step in steps], params)
+        check_chain_fits(axes, [step.name for step in steps])
+    except ConvcliError as error:
+        return error_record(
+            str(job.source), str(job.destination), str(error), ms=_ms_since(started)
+        )
+    record = error_record(str(job.source), str(job.destination), "", ms=_ms_since(started))
+    last = axes[-1]
+    record.update(
+        status="planned",
+        error=None,
+        input_shape=list(size),
+        output_shape=[last[0].output, last[1].output],
+        kernels=[step.name for step in steps],
+    )
+    return record
 
 
 def run_jobs(

@@ -20,6 +20,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -47,7 +48,7 @@ from convcli.options import (
 
 if TYPE_CHECKING:
     from convcli.kernel_spec import Step
-    from convcli.params import Pair
+    from convcli.params import ConvParams, Pair
     from convcli.pipeline import ImageOptions
 
 # Each command imports what it needs when it runs, down to json: NumPy, Pillow and Rich would
@@ -74,6 +75,10 @@ class Interrupted(click.ClickException):
 
     def __init__(self) -> None:
         super().__init__("interrupted")
+
+
+class SomeFilesFailedError(Exception):
+    """Some files of a batch failed: each was reported when it did; exit 1."""
 
 
 class ConvcliGroup(click.Group):
@@ -126,6 +131,8 @@ class ConvcliGroup(click.Group):
                 hint = f" (see '{error.ctx.command_path} --help')"
             report_error(error.format_message() + hint)
             return error.exit_code
+        except SomeFilesFailedError:  # each failure is on stderr already, and the summary
+            return EXIT_DATA_ERROR
         except click.ClickException as error:
             self._show_traceback()
             report_error(error.format_message())
@@ -219,9 +226,33 @@ _KERNEL_HELP = (
 @click.option("--bias", type=NumberType(), help="Add B to the result; replaces a file's own bias.")
 @image_options
 @click.option("--explain", is_flag=True, help="Print the shape arithmetic of each step to stderr.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON record of the run on stdout.")
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path, allow_dash=True))
-@click.argument("output_path", metavar="OUTPUT", type=click.Path(path_type=Path, allow_dash=True))
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON record of each file on stdout (a line)."
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Batch: write every INPUT here, as its stem, --suffix and extension (made if missing).",
+)
+@click.option("--suffix", default="", help="Batch: add this to each output's stem, e.g. _edges.")
+@click.option(
+    "--inputs-from",
+    type=click.File("r"),
+    help="Batch: read more INPUT paths from FILE (- for stdin), one a line.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Batch: files processed in parallel processes (default: the cores; 1 = one by one).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Batch: no progress bar and no summary.")
+@click.option(
+    "--dry-run", is_flag=True, help="Batch: print each output and its shape; write nothing."
+)
+@click.argument(
+    "paths", metavar="INPUT... [OUTPUT]", nargs=-1, type=click.Path(path_type=Path, allow_dash=True)
+)
 def apply(
     steps: tuple[Step, ...],
     stride: Pair,
@@ -235,8 +266,13 @@ def apply(
     image: ImageOptions,
     explain: bool,
     as_json: bool,
-    input_path: Path,
-    output_path: Path,
+    out_dir: Path | None,
+    suffix: str,
+    inputs_from: IO[str] | None,
+    jobs: int | None,
+    quiet: bool,
+    dry_run: bool,
+    paths: tuple[Path, ...],
 ) -> None:
     """Filter an image with one kernel, or a chain of them, and write the result.
 
@@ -260,12 +296,26 @@ def apply(
     from convcli.pipeline import apply_to_image, error_record
     from convcli.render import chain_report, explain_values
 
-    if as_json and str(output_path) == "-":
-        raise click.UsageError("--json prints on stdout, so OUTPUT cannot be '-' with it")
     params = ConvParams.from_args(
         stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
     )
     chain = prepare_chain(steps, normalize=normalize, scale=scale, bias=bias)
+    if out_dir is not None or inputs_from is not None:
+        batch = _BatchRequest(out_dir, suffix, inputs_from, jobs, quiet, dry_run)
+        _apply_batch(paths, batch, chain, params, image, explain=explain, as_json=as_json)
+        return
+    batch_only = {"--suffix": suffix, "--jobs": jobs, "--quiet": quiet, "--dry-run": dry_run}
+    for option, value in batch_only.items():
+        if value:
+            raise click.UsageError(f"{option} is for batches: give --out-dir DIR")
+    if len(paths) != 2:
+        raise click.UsageError(
+            "give INPUT and OUTPUT, or several INPUTs with --out-dir DIR"
+            f" (got {len(paths)} path{'' if len(paths) == 1 else 's'})"
+        )
+    input_path, output_path = paths
+    if as_json and str(output_path) == "-":
+        raise click.UsageError("--json prints on stdout, so OUTPUT cannot be '-' with it")
     source: Path | IO[bytes] = input_path
     if str(input_path) == "-":
         source = _standard_stream(sys.stdin, "read standard input")
@@ -423,6 +473,61 @@ def shape(
     else:
         check_chain_fits(axes, labels)  # the error carries the arithmetic to stderr
         print_product(chain_report(labels, axes))
+
+
+@dataclass(frozen=True)
+class _BatchRequest:
+    """The batch options of ``apply``, as given."""
+
+    out_dir: Path | None
+    suffix: str
+    inputs_from: IO[str] | None
+    jobs: int | None
+    quiet: bool
+    dry_run: bool
+
+
+def _apply_batch(
+    paths: Sequence[Path],
+    request: _BatchRequest,
+    chain: Sequence[Step],
+    params: ConvParams,
+    image: ImageOptions,
+    *,
+    explain: bool,
+    as_json: bool,
+) -> None:
+    """``apply`` on many inputs; exit 1 if any file failed (each said as it happened)."""
+    from convcli import errors
+    from convcli.batch import plan, read_input_list
+    from convcli.batch_report import BatchSettings, run_batch
+    from convcli.methods import default_threads
+
+    if request.out_dir is None:
+        raise click.UsageError("--inputs-from needs --out-dir DIR, where the outputs go")
+    if explain:
+        raise click.UsageError("--explain is for one file: give INPUT and OUTPUT")
+    inputs = list(paths)
+    if request.inputs_from is not None:
+        inputs += read_input_list(request.inputs_from)
+    if any(str(path) == "-" for path in inputs):
+        raise click.UsageError("a batch reads files: '-' (standard input) is not one")
+    if not inputs:
+        raise click.UsageError("no INPUT to process")
+    jobs = plan(inputs, request.out_dir, suffix=request.suffix, output_format=image.output_format)
+    if not request.dry_run:
+        try:
+            request.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise errors.ImageWriteError(
+                f"cannot make the output directory {str(request.out_dir)!r}:"
+                f" {error.strerror or error}"
+            ) from None
+    workers = min(request.jobs or default_threads(), len(jobs))
+    settings = BatchSettings(workers, as_json=as_json, quiet=request.quiet, dry_run=request.dry_run)
+    failed = run_batch(jobs, chain, params, image, settings)
+    if failed:
+        raise SomeFilesFailedError()
 
 
 def _standard_stream(stream: Any, doing: str) -> IO[bytes]:

@@ -51,7 +51,8 @@ USAGE_ERRORS = [
     (["apply", "{bar}", "{out}"], "Missing option '-k' / '--kernel'."),
     (
         ["apply", "-k", "vertical", "{bar}"],
-        "Missing argument 'OUTPUT'. (see 'convcli apply --help')",
+        "give INPUT and OUTPUT, or several INPUTs with --out-dir DIR (got 1 path)"
+        " (see 'convcli apply --help')",
     ),
     (
         ["apply", "-k", "vertical", "--stride", "0", "{bar}", "{out}"],

@@ -1,0 +1,134 @@
+"""A batch on the terminal: the progress bar, each failure as it happens, the summary.
+
+stdout carries only data (JSON Lines with ``--json``, planned outputs with ``--dry-run``);
+everything here for people goes to stderr, and the progress bar only while stderr is a
+terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from convcli.batch import FileResult, Job, planned_record, run_jobs
+from convcli.console import report_error, report_warning, stderr_console
+from convcli.kernel_spec import Step
+from convcli.params import ConvParams
+from convcli.pipeline import ImageOptions
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """How a batch runs and what it says."""
+
+    workers: int
+    as_json: bool = False
+    quiet: bool = False
+    """No progress bar and no summary; errors are still reported."""
+    dry_run: bool = False
+
+
+def run_batch(
+    jobs: Sequence[Job],
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions,
+    settings: BatchSettings,
+) -> int:
+    """Run (or, with ``dry_run``, plan) every job; the number of files that failed."""
+    if settings.dry_run:
+        return _plan_only(jobs, steps, params, options, settings)
+    failed = 0
+    progress = _progress(settings)
+    task = progress.add_task("", total=len(jobs), rate="") if progress else None
+
+    def on_result(result: FileResult) -> None:
+        nonlocal failed
+        for warning in result.warnings:
+            report_warning(warning)
+        if not result.ok:
+            failed += 1
+            report_error(_naming(result.job, str(result.record["error"])))
+        if settings.as_json:
+            sys.stdout.write(json.dumps(result.record) + "\n")
+            sys.stdout.flush()
+        if progress is not None and task is not None:
+            done = progress.tasks[0].completed + 1
+            elapsed = progress.tasks[0].elapsed or 0.0
+            rate = f"{done / elapsed:.1f} files/s" if elapsed > 0 else ""
+            progress.update(task, advance=1, description=result.job.source.name, rate=rate)
+
+    try:
+        if progress is not None:
+            progress.start()
+        run_jobs(jobs, steps, params, options, workers=settings.workers, on_result=on_result)
+    finally:
+        if progress is not None:
+            progress.stop()
+    if not settings.quiet:
+        written = len(jobs) - failed
+        stderr_console().print(
+            f"{written} written, {failed} failed", soft_wrap=True, markup=False, highlight=False
+        )
+    return failed
+
+
+def _plan_only(
+    jobs: Sequence[Job],
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions,
+    settings: BatchSettings,
+) -> int:
+    """Print each output and its shape, from the inputs' headers; write nothing."""
+    failed = 0
+    for job in jobs:
+        record = planned_record(job, steps, params, options)
+        if record["status"] == "error":
+            failed += 1
+            report_error(_naming(job, str(record["error"])))
+        if settings.as_json:
+            sys.stdout.write(json.dumps(record) + "\n")
+        elif record["status"] != "error":
+            height, width = record["output_shape"]
+            sys.stdout.write(f"{job.destination}\t{height}x{width}\n")
+    sys.stdout.flush()
+    return failed
+
+
+def _progress(settings: BatchSettings) -> Progress | None:
+    """A Rich progress bar on stderr, or None when it is not a terminal or when quiet."""
+    console = stderr_console()
+    if settings.quiet or not console.is_terminal:
+        return None
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}", markup=False),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}", markup=False),
+        console=console,
+    )
+
+
+def _naming(job: Job, message: str) -> str:
+    """`message`, led by the input's name unless it says it already."""
+    return message if str(job.source) in message else f"{job.source}: {message}"
