@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -170,3 +171,32 @@ def test_an_interrupted_batch_keeps_finished_files_and_leaves_no_partial_one(
     for path in written:  # every file there is whole
         with Image.open(path) as image:
             image.load()
+
+
+def test_the_progress_bar_shows_on_a_terminal(folder: Path) -> None:
+    # stderr on a pseudo-terminal, as in an interactive shell.
+    import pty
+
+    (folder / "broken.png").unlink()
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [convcli_executable(), "apply", "-k", "vertical", *(str(p) for p in inputs(folder)),
+         "--out-dir", str(folder / "o")],
+        stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, "COLUMNS": "120"},
+    )  # fmt: skip
+    os.close(follower)
+    shown = b""
+    while True:  # read as it comes: a full terminal buffer would stall the process
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: everything was read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert process.wait(timeout=120) == 0
+    text = shown.decode(errors="replace")
+    assert "3/3" in text  # files done / total
+    assert "files/s" in text
+    assert "3 written, 0 failed" in text
