@@ -10,6 +10,7 @@ batch of 10,000 files holds a handful of images, not 10,000.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 import warnings
@@ -21,7 +22,7 @@ from typing import IO, Any
 
 from convcli.errors import ConvcliError, ParameterError
 from convcli.image_input import open_image
-from convcli.image_output import choose_format
+from convcli.image_output import choose_format, same_file
 from convcli.kernel_spec import Step
 from convcli.methods import default_threads
 from convcli.params import ConvParams
@@ -91,7 +92,12 @@ def output_path(
 
 
 def plan(
-    sources: Sequence[Path], out_dir: Path, *, suffix: str = "", output_format: str | None = None
+    sources: Sequence[Path],
+    out_dir: Path,
+    *,
+    suffix: str = "",
+    output_format: str | None = None,
+    force: bool = False,
 ) -> list[Job]:
     """A job for each input, checked before any work: no two may write the same output.
 
@@ -99,8 +105,13 @@ def plan(
     ------
     ParameterError
         Naming the first two inputs that would write one output (the same input given twice
-        included), or an input whose output format is unknown.
+        included), an input its own output would replace (unless `force`), an input whose
+        output format is unknown, or a `suffix` that would leave `out_dir`.
     """
+    if "/" in suffix or (os.sep in suffix) or (os.altsep and os.altsep in suffix):
+        raise ParameterError(
+            f"--suffix {suffix!r} holds a path separator: outputs stay in --out-dir"
+        )
     jobs: list[Job] = []
     first_writer: dict[Path, Path] = {}
     for source in sources:
@@ -110,6 +121,11 @@ def plan(
             raise ParameterError(
                 f"{str(earlier)!r} and {str(source)!r} would both write {str(destination)!r};"
                 " rename one, or tell them apart with --suffix"
+            )
+        if same_file(source, destination) and not force:
+            raise ParameterError(
+                f"{str(source)!r} would be written over by its own output: give --suffix, another"
+                " --out-dir or --format, or --force"
             )
         jobs.append(Job(source, destination))
     return jobs

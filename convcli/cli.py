@@ -514,7 +514,13 @@ def _apply_batch(
         raise click.UsageError("a batch reads files: '-' (standard input) is not one")
     if not inputs:
         raise click.UsageError("no INPUT to process")
-    jobs = plan(inputs, request.out_dir, suffix=request.suffix, output_format=image.output_format)
+    jobs = plan(
+        inputs,
+        request.out_dir,
+        suffix=request.suffix,
+        output_format=image.output_format,
+        force=image.force,
+    )
     if not request.dry_run:
         try:
             request.out_dir.mkdir(parents=True, exist_ok=True)

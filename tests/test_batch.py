@@ -110,3 +110,16 @@ def test_warnings_of_a_file_come_back_with_its_result(tmp_path: Path) -> None:
              workers=1, on_result=results.append)  # fmt: skip
     assert results[0].ok
     assert any("16-bit input written as 8-bit" in warning for warning in results[0].warnings)
+
+
+def test_a_suffix_cannot_lead_out_of_the_output_directory() -> None:
+    with pytest.raises(ParameterError, match="holds a path separator"):
+        plan([Path("a.png")], Path("out"), suffix="/../../etc/x")
+
+
+def test_an_input_is_not_written_over_by_its_own_output(tmp_path: Path) -> None:
+    images.rgb8(tmp_path / "a.png")
+    with pytest.raises(ParameterError, match="would be written over by its own output"):
+        plan([tmp_path / "a.png"], tmp_path)
+    assert plan([tmp_path / "a.png"], tmp_path, force=True)[0].destination == tmp_path / "a.png"
+    assert plan([tmp_path / "a.png"], tmp_path, suffix="_v")[0].destination.name == "a_v.png"
