@@ -114,13 +114,22 @@ def plan(
         )
     jobs: list[Job] = []
     first_writer: dict[Path, Path] = {}
+    inputs = {source.resolve() for source in sources}
     for source in sources:
         destination = output_path(source, out_dir, suffix=suffix, output_format=output_format)
-        earlier = first_writer.setdefault(destination, source)
-        if earlier is not source:
+        if destination in first_writer:
+            earlier = first_writer[destination]
+            if earlier == source:
+                raise ParameterError(f"{str(source)!r} is given twice")
             raise ParameterError(
                 f"{str(earlier)!r} and {str(source)!r} would both write {str(destination)!r};"
-                " rename one, or tell them apart with --suffix"
+                " tell them apart with --suffix"
+            )
+        first_writer[destination] = source
+        if destination.resolve() in inputs and not same_file(source, destination):
+            raise ParameterError(
+                f"{str(source)!r} would write {str(destination)!r}, another input of the batch;"
+                " give --suffix or another --out-dir"
             )
         if same_file(source, destination) and not force:
             raise ParameterError(
@@ -154,6 +163,11 @@ def process(
         except ConvcliError as error:
             record = error_record(
                 str(job.source), str(job.destination), str(error), ms=_ms_since(started)
+            )
+        except MemoryError:
+            message = f"not enough memory for {str(job.source)!r} and this chain"
+            record = error_record(
+                str(job.source), str(job.destination), message, ms=_ms_since(started)
             )
     return FileResult(job, record, tuple(str(warning.message) for warning in caught))
 
@@ -200,7 +214,8 @@ def run_jobs(
     process as each finishes, in the order they finish.
 
     On Ctrl-C (or SIGTERM in this process), no new file is started; the files being written
-    are finished (so none is left half-written), then the interruption goes on.
+    are finished and reported (so none is left half-written, and what is reported is what is
+    on disk), then the interruption goes on; a second Ctrl-C stops them at once.
     """
     if workers < 1:
         raise ParameterError(f"jobs must be at least 1, got {workers}")
@@ -210,20 +225,45 @@ def run_jobs(
             on_result(process(job, steps, params, options))
         return
     pending = iter(jobs)
-    with ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts) as pool:
-        running: set[Future[FileResult]] = set()
-        try:
-            for _ in range(2 * workers):
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
+    running: set[Future[FileResult]] = set()
+    try:
+        # One file a worker at a time: a file handed over cannot be taken back, and on Ctrl-C
+        # none may start. Each worker's next file waits in this process, not in the pool.
+        for _ in range(workers):
+            _submit_next(pool, pending, running, steps, params, options)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for finished in done:
+                running.discard(finished)  # what is left in `running` is not reported yet
+                on_result(finished.result())
                 _submit_next(pool, pending, running, steps, params, options)
-            while running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for finished in done:
-                    on_result(finished.result())
-                    _submit_next(pool, pending, running, steps, params, options)
-        except BaseException:
-            for future in running:
-                future.cancel()  # those not started; the others finish their file
-            raise
+    except BaseException:
+        _finish_running(pool, running, on_result)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _finish_running(
+    pool: ProcessPoolExecutor,
+    running: set[Future[FileResult]],
+    on_result: Callable[[FileResult], None],
+) -> None:
+    """After an interruption or an error: let the files being written finish and report
+    them, so that what is reported is what is on disk. A second Ctrl-C stops the workers at
+    once (SIGTERM: each removes its temporary file)."""
+    try:
+        for finished in running:
+            try:
+                on_result(finished.result())
+            except Exception:  # the worker's own failure: the first error is the one to say
+                continue
+    except KeyboardInterrupt:
+        # The executor keeps its processes private; terminating them is the only way to
+        # stop a file half-way, and each worker's SIGTERM handler unwinds its write.
+        for worker in list(getattr(pool, "_processes", {}).values()):
+            worker.terminate()
 
 
 def _submit_next(

@@ -71,9 +71,10 @@ def run_batch(
     finally:
         if progress is not None:
             progress.stop()
-    if not settings.quiet:
+    console = stderr_console()
+    if not settings.quiet and (console.is_terminal or failed):
         written = len(jobs) - failed
-        stderr_console().print(
+        console.print(
             f"{written} written, {failed} failed", soft_wrap=True, markup=False, highlight=False
         )
     return failed
@@ -126,6 +127,8 @@ def _progress(settings: BatchSettings) -> Progress | None:
         TimeRemainingColumn(),
         TextColumn("{task.description}", markup=False),
         console=console,
+        redirect_stdout=False,  # stdout is for the JSON records, whatever stderr is
+        redirect_stderr=False,
     )
 
 

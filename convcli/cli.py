@@ -231,13 +231,13 @@ _KERNEL_HELP = (
 )
 @click.option(
     "--out-dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(file_okay=False),
     help="Batch: write every INPUT here, as its stem, --suffix and extension (made if missing).",
 )
 @click.option("--suffix", default="", help="Batch: add this to each output's stem, e.g. _edges.")
 @click.option(
     "--inputs-from",
-    type=click.File("r"),
+    type=click.File("r", errors="surrogateescape"),  # file names need not be UTF-8
     help="Batch: read more INPUT paths from FILE (- for stdin), one a line.",
 )
 @click.option(
@@ -266,7 +266,7 @@ def apply(
     image: ImageOptions,
     explain: bool,
     as_json: bool,
-    out_dir: Path | None,
+    out_dir: str | None,
     suffix: str,
     inputs_from: IO[str] | None,
     jobs: int | None,
@@ -301,7 +301,10 @@ def apply(
     )
     chain = prepare_chain(steps, normalize=normalize, scale=scale, bias=bias)
     if out_dir is not None or inputs_from is not None:
-        batch = _BatchRequest(out_dir, suffix, inputs_from, jobs, quiet, dry_run)
+        if out_dir == "":  # an unset shell variable, most likely: not "here"
+            raise click.UsageError("--out-dir is empty: name a directory ('.' for this one)")
+        directory = None if out_dir is None else Path(out_dir)
+        batch = _BatchRequest(directory, suffix, inputs_from, jobs, quiet, dry_run)
         _apply_batch(paths, batch, chain, params, image, explain=explain, as_json=as_json)
         return
     batch_only = {"--suffix": suffix, "--jobs": jobs, "--quiet": quiet, "--dry-run": dry_run}

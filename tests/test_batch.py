@@ -34,8 +34,11 @@ def test_two_inputs_writing_one_output_are_refused_before_any_work() -> None:
         ParameterError, match=re.escape("'a/x.png' and 'b/x.jpg' would both write 'out/x.png'")
     ):
         plan([Path("a/x.png"), Path("b/x.jpg")], Path("out"), output_format="png")
-    with pytest.raises(ParameterError, match="would both write"):
+    with pytest.raises(ParameterError, match=r"'x\.png' is given twice"):
         plan([Path("x.png"), Path("x.png")], Path("out"))
+    same = Path("y.png")  # the same object twice, as a library caller may pass it
+    with pytest.raises(ParameterError, match="is given twice"):
+        plan([same, same], Path("out"))
 
 
 @pytest.mark.parametrize(
@@ -123,3 +126,10 @@ def test_an_input_is_not_written_over_by_its_own_output(tmp_path: Path) -> None:
         plan([tmp_path / "a.png"], tmp_path)
     assert plan([tmp_path / "a.png"], tmp_path, force=True)[0].destination == tmp_path / "a.png"
     assert plan([tmp_path / "a.png"], tmp_path, suffix="_v")[0].destination.name == "a_v.png"
+
+
+def test_an_output_that_is_another_input_of_the_batch_is_refused(tmp_path: Path) -> None:
+    images.rgb8(tmp_path / "a.png")
+    images.rgb8(tmp_path / "a_e.png")  # an original that a's output would replace
+    with pytest.raises(ParameterError, match="another input of the batch"):
+        plan([tmp_path / "a.png", tmp_path / "a_e.png"], tmp_path, suffix="_e", force=True)

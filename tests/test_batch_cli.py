@@ -59,8 +59,11 @@ def test_all_good_exits_0_and_quiet_says_nothing(folder: Path) -> None:
     result = run("apply", "-k", "vertical", *inputs(folder), "--out-dir", folder / "o", "-q")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
-    loud = run("apply", "-k", "vertical", *inputs(folder), "--out-dir", folder / "o2")
-    assert loud.stderr == "3 written, 0 failed\n"
+    # Not on a terminal, all good: nothing to say (the summary shows on a terminal, or when
+    # a file failed).
+    plain = run("apply", "-k", "vertical", *inputs(folder), "--out-dir", folder / "o2")
+    assert plain.exit_code == 0
+    assert plain.stderr == ""
 
 
 def test_json_lines_one_record_per_file(folder: Path) -> None:
@@ -155,14 +158,15 @@ def test_an_interrupted_batch_keeps_finished_files_and_leaves_no_partial_one(
     out = tmp_path / "out"
     process = subprocess.Popen(
         [convcli_executable(), "apply", "-k", "gaussian:4", "--png-compression", "9",
-         *(str(p) for p in sorted(tmp_path.glob("*.png"))), "--out-dir", str(out), "-j", "2"],
+         *(str(p) for p in sorted(tmp_path.glob("*.png"))), "--out-dir", str(out), "-j", "2",
+         "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (out.exists() and any(out.glob("*.png"))):
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
+    records, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "interrupted" in err
     written = sorted(out.iterdir())  # hidden files too: a temporary one would show
@@ -171,6 +175,9 @@ def test_an_interrupted_batch_keeps_finished_files_and_leaves_no_partial_one(
     for path in written:  # every file there is whole
         with Image.open(path) as image:
             image.load()
+    # No file started after Ctrl-C goes unreported: what is on disk is what was reported.
+    reported = {json.loads(line)["output"] for line in records.splitlines()}
+    assert reported == {str(path) for path in written}
 
 
 def test_the_progress_bar_shows_on_a_terminal(folder: Path) -> None:
@@ -181,8 +188,8 @@ def test_the_progress_bar_shows_on_a_terminal(folder: Path) -> None:
     leader, follower = pty.openpty()
     process = subprocess.Popen(
         [convcli_executable(), "apply", "-k", "vertical", *(str(p) for p in inputs(folder)),
-         "--out-dir", str(folder / "o")],
-        stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, "COLUMNS": "120"},
+         "--out-dir", str(folder / "o"), "--json"],
+        stdout=subprocess.PIPE, stderr=follower, env={**os.environ, "COLUMNS": "120"}, text=True,
     )  # fmt: skip
     os.close(follower)
     shown = b""
@@ -195,8 +202,28 @@ def test_the_progress_bar_shows_on_a_terminal(folder: Path) -> None:
             break
         shown += chunk
     os.close(leader)
-    assert process.wait(timeout=120) == 0
+    records, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    # The JSON records stay on stdout while the bar runs on the terminal.
+    assert [json.loads(line)["status"] for line in records.splitlines()] == ["ok"] * 3
     text = shown.decode(errors="replace")
+    assert '"status"' not in text
     assert "3/3" in text  # files done / total
     assert "files/s" in text
     assert "3 written, 0 failed" in text
+
+
+def test_an_empty_out_dir_is_a_usage_error(folder: Path) -> None:
+    result = run("apply", "-k", "vertical", folder / "a.png", "--out-dir", "")
+    assert result.exit_code == 2
+    assert "--out-dir is empty" in result.stderr
+
+
+def test_an_input_list_may_hold_names_that_are_not_utf8(folder: Path) -> None:
+    odd = folder / os.fsdecode(b"caf\xe9.png")
+    (folder / "a.png").rename(odd)
+    (folder / "list.txt").write_bytes(os.fsencode(odd) + b"\n")
+    listed = run("apply", "-k", "vertical", "--inputs-from", folder / "list.txt", "--out-dir",
+                 folder / "o")  # fmt: skip
+    assert listed.exit_code == 0, listed.stderr
+    assert (folder / "o" / os.fsdecode(b"caf\xe9.png")).exists()
