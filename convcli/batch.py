@@ -21,31 +21,39 @@ from pathlib import Path
 from typing import IO, Any
 
 from convcli.errors import ConvcliError, ParameterError
-from convcli.image_input import open_image
-from convcli.image_output import choose_format, same_file
+from convcli.image_input import STDIN_NAME, open_image
+from convcli.image_output import STDOUT_NAME, choose_format, same_file
 from convcli.kernel_spec import Step
 from convcli.methods import default_threads
 from convcli.params import ConvParams
-from convcli.pipeline import ImageOptions, apply_to_image, error_record
+from convcli.pipeline import ApplyReport, ImageOptions, apply_to_image, error_record
 from convcli.shape import chain_arithmetic, check_chain_fits
 
 
 @dataclass(frozen=True)
 class Job:
-    """One input and the output it is written to."""
+    """One input and the output it is written to: paths, or for a single file the standard
+    streams (``-``)."""
 
-    source: Path
-    destination: Path
+    source: Path | IO[bytes]
+    destination: Path | IO[bytes]
+
+    def names(self) -> tuple[str, str]:
+        """The input and output as records and messages name them."""
+        return _name(self.source, STDIN_NAME), _name(self.destination, STDOUT_NAME)
 
 
 @dataclass(frozen=True)
 class FileResult:
-    """What became of one job: its JSON record, and the warnings met on the way."""
+    """What became of one job: its JSON record, the error if it failed, the warnings met."""
 
     job: Job
     record: dict[str, Any]
     """:meth:`~convcli.pipeline.ApplyReport.record`, or :func:`error_record` on failure."""
     warnings: tuple[str, ...] = ()
+    report: ApplyReport | None = None
+    error: ConvcliError | None = None
+    """The file's error; None on success, and for lack of memory (the record says so)."""
 
     @property
     def ok(self) -> bool:
@@ -153,23 +161,24 @@ def threads_per_job(jobs: int, threads: int | None) -> int:
 def process(
     job: Job, steps: Sequence[Step], params: ConvParams, options: ImageOptions
 ) -> FileResult:
-    """Run one job; an error of the file's own becomes its record, never an exception."""
+    """Run one job, a single file's or a batch's: an error of the file's own becomes its
+    record (and its `error`), never an exception."""
+    source, destination = job.names()
     started = time.perf_counter()
+    report, error = None, None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             report = apply_to_image(job.source, job.destination, steps, params, options)
             record = report.record(ms=_ms_since(started))
-        except ConvcliError as error:
-            record = error_record(
-                str(job.source), str(job.destination), str(error), ms=_ms_since(started)
-            )
+        except ConvcliError as failure:
+            error = failure
+            record = error_record(source, destination, str(failure), ms=_ms_since(started))
         except MemoryError:
-            message = f"not enough memory for {str(job.source)!r} and this chain"
-            record = error_record(
-                str(job.source), str(job.destination), message, ms=_ms_since(started)
-            )
-    return FileResult(job, record, tuple(str(warning.message) for warning in caught))
+            message = f"not enough memory for {source!r} and this chain"
+            record = error_record(source, destination, message, ms=_ms_since(started))
+    messages = tuple(str(warning.message) for warning in caught)
+    return FileResult(job, record, messages, report, error)
 
 
 def planned_record(
@@ -209,9 +218,11 @@ def run_jobs(
     *,
     workers: int,
     on_result: Callable[[FileResult], None],
+    on_start: Callable[[Job], None] = lambda job: None,
 ) -> None:
-    """Run every job, on `workers` processes (1: in this one), calling `on_result` in this
-    process as each finishes, in the order they finish.
+    """Run every job, on `workers` processes (1: in this one), calling `on_start` as each
+    is handed over and `on_result` as each finishes (in the order they finish), both in
+    this process.
 
     On Ctrl-C (or SIGTERM in this process), no new file is started; the files being written
     are finished and reported (so none is left half-written, and what is reported is what is
@@ -222,6 +233,7 @@ def run_jobs(
     options = replace(options, threads=threads_per_job(workers, options.threads))
     if workers == 1 or len(jobs) <= 1:
         for job in jobs:
+            on_start(job)
             on_result(process(job, steps, params, options))
         return
     pending = iter(jobs)
@@ -231,13 +243,13 @@ def run_jobs(
         # One file a worker at a time: a file handed over cannot be taken back, and on Ctrl-C
         # none may start. Each worker's next file waits in this process, not in the pool.
         for _ in range(workers):
-            _submit_next(pool, pending, running, steps, params, options)
+            _submit_next(pool, pending, running, (steps, params, options), on_start)
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for finished in done:
                 running.discard(finished)  # what is left in `running` is not reported yet
                 on_result(finished.result())
-                _submit_next(pool, pending, running, steps, params, options)
+                _submit_next(pool, pending, running, (steps, params, options), on_start)
     except BaseException:
         _finish_running(pool, running, on_result)
         raise
@@ -270,19 +282,23 @@ def _submit_next(
     pool: ProcessPoolExecutor,
     pending: Iterator[Job],
     running: set[Future[FileResult]],
-    steps: Sequence[Step],
-    params: ConvParams,
-    options: ImageOptions,
+    how: tuple[Sequence[Step], ConvParams, ImageOptions],
+    on_start: Callable[[Job], None],
 ) -> None:
     job = next(pending, None)
     if job is not None:
-        running.add(pool.submit(process, job, steps, params, options))
+        on_start(job)
+        running.add(pool.submit(process, job, *how))
 
 
 def _ignore_interrupts() -> None:
     """In a worker: Ctrl-C reaches the whole process group, and the batch's own process
     decides what it means (finish the files in hand, start no other)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _name(stream_or_path: Path | IO[bytes], stream_name: str) -> str:
+    return str(stream_or_path) if isinstance(stream_or_path, Path) else stream_name
 
 
 def _ms_since(started: float) -> float:

@@ -62,12 +62,24 @@ def run_batch(
             done = progress.tasks[0].completed + 1
             elapsed = progress.tasks[0].elapsed or 0.0
             rate = f"{done / elapsed:.1f} files/s" if elapsed > 0 else ""
-            progress.update(task, advance=1, description=result.job.source.name, rate=rate)
+            progress.update(task, advance=1, rate=rate)
+
+    def on_start(job: Job) -> None:
+        if progress is not None and task is not None:
+            progress.update(task, description=str(job.names()[0]))
 
     try:
         if progress is not None:
             progress.start()
-        run_jobs(jobs, steps, params, options, workers=settings.workers, on_result=on_result)
+        run_jobs(
+            jobs,
+            steps,
+            params,
+            options,
+            workers=settings.workers,
+            on_result=on_result,
+            on_start=on_start,
+        )
     finally:
         if progress is not None:
             progress.stop()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +27,13 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 import click
 
 from convcli import __version__
-from convcli.console import print_product, report_error, show_warning, stderr_console
+from convcli.console import (
+    print_product,
+    report_error,
+    report_warning,
+    show_warning,
+    stderr_console,
+)
 from convcli.errors import (
     ConvcliError,
     ImageWarning,
@@ -291,9 +296,9 @@ def apply(
     """
     import json
 
+    from convcli.batch import Job, process
     from convcli.chain import prepare_chain
     from convcli.params import ConvParams, format_size
-    from convcli.pipeline import apply_to_image, error_record
     from convcli.render import chain_report, explain_values
 
     params = ConvParams.from_args(
@@ -325,18 +330,20 @@ def apply(
     destination: Path | IO[bytes] = output_path
     if str(output_path) == "-":
         destination = _standard_stream(sys.stdout, "write standard output")
-    started = time.perf_counter()
-    try:
-        report = apply_to_image(source, destination, chain, params, image)
-    except ConvcliError as error:
-        if as_json and exit_code_for(error) == EXIT_DATA_ERROR:
-            elapsed = (time.perf_counter() - started) * 1000
-            record = error_record(str(input_path), str(output_path), str(error), ms=elapsed)
-            click.echo(json.dumps(record))
-        raise
-    elapsed = (time.perf_counter() - started) * 1000
+    # One file is a batch of one: the same function runs every file of a batch.
+    result = process(Job(source, destination), chain, params, image)
+    for warning in result.warnings:
+        report_warning(warning)
+    if result.report is None:  # it failed: say it in one line, with its exit code
+        error = result.error
+        if as_json and (error is None or exit_code_for(error) == EXIT_DATA_ERROR):
+            click.echo(json.dumps(result.record))
+        if error is None:
+            raise MemoryError
+        raise error
+    report = result.report
     if as_json:
-        click.echo(json.dumps(report.record(ms=elapsed)))
+        click.echo(json.dumps(result.record))
     console = stderr_console()
     if explain:
         console.print(chain_report(report.kernels, report.steps))

@@ -92,13 +92,10 @@ def test_two_workers_write_what_one_writes(tmp_path: Path) -> None:
     steps = [resolve_kernel("sobel")]
     options = ImageOptions(color=True)
     run_jobs(jobs, steps, ConvParams(), options, workers=1, on_result=lambda result: None)
-    alone = {
-        job.destination.name: read_pixels(job.destination)
-        for job in jobs
-        if job.destination.exists()
-    }
-    for job in jobs:
-        job.destination.unlink(missing_ok=True)
+    outputs = [tmp_path / "out" / name for name in ("a_v.png", "b_v.png", "c_v.png")]
+    alone = {path.name: read_pixels(path) for path in outputs}
+    for path in outputs:
+        path.unlink()
     run_jobs(jobs, steps, ConvParams(), options, workers=2, on_result=lambda result: None)
     for name, pixels in alone.items():
         assert np.array_equal(read_pixels(tmp_path / "out" / name), pixels)
