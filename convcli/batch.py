@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from convcli.errors import ConvcliError, ParameterError
-from convcli.image_input import STDIN_NAME, open_image
+from convcli.image_input import STDIN_NAME
 from convcli.image_output import STDOUT_NAME, choose_format, same_file
 from convcli.kernel_spec import Step
 from convcli.methods import default_threads
 from convcli.params import ConvParams
-from convcli.pipeline import ApplyReport, ImageOptions, apply_to_image, error_record
-from convcli.shape import chain_arithmetic, check_chain_fits
+from convcli.pipeline import ApplyReport, ImageOptions, apply_to_image, error_record, plan_image
 
 
 @dataclass(frozen=True)
@@ -184,30 +183,30 @@ def process(
 def planned_record(
     job: Job, steps: Sequence[Step], params: ConvParams, options: ImageOptions
 ) -> dict[str, Any]:
-    """What running `job` would write, from the input's header alone: the record of a run,
-    with status ``planned`` (or ``error``) and no values."""
+    """What running `job` would write, from the input's header and every check the run
+    makes before decoding: a record with status ``planned`` (or ``error``) and no values."""
+    source, destination = job.names()
     started = time.perf_counter()
+    assert isinstance(job.source, Path), "a batch reads files"
+    assert isinstance(job.destination, Path), "a batch writes files"
     try:
-        with open_image(
-            job.source, auto_orient=options.auto_orient, max_pixels=options.max_pixels
-        ) as image:
-            size = image.info.size
-        axes = chain_arithmetic(size, [step.shape for step in steps], params)
-        check_chain_fits(axes, [step.name for step in steps])
-    except ConvcliError as error:
-        return error_record(
-            str(job.source), str(job.destination), str(error), ms=_ms_since(started)
+        made = not job.destination.parent.exists()  # the run makes --out-dir first
+        planned = plan_image(
+            job.source, job.destination, steps, params, options, directory_made=made
         )
-    record = error_record(str(job.source), str(job.destination), "", ms=_ms_since(started))
-    last = axes[-1]
-    record.update(
-        status="planned",
-        error=None,
-        input_shape=list(size),
-        output_shape=[last[0].output, last[1].output],
-        kernels=[step.name for step in steps],
-    )
-    return record
+    except ConvcliError as error:
+        return error_record(source, destination, str(error), ms=_ms_since(started))
+    rows, cols = planned.steps[-1]
+    return {
+        **error_record(source, destination, "", ms=_ms_since(started)),
+        "status": "planned",
+        "error": None,
+        "input_shape": list(planned.info.size),
+        "output_shape": [rows.output, cols.output],
+        "kernels": [step.name for step in steps],
+        "format": planned.format,
+        "depth": planned.depth,
+    }
 
 
 def run_jobs(

@@ -202,6 +202,88 @@ def _plan(info: ImageInfo, fmt: OutputFormat, options: ImageOptions, range_mode:
     return _Plan(channels, alpha, depth, mode)
 
 
+@dataclass(frozen=True)
+class PlannedImage:
+    """What :func:`apply_to_image` would write, from the input's header alone."""
+
+    info: ImageInfo
+    format: str
+    depth: str
+    steps: tuple[Axes, ...]
+
+
+def plan_image(
+    source: Path,
+    destination: Path,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions = ImageOptions(),
+    *,
+    directory_made: bool = False,
+) -> PlannedImage:
+    """Every check :func:`apply_to_image` makes before it decodes a pixel, and what it would
+    write: ``--dry-run``. Raises what :func:`apply_to_image` would; `directory_made` says
+    the output's directory will be made first (a batch's ``--out-dir``), so it may be missing.
+    """
+    fmt, range_mode = _check_request(
+        source, destination, steps, options, check_directory=not directory_made
+    )
+    with open_image(
+        source, auto_orient=options.auto_orient, max_pixels=options.max_pixels
+    ) as image:
+        plan = _check_header(image.info, fmt, range_mode, steps, params, options)
+        info = image.info
+    axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
+    return PlannedImage(info, fmt.name, plan.depth, tuple(axes))
+
+
+def _check_request(
+    source: Path | IO[bytes],
+    destination: Path | IO[bytes],
+    steps: Sequence[Step],
+    options: ImageOptions,
+    *,
+    check_directory: bool = True,
+) -> tuple[OutputFormat, str]:
+    """(output format, range mode): the checks that need neither pixels nor a header."""
+    destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
+    fmt = choose_format(destination_name, options.output_format)
+    range_mode = to_choice(options.range_mode, RANGE_MODES, "range")
+    if fmt.name == "npy" and options.depth is not None:
+        raise ParameterError("--depth does not apply to .npy output: it holds the float result")
+    if fmt.name == "npy" and range_mode != "auto":
+        raise ParameterError(
+            "--range does not apply to npy output: it holds the values as they are"
+        )
+    if isinstance(destination, Path):
+        if check_directory:
+            check_destination(destination)
+        for path in _protected(source, steps):
+            if same_file(path, destination) and not options.force:
+                raise ParameterError(
+                    f"OUTPUT {destination_name!r} is the input {str(path)!r}: writing over it"
+                    " needs --force"
+                )
+    return fmt, range_mode
+
+
+def _check_header(
+    info: ImageInfo,
+    fmt: OutputFormat,
+    range_mode: str,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions,
+) -> _Plan:
+    """The output's plan, and the checks that need the header but no pixel."""
+    plan = _plan(info, fmt, options, range_mode)
+    axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
+    check_chain_fits(axes, [step.name for step in steps])
+    dtype = np.float32 if info.depth == "8" else np.float64
+    check_method(steps, to_choice(options.method, METHODS, "method"), dtype=dtype)
+    return plan
+
+
 def _protected(source: Path | IO[bytes], steps: Sequence[Step]) -> list[Path]:
     """The files a run reads, which its output must not replace: the image and kernel files."""
     paths = [source] if isinstance(source, Path) else []
@@ -239,30 +321,11 @@ def apply_to_image(
     """
     source_name = str(source) if isinstance(source, Path) else STDIN_NAME
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
-    fmt = choose_format(destination_name, options.output_format)
-    range_mode = to_choice(options.range_mode, RANGE_MODES, "range")
-    if fmt.name == "npy" and options.depth is not None:
-        raise ParameterError("--depth does not apply to .npy output: it holds the float result")
-    if fmt.name == "npy" and range_mode != "auto":
-        raise ParameterError(
-            "--range does not apply to npy output: it holds the values as they are"
-        )
-    if isinstance(destination, Path):
-        check_destination(destination)
-        for path in _protected(source, steps):
-            if same_file(path, destination) and not options.force:
-                raise ParameterError(
-                    f"OUTPUT {destination_name!r} is the input {str(path)!r}: writing over it"
-                    " needs --force"
-                )
+    fmt, range_mode = _check_request(source, destination, steps, options)
     with open_image(
         source, name=source_name, auto_orient=options.auto_orient, max_pixels=options.max_pixels
     ) as image:
-        plan = _plan(image.info, fmt, options, range_mode)
-        axes = chain_arithmetic(image.info.size, [step.shape for step in steps], params)
-        check_chain_fits(axes, [step.name for step in steps])
-        dtype = np.float32 if image.info.depth == "8" else np.float64
-        check_method(steps, to_choice(options.method, METHODS, "method"), dtype=dtype)
+        plan = _check_header(image.info, fmt, range_mode, steps, params, options)
         decoded = image.decode_rows(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
         # The chain checks its arithmetic again on the decoded size: a PNG may tell its
         # orientation only after its pixels.

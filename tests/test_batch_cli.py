@@ -227,3 +227,17 @@ def test_an_input_list_may_hold_names_that_are_not_utf8(folder: Path) -> None:
                  folder / "o")  # fmt: skip
     assert listed.exit_code == 0, listed.stderr
     assert (folder / "o" / os.fsdecode(b"caf\xe9.png")).exists()
+
+
+def test_dry_run_refuses_what_the_run_would(folder: Path) -> None:
+    (folder / "broken.png").unlink()
+    images.rgba8(folder / "alpha.png", 20, 30)
+    result = run("apply", "-k", "vertical", *inputs(folder), "--out-dir", folder / "o",
+                 "--format", "npy", "--dry-run", "--json")  # fmt: skip
+    assert result.exit_code == 1
+    records = {Path(r["input"]).name: r for r in map(json.loads, result.stdout.splitlines())}
+    assert records["alpha.png"]["status"] == "error"
+    assert "alpha channel" in records["alpha.png"]["error"]
+    assert records["a.png"]["status"] == "planned"
+    assert (records["a.png"]["format"], records["a.png"]["depth"]) == ("npy", "npy")
+    assert not (folder / "o").exists()
