@@ -16,11 +16,12 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from convcli.errors import ConvcliError, ParameterError
+from convcli.errors import ConvcliError, ImageWriteError, ParameterError
 from convcli.image_input import STDIN_NAME
 from convcli.image_output import STDOUT_NAME, choose_format, same_file
 from convcli.kernel_spec import Step
@@ -237,7 +238,7 @@ def run_jobs(
         return
     pending = iter(jobs)
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
-    running: set[Future[FileResult]] = set()
+    running: dict[Future[FileResult], Job] = {}
     try:
         # One file a worker at a time: a file handed over cannot be taken back, and on Ctrl-C
         # none may start. Each worker's next file waits in this process, not in the pool.
@@ -246,8 +247,17 @@ def run_jobs(
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for finished in done:
-                running.discard(finished)  # what is left in `running` is not reported yet
-                on_result(finished.result())
+                job = running.pop(finished)  # what is left in `running` is not reported yet
+                try:
+                    result = finished.result()
+                except BrokenProcessPool:  # a worker was killed: by the system for memory, say
+                    _report_lost([job, *running.values()], on_result)
+                    running.clear()
+                    raise ImageWriteError(
+                        "a worker process died (out of memory?): the batch stopped with"
+                        f" {len(list(pending))} files not started"
+                    ) from None
+                on_result(result)
                 _submit_next(pool, pending, running, (steps, params, options), on_start)
     except BaseException:
         _finish_running(pool, running, on_result)
@@ -256,9 +266,17 @@ def run_jobs(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _report_lost(jobs: Sequence[Job], on_result: Callable[[FileResult], None]) -> None:
+    """Report the files a dead worker pool took down with it as failed."""
+    for job in jobs:
+        source, destination = job.names()
+        message = "its worker process died while making it (out of memory?)"
+        on_result(FileResult(job, error_record(source, destination, message, ms=0.0)))
+
+
 def _finish_running(
     pool: ProcessPoolExecutor,
-    running: set[Future[FileResult]],
+    running: dict[Future[FileResult], Job],
     on_result: Callable[[FileResult], None],
 ) -> None:
     """After an interruption or an error: let the files being written finish and report
@@ -280,14 +298,14 @@ def _finish_running(
 def _submit_next(
     pool: ProcessPoolExecutor,
     pending: Iterator[Job],
-    running: set[Future[FileResult]],
+    running: dict[Future[FileResult], Job],
     how: tuple[Sequence[Step], ConvParams, ImageOptions],
     on_start: Callable[[Job], None],
 ) -> None:
     job = next(pending, None)
     if job is not None:
         on_start(job)
-        running.add(pool.submit(process, job, *how))
+        running[pool.submit(process, job, *how)] = job
 
 
 def _ignore_interrupts() -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+import multiprocessing
+import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from convcli import batch, pipeline
 from convcli.batch import FileResult, Job, output_path, plan, read_input_list, run_jobs
-from convcli.errors import ParameterError
+from convcli.errors import ImageWriteError, ParameterError
 from convcli.kernel_spec import resolve_kernel
 from convcli.params import ConvParams
 from convcli.pipeline import ImageOptions
@@ -130,3 +134,31 @@ def test_an_output_that_is_another_input_of_the_batch_is_refused(tmp_path: Path)
     images.rgb8(tmp_path / "a_e.png")  # an original that a's output would replace
     with pytest.raises(ParameterError, match="another input of the batch"):
         plan([tmp_path / "a.png", tmp_path / "a_e.png"], tmp_path, suffix="_e", force=True)
+
+
+def test_a_worker_killed_mid_batch_stops_it_with_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As the system's out-of-memory killer would: the worker making b.png dies. The workers
+    # are forked from this process, so they run the patched function.
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("needs workers forked from the test's process")
+    real = pipeline.apply_to_image
+
+    def dies_on_b(source: Path, *args: Any) -> Any:
+        if source.name == "b.png":
+            os._exit(1)
+        return real(source, *args)
+
+    monkeypatch.setattr(batch, "apply_to_image", dies_on_b)
+    for name in ("a", "b", "c", "d", "e", "f"):
+        images.rgb8(tmp_path / f"{name}.png", 30, 20)
+    (tmp_path / "out").mkdir()
+    jobs = plan(sorted(tmp_path.glob("*.png")), tmp_path / "out")
+    results: list[FileResult] = []
+    with pytest.raises(ImageWriteError, match=r"^a worker process died \(out of memory\?\)"):
+        run_jobs(jobs, [resolve_kernel("vertical")], ConvParams(), ImageOptions(), workers=2,
+                 on_result=results.append)  # fmt: skip
+    lost = [result for result in results if not result.ok]
+    assert "b.png" in [result.job.names()[0].rsplit("/", 1)[-1] for result in lost]
+    assert all("worker process died" in result.record["error"] for result in lost)
