@@ -92,6 +92,7 @@ def output_path(
                 f"{str(source)!r} has no extension to keep: name the output format with --format"
             )
         extension = source.suffix
+        choose_format(f"x{extension}", None)  # one convcli writes, or refused before any work
     else:
         fmt = choose_format(f"x.{output_format}", None)  # refuses a format convcli lacks
         named = f".{output_format.lower()}"

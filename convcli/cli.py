@@ -508,9 +508,12 @@ def _apply_batch(
     as_json: bool,
 ) -> None:
     """``apply`` on many inputs; exit 1 if any file failed (each said as it happened)."""
+    import numpy as np
+
     from convcli import errors
     from convcli.batch import plan, read_input_list
     from convcli.batch_report import BatchSettings, run_batch
+    from convcli.chain import check_method
     from convcli.methods import default_threads
 
     if request.out_dir is None:
@@ -522,8 +525,11 @@ def _apply_batch(
         inputs += read_input_list(request.inputs_from)
     if any(str(path) == "-" for path in inputs):
         raise click.UsageError("a batch reads files: '-' (standard input) is not one")
-    if not inputs:
+    if not inputs and request.inputs_from is None:
         raise click.UsageError("no INPUT to process")
+    # A chain that --method cannot run is refused once, before any file: float32 judges
+    # separability most leniently, so what it refuses every image would.
+    check_method(chain, image.method, dtype=np.float32)
     jobs = plan(
         inputs,
         request.out_dir,
@@ -539,7 +545,7 @@ def _apply_batch(
                 f"cannot make the output directory {str(request.out_dir)!r}:"
                 f" {error.strerror or error}"
             ) from None
-    workers = min(request.jobs or default_threads(), len(jobs))
+    workers = max(1, min(request.jobs or default_threads(), len(jobs)))
     settings = BatchSettings(workers, as_json=as_json, quiet=request.quiet, dry_run=request.dry_run)
     failed = run_batch(jobs, chain, params, image, settings)
     if failed:

@@ -241,3 +241,23 @@ def test_dry_run_refuses_what_the_run_would(folder: Path) -> None:
     assert records["a.png"]["status"] == "planned"
     assert (records["a.png"]["format"], records["a.png"]["depth"]) == ("npy", "npy")
     assert not (folder / "o").exists()
+
+
+def test_an_empty_input_list_is_an_empty_batch(folder: Path) -> None:
+    result = run("apply", "-k", "vertical", "--inputs-from", "-", "--out-dir", folder / "o",
+                 stdin="")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_mistakes_in_the_command_line_are_refused_once_before_any_file(folder: Path) -> None:
+    separable = run("apply", "-k", "laplacian", "--method", "separable", *inputs(folder),
+                    "--out-dir", folder / "o")  # fmt: skip
+    assert separable.exit_code == 2
+    assert separable.stderr.count("convcli: error:") == 1
+    (folder / "odd.pcx").write_bytes(b"")
+    unwritable = run("apply", "-k", "vertical", folder / "a.png", folder / "odd.pcx",
+                     "--out-dir", folder / "o")  # fmt: skip
+    assert unwritable.exit_code == 2
+    assert "pcx" in unwritable.stderr
+    assert not (folder / "o").exists()
