@@ -4,8 +4,8 @@ per file. One bad file does not stop the others.
 Each file goes through :func:`convcli.pipeline.apply_to_image`, the single-file path itself,
 in this process (one job) or in worker processes (several): results are the same either way.
 Workers split the cores among themselves, so jobs and the core's threads together never ask
-for more threads than there are cores, and at most two files per worker are in flight, so a
-batch of 10,000 files holds a handful of images, not 10,000.
+for more threads than there are cores, and each worker has one file in hand, so a batch of
+10,000 files holds a handful of images, not 10,000.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A batch on the terminal: the progress bar, each failure as it happens, the summary.
+"""A batch as the command line runs it: the inputs gathered and checked, then the progress
+bar, each failure as it happens, the summary.
 
 stdout carries only data (JSON Lines with ``--json``, planned outputs with ``--dry-run``);
 everything here for people goes to stderr, and the progress bar only while stderr is a
@@ -11,16 +12,83 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
-from convcli.batch import FileResult, Job, planned_record, run_jobs
+import numpy as np
+
+from convcli.batch import FileResult, Job, plan, planned_record, read_input_list, run_jobs
+from convcli.chain import check_method
 from convcli.console import report_error, report_warning, stderr_console
+from convcli.errors import ImageWriteError, ParameterError
 from convcli.kernel_spec import Step
+from convcli.methods import default_threads
 from convcli.params import ConvParams
 from convcli.pipeline import ImageOptions
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """The batch options of ``apply``, as given."""
+
+    out_dir: Path
+    suffix: str
+    inputs_from: IO[str] | None
+    jobs: int | None
+    quiet: bool
+    dry_run: bool
+    as_json: bool
+
+
+def apply_batch(
+    paths: Sequence[Path],
+    request: BatchRequest,
+    chain: Sequence[Step],
+    params: ConvParams,
+    image: ImageOptions,
+) -> int:
+    """``apply`` on many inputs: the number of files that failed (each said as it happened).
+
+    Raises
+    ------
+    ParameterError
+        Before any work, for what every file would refuse (see :func:`convcli.batch.plan`).
+    ImageWriteError
+        If the output directory cannot be made.
+    """
+    inputs = list(paths)
+    if request.inputs_from is not None:
+        inputs += read_input_list(request.inputs_from)
+    if any(str(path) == "-" for path in inputs):
+        raise ParameterError("a batch reads files: '-' (standard input) is not one")
+    if not inputs and request.inputs_from is None:
+        raise ParameterError("no INPUT to process")
+    # A chain that --method cannot run is refused once, before any file: float32 judges
+    # separability most leniently, so what it refuses every image would.
+    check_method(chain, image.method, dtype=np.float32)
+    jobs = plan(
+        inputs,
+        request.out_dir,
+        suffix=request.suffix,
+        output_format=image.output_format,
+        force=image.force,
+    )
+    if not request.dry_run:
+        try:
+            request.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ImageWriteError(
+                f"cannot make the output directory {str(request.out_dir)!r}:"
+                f" {error.strerror or error}"
+            ) from None
+    workers = max(1, min(request.jobs or default_threads(), len(jobs)))
+    settings = BatchSettings(
+        workers, as_json=request.as_json, quiet=request.quiet, dry_run=request.dry_run
+    )
+    return run_batch(jobs, chain, params, image, settings)
 
 
 @dataclass(frozen=True)

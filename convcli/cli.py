@@ -19,7 +19,6 @@ import signal
 import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -53,7 +52,7 @@ from convcli.options import (
 
 if TYPE_CHECKING:
     from convcli.kernel_spec import Step
-    from convcli.params import ConvParams, Pair
+    from convcli.params import Pair
     from convcli.pipeline import ImageOptions
 
 # Each command imports what it needs when it runs, down to json: NumPy, Pillow and Rich would
@@ -284,6 +283,7 @@ def apply(
     INPUT is read as gray (or colour with --color), filtered by each -k in turn (no rounding
     in between), scaled and biased, mapped to the output's range by --range and written to
     OUTPUT in the format its extension names. Either may be - for standard input or output.
+    With --out-dir, every path is an INPUT: a batch, written into that directory.
 
     \b
     Examples:
@@ -293,6 +293,7 @@ def apply(
       convcli apply -k gaussian-3 --color --padding same photo.png soft.png
       convcli apply -k my_kernel.txt --normalize scan.tif out.tif
       convcli apply -k gaussian-3 - - < in.png | convcli apply -k vertical - out.png
+      convcli apply -k sobel photos/*.jpg --out-dir edges --suffix _edges -j 2
     """
     import json
 
@@ -306,11 +307,17 @@ def apply(
     )
     chain = prepare_chain(steps, normalize=normalize, scale=scale, bias=bias)
     if out_dir is not None or inputs_from is not None:
+        from convcli.batch_report import BatchRequest, apply_batch
+
         if out_dir == "":  # an unset shell variable, most likely: not "here"
             raise click.UsageError("--out-dir is empty: name a directory ('.' for this one)")
-        directory = None if out_dir is None else Path(out_dir)
-        batch = _BatchRequest(directory, suffix, inputs_from, jobs, quiet, dry_run)
-        _apply_batch(paths, batch, chain, params, image, explain=explain, as_json=as_json)
+        if out_dir is None:
+            raise click.UsageError("--inputs-from needs --out-dir DIR, where the outputs go")
+        if explain:
+            raise click.UsageError("--explain is for one file: give INPUT and OUTPUT")
+        request = BatchRequest(Path(out_dir), suffix, inputs_from, jobs, quiet, dry_run, as_json)
+        if apply_batch(paths, request, chain, params, image):
+            raise SomeFilesFailedError()
         return
     batch_only = {"--suffix": suffix, "--jobs": jobs, "--quiet": quiet, "--dry-run": dry_run}
     for option, value in batch_only.items():
@@ -483,73 +490,6 @@ def shape(
     else:
         check_chain_fits(axes, labels)  # the error carries the arithmetic to stderr
         print_product(chain_report(labels, axes))
-
-
-@dataclass(frozen=True)
-class _BatchRequest:
-    """The batch options of ``apply``, as given."""
-
-    out_dir: Path | None
-    suffix: str
-    inputs_from: IO[str] | None
-    jobs: int | None
-    quiet: bool
-    dry_run: bool
-
-
-def _apply_batch(
-    paths: Sequence[Path],
-    request: _BatchRequest,
-    chain: Sequence[Step],
-    params: ConvParams,
-    image: ImageOptions,
-    *,
-    explain: bool,
-    as_json: bool,
-) -> None:
-    """``apply`` on many inputs; exit 1 if any file failed (each said as it happened)."""
-    import numpy as np
-
-    from convcli import errors
-    from convcli.batch import plan, read_input_list
-    from convcli.batch_report import BatchSettings, run_batch
-    from convcli.chain import check_method
-    from convcli.methods import default_threads
-
-    if request.out_dir is None:
-        raise click.UsageError("--inputs-from needs --out-dir DIR, where the outputs go")
-    if explain:
-        raise click.UsageError("--explain is for one file: give INPUT and OUTPUT")
-    inputs = list(paths)
-    if request.inputs_from is not None:
-        inputs += read_input_list(request.inputs_from)
-    if any(str(path) == "-" for path in inputs):
-        raise click.UsageError("a batch reads files: '-' (standard input) is not one")
-    if not inputs and request.inputs_from is None:
-        raise click.UsageError("no INPUT to process")
-    # A chain that --method cannot run is refused once, before any file: float32 judges
-    # separability most leniently, so what it refuses every image would.
-    check_method(chain, image.method, dtype=np.float32)
-    jobs = plan(
-        inputs,
-        request.out_dir,
-        suffix=request.suffix,
-        output_format=image.output_format,
-        force=image.force,
-    )
-    if not request.dry_run:
-        try:
-            request.out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise errors.ImageWriteError(
-                f"cannot make the output directory {str(request.out_dir)!r}:"
-                f" {error.strerror or error}"
-            ) from None
-    workers = max(1, min(request.jobs or default_threads(), len(jobs)))
-    settings = BatchSettings(workers, as_json=as_json, quiet=request.quiet, dry_run=request.dry_run)
-    failed = run_batch(jobs, chain, params, image, settings)
-    if failed:
-        raise SomeFilesFailedError()
 
 
 def _standard_stream(stream: Any, doing: str) -> IO[bytes]:
