@@ -118,11 +118,13 @@ def run_batch(
 
     def on_result(result: FileResult) -> None:
         nonlocal failed
+        # Through the bar's console while it shows: the line goes above the bar, not into it.
+        console = None if progress is None else progress.console
         for warning in result.warnings:
-            report_warning(warning)
+            report_warning(warning, console=console)
         if not result.ok:
             failed += 1
-            report_error(_naming(result.job, str(result.record["error"])))
+            report_error(_naming(result.job, str(result.record["error"])), console=console)
         if settings.as_json:
             sys.stdout.write(json.dumps(result.record) + "\n")
             sys.stdout.flush()

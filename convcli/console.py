@@ -49,21 +49,24 @@ def print_product(renderable: RenderableType) -> None:
     sys.stdout.write("".join(line.rstrip() + "\n" for line in lines))
 
 
-def report_error(message: str, details: Sequence[str] = ()) -> None:
-    """Print one line saying what is wrong, then any detail lines, on stderr."""
+def report_error(
+    message: str, details: Sequence[str] = (), *, console: Console | None = None
+) -> None:
+    """Print one line saying what is wrong, then any detail lines, on stderr (through
+    `console` if given: a live progress bar's, which then moves below the line)."""
     from rich.text import Text
 
-    console = stderr_console()
+    console = console or stderr_console()
     console.print(Text.assemble(("convcli: error: ", "bold red"), message), soft_wrap=True)
     for line in details:
         console.print(Text(f"  {line}"), soft_wrap=True)
 
 
-def report_warning(message: str) -> None:
-    """Print one line of warning on stderr."""
+def report_warning(message: str, *, console: Console | None = None) -> None:
+    """Print one line of warning on stderr (through `console` if given, as above)."""
     from rich.text import Text
 
-    stderr_console().print(
+    (console or stderr_console()).print(
         Text.assemble(("convcli: warning: ", "bold yellow"), message), soft_wrap=True
     )
 
