@@ -248,18 +248,17 @@ def run_jobs(
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for finished in done:
-                job = running.pop(finished)  # what is left in `running` is not reported yet
-                try:
-                    result = finished.result()
-                except BrokenProcessPool:  # a worker was killed: by the system for memory, say
-                    _report_lost([job, *running.values()], on_result)
-                    running.clear()
-                    raise ImageWriteError(
-                        "a worker process died (out of memory?): the batch stopped with"
-                        f" {len(list(pending))} files not started"
-                    ) from None
+                result = finished.result()
+                del running[finished]  # what is left in `running` is not reported yet
                 on_result(result)
                 _submit_next(pool, pending, running, (steps, params, options), on_start)
+    except BrokenProcessPool:  # a worker was killed: by the system for memory, say
+        _report_lost(list(running.values()), on_result)
+        running.clear()
+        raise ImageWriteError(
+            "a worker process died (out of memory?): the batch stopped with"
+            f" {len(list(pending))} files not started"
+        ) from None
     except BaseException:
         _finish_running(pool, running, on_result)
         raise
