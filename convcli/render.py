@@ -242,21 +242,73 @@ def kernel_matrix(kernel: Kernel) -> Group:
         grid.add_column(justify="right")
     middle = kernel.shape[0] // 2
     rounded = False
+    largest = float(np.abs(kernel.weights).max()) or 1.0
     if kernel.divisor != 1:
-        for index, row in enumerate(np.rint(kernel.grid)):  # integers up to float rounding
-            cells = [format_number(float(value)) for value in row]
+        for index, (row, weights) in enumerate(
+            zip(np.rint(kernel.grid), kernel.weights, strict=True)
+        ):
+            cells = [
+                _shaded(format_number(float(v)), float(w), largest)
+                for v, w in zip(row, weights, strict=True)
+            ]
             grid.add_row(f"1/{kernel.divisor} x" if index == middle else "", *cells)
     else:
         for row in kernel.weights:
-            cells = [format_number(float(value)) for value in row]
-            rounded = rounded or any(float(c) != v for c, v in zip(cells, row, strict=True))
-            grid.add_row(*cells)
+            texts = [format_number(float(value)) for value in row]
+            rounded = rounded or any(float(c) != v for c, v in zip(texts, row, strict=True))
+            grid.add_row(*(_shaded(t, float(v), largest) for t, v in zip(texts, row, strict=True)))
     lines: list[RenderableType] = [heading, Text(kernel.summary, style="dim"), grid]
     if rounded:
         lines.append(
             Text("(shown to 6 significant digits; --format txt prints them exactly)", style="dim")
         )
+    lines.extend(Text(line) for line in kernel_statements(kernel))
     return Group(*lines)
+
+
+def _shaded(text: str, weight: float, largest: float) -> Text:
+    """A weight in a diverging colour scale: blue below 0, red above, dim at 0; the larger
+    its size against the kernel's largest, the bolder."""
+    if weight == 0:
+        return Text(text, style="dim")
+    colour = "red" if weight > 0 else "blue"
+    size = abs(weight) / largest
+    style = f"bold {colour}" if size > 2 / 3 else colour if size > 1 / 3 else f"dim {colour}"
+    return Text(text, style=style)
+
+
+def kernel_statements(kernel: Kernel) -> list[str]:
+    """What is true of a kernel, a line each: sum, separability, symmetry, 8-bit range.
+
+    >>> from convcli.kernels import KERNELS
+    >>> for line in kernel_statements(KERNELS["sobel-x"]):
+    ...     print(line)
+    zero-sum: a flat region gives 0
+    separable: column [1 2 1] times row [1 0 -1]
+    not symmetric under a 180-degree turn: --flip (true convolution) changes the result
+    8-bit input gives -1020 to 1020: use --range abs or rescale
+    """
+    from convcli.kernel_facts import kernel_facts as facts_of
+
+    facts = facts_of(kernel)
+    if facts.zero_sum:
+        lines = ["zero-sum: a flat region gives 0"]
+    elif facts.total == 1:
+        lines = ["sum 1: a flat region keeps its value"]
+    else:
+        lines = [f"sum {format_number(facts.total)}: a flat region is multiplied by it"]
+    if facts.factors is None:
+        lines.append("not separable: its rank is over 1")
+    else:
+        column, row = (" ".join(format_number(float(v)) for v in f) for f in facts.factors)
+        lines.append(f"separable: column [{column}] times row [{row}]")
+    lines.append(
+        "symmetric under a 180-degree turn: correlation and convolution (--flip) agree"
+        if facts.symmetric
+        else "not symmetric under a 180-degree turn: --flip (true convolution) changes the result"
+    )
+    lines.append(f"8-bit input gives {facts.range_advice()}")
+    return lines
 
 
 def step_view(step: Kernel | Operator) -> Group:

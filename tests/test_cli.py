@@ -173,16 +173,27 @@ def test_kernels_name_prints_the_matrix() -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == "sobel-x  3x3, sum 0, scale 1, bias 0, separable"
-    assert [line.split() for line in lines[2:]] == [
+    assert [line.split() for line in lines[2:5]] == [
         ["1", "0", "-1"],
         ["2", "0", "-2"],
         ["1", "0", "-1"],
+    ]
+    assert lines[5:] == [
+        "zero-sum: a flat region gives 0",
+        "separable: column [1 2 1] times row [1 0 -1]",
+        "not symmetric under a 180-degree turn: --flip (true convolution) changes the result",
+        "8-bit input gives -1020 to 1020: use --range abs or rescale",
     ]
 
 
 def test_kernels_name_with_a_divisor() -> None:
     lines = run("kernels", "gaussian-3").stdout.splitlines()
-    assert [line.split() for line in lines[2:]] == [
+    assert lines[5] == "sum 1: a flat region keeps its value"
+    assert (
+        lines[7] == "symmetric under a 180-degree turn: correlation and convolution (--flip) agree"
+    )
+    assert lines[8] == "8-bit input gives 0 to 255: fits 8-bit output as it is"
+    assert [line.split() for line in lines[2:5]] == [
         ["1", "2", "1"], ["1/16", "x", "2", "4", "2"], ["1", "2", "1"]
     ]  # fmt: skip
 
@@ -368,7 +379,12 @@ def test_kernels_shows_any_spec_with_its_facts(tmp_path: Path) -> None:
     (tmp_path / "k.json").write_text('{"kernel": [[1, 2], [2, 4]], "scale": 0.25, "bias": 3}')
     lines = run("kernels", tmp_path / "k.json").stdout.splitlines()
     assert lines[0] == f"{tmp_path / 'k.json'}  2x2, sum 9, scale 0.25, bias 3, separable"
-    assert [line.split() for line in lines[2:]] == [["1", "2"], ["2", "4"]]
+    assert [line.split() for line in lines[2:4]] == [["1", "2"], ["2", "4"]]
+    # scale 0.25 and bias 3 on 0..9*255: the 8-bit range.
+    assert lines[-1] == (
+        "8-bit input gives 3 to 576.75: values above 255 are clipped;"
+        " use --range rescale or --scale"
+    )
 
 
 def test_kernels_shows_divisors_and_zero_sums_without_rounding_noise() -> None:
@@ -378,7 +394,8 @@ def test_kernels_shows_divisors_and_zero_sums_without_rounding_noise() -> None:
     assert "significant digits" not in "".join(box)
     log = run("kernels", "log:1").stdout.splitlines()
     assert log[0] == "log:1  7x7, sum 0, scale 1, bias 0, not separable"
-    assert log[-1] == "(shown to 6 significant digits; --format txt prints them exactly)"
+    assert log[2 + 7] == "(shown to 6 significant digits; --format txt prints them exactly)"
+    assert log[2 + 8] == "zero-sum: a flat region gives 0"
 
 
 def test_kernels_lists_operators_and_families() -> None:
