@@ -95,6 +95,13 @@ class ImageInfo:
     frames: int
 
     @property
+    def computed_in(self) -> type[np.float32] | type[np.float64]:
+        """The float type its pixels are computed in: float32 for 8-bit samples (a result
+        within a thousandth of a level), float64 for 16-bit ones (257 times finer levels)
+        and unitless ones (32-bit integers need it)."""
+        return np.float32 if self.depth == "8" else np.float64
+
+    @property
     def max_value(self) -> float | None:
         """The full-scale value of the image's units: 255, 65535, or None when unitless."""
         return {"8": 255.0, "16": 65535.0}.get(self.depth)
@@ -244,9 +251,7 @@ class _PillowRows:
         self, image: Image.Image, info: ImageInfo, weights: tuple[float, float, float] | None
     ) -> None:
         self._image, self._info = image, info
-        # float32 keeps 8-bit results within a thousandth of a level; 16-bit output has 257
-        # times finer levels, and float32 would move one pixel in 500 by one.
-        self.dtype = np.dtype(np.float32 if info.depth == "8" else np.float64)
+        self.dtype = np.dtype(info.computed_in)
         self._weights = None if weights is None else np.array(weights, dtype=self.dtype)
         channels = () if info.channels == 1 or weights is not None else (info.channels,)
         self.shape: tuple[int, ...] = (image.height, image.width, *channels)

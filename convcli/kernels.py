@@ -116,9 +116,11 @@ class Kernel:
         return self.weights * self.divisor
 
     def is_separable(self) -> bool:
-        """Whether the weights are an outer product of a column and a row (rank 1)."""
-        singular = np.linalg.svd(self.weights, compute_uv=False)
-        return bool(singular.size == 1 or singular[1] <= 1e-10 * singular[0])
+        """Whether the weights are an outer product of a column and a row (rank 1), by the
+        rule the core's separable method uses (:func:`convcli.methods.separable_factors`)."""
+        from convcli.methods import separable_factors  # the core, only when asked
+
+        return separable_factors(self.weights) is not None
 
 
 @dataclass(frozen=True)

@@ -279,8 +279,7 @@ def _check_header(
     plan = _plan(info, fmt, options, range_mode)
     axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
     check_chain_fits(axes, [step.name for step in steps])
-    dtype = np.float32 if info.depth == "8" else np.float64
-    check_method(steps, to_choice(options.method, METHODS, "method"), dtype=dtype)
+    check_method(steps, to_choice(options.method, METHODS, "method"), dtype=info.computed_in)
     return plan
 
 

@@ -211,11 +211,11 @@ def format_sum(kernel: Kernel) -> str:
     return "0" if is_zero_sum(kernel.weights) else format_number(kernel.total)
 
 
-def kernel_facts(kernel: Kernel) -> str:
+def kernel_heading(kernel: Kernel) -> str:
     """Size, sum, scale, bias and separability on one line.
 
     >>> from convcli.kernels import KERNELS
-    >>> kernel_facts(KERNELS["sobel-x"])
+    >>> kernel_heading(KERNELS["sobel-x"])
     '3x3, sum 0, scale 1, bias 0, separable'
     """
     separable = "separable" if kernel.is_separable() else "not separable"
@@ -234,7 +234,7 @@ def kernel_matrix(kernel: Kernel) -> Group:
     """
     import numpy as np
 
-    heading = Text.assemble((kernel.name, "bold cyan"), f"  {kernel_facts(kernel)}")
+    heading = Text.assemble((kernel.name, "bold cyan"), f"  {kernel_heading(kernel)}")
     grid = Table.grid(padding=(0, 1))
     if kernel.divisor != 1:
         grid.add_column(justify="right")
@@ -288,9 +288,9 @@ def kernel_statements(kernel: Kernel) -> list[str]:
     not symmetric under a 180-degree turn: --flip (true convolution) changes the result
     8-bit input gives -1020 to 1020: use --range abs or rescale
     """
-    from convcli.kernel_facts import kernel_facts as facts_of
+    from convcli.kernel_facts import kernel_facts
 
-    facts = facts_of(kernel)
+    facts = kernel_facts(kernel)
     if facts.zero_sum:
         lines = ["zero-sum: a flat region gives 0"]
     elif facts.total == 1:
