@@ -56,9 +56,10 @@ from convcli.params import ConvParams, Pair, to_choice
 from convcli.png import STREAM_MODES, PngStrips, StreamMode
 from convcli.rangemap import (
     RANGE_MODES,
+    PixelMapping,
     RangeMode,
     map_into,
-    resolve_range_mode,
+    pixel_mapping,
     to_pixels,
 )
 from convcli.shape import Axes
@@ -248,13 +249,7 @@ def _check_request(
     """(output format, range mode): the checks that need neither pixels nor a header."""
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
     fmt = choose_format(destination_name, options.output_format)
-    range_mode = to_choice(options.range_mode, RANGE_MODES, "range")
-    if fmt.name == "npy" and options.depth is not None:
-        raise ParameterError("--depth does not apply to .npy output: it holds the float result")
-    if fmt.name == "npy" and range_mode != "auto":
-        raise ParameterError(
-            "--range does not apply to npy output: it holds the values as they are"
-        )
+    range_mode = _checked_range(fmt, options)
     if isinstance(destination, Path):
         if check_directory:
             check_destination(destination)
@@ -265,6 +260,36 @@ def _check_request(
                     " needs --force"
                 )
     return fmt, range_mode
+
+
+def _checked_range(fmt: OutputFormat, options: ImageOptions) -> str:
+    """The requested range mode, refused with a depth where `fmt` holds the float result."""
+    range_mode = to_choice(options.range_mode, RANGE_MODES, "range")
+    if fmt.name == "npy" and options.depth is not None:
+        raise ParameterError("--depth does not apply to .npy output: it holds the float result")
+    if fmt.name == "npy" and range_mode != "auto":
+        raise ParameterError(
+            "--range does not apply to npy output: it holds the values as they are"
+        )
+    return range_mode
+
+
+def planned_mapping(
+    info: ImageInfo,
+    destination: str,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions = ImageOptions(),
+) -> PixelMapping:
+    """How :func:`apply_to_image` would map the results of `steps` over the image `info`
+    describes, written to `destination` (a path or ``-``) with `options`.
+
+    Raises what :func:`apply_to_image` raises about them before it decodes a pixel.
+    """
+    fmt = choose_format(destination, options.output_format)
+    range_mode = _checked_range(fmt, options)
+    plan = _check_header(info, fmt, range_mode, steps, params, options)
+    return pixel_mapping(plan.depth, range_mode, max_value=info.max_value, signed=is_signed(steps))
 
 
 def _check_header(
@@ -405,15 +430,10 @@ def _filtered(
     """
     info = decoded.info
     how: dict[str, Any] = {"method": options.method, "threads": options.threads}
-    full_scale = {"8": 255, "16": 65535}.get(plan.depth, 0)
-    unit = full_scale / info.max_value if info.max_value and full_scale else 1.0
-    concrete: RangeMode | None = None
-    if full_scale:
-        unitless = range_mode == "auto" and info.max_value is None
-        # Unitless values have no range of their own to keep: rescale them.
-        concrete = (
-            "rescale" if unitless else resolve_range_mode(range_mode, signed=is_signed(steps))
-        )
+    mapping = pixel_mapping(
+        plan.depth, range_mode, max_value=info.max_value, signed=is_signed(steps)
+    )
+    concrete, full_scale, unit = mapping.range_mode, mapping.full_scale, mapping.unit
     with np.errstate(over="ignore", invalid="ignore"):
         if concrete in ("clip", "abs"):
             assert concrete is not None

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, get_args
 
 import numpy as np
@@ -44,6 +45,47 @@ def resolve_range_mode(mode: str, *, signed: bool) -> RangeMode:
     if chosen == "auto":
         return "abs" if signed else "clip"
     return chosen
+
+
+@dataclass(frozen=True)
+class PixelMapping:
+    """How a chain's float results become the output's values."""
+
+    depth: str
+    """The output's: ``8``, ``16``, ``float`` (32-bit) or ``npy`` (the computation's type)."""
+    range_mode: RangeMode | None
+    """The concrete mode (never ``auto``), or None when the values are written as they are
+    (float and ``.npy`` output)."""
+    full_scale: int
+    """255 or 65535 for pixel output, 0 for float and ``.npy``."""
+    unit: float
+    """Output units per input unit, for ``clip`` and ``abs`` (255/65535 from 16-bit input to
+    8-bit output); 1 when the units agree or the input is unitless."""
+
+
+def pixel_mapping(
+    depth: str, range_mode: str, *, max_value: float | None, signed: bool
+) -> PixelMapping:
+    """The mapping to output `depth` (``8``, ``16``, ``float`` or ``npy``) of results whose
+    input had full scale `max_value` (None: unitless) and are `signed` around 0.
+
+    Unitless values have no range of their own to keep: ``auto`` rescales them.
+
+    >>> pixel_mapping("8", "auto", max_value=65535.0, signed=True)
+    PixelMapping(depth='8', range_mode='abs', full_scale=255, unit=0.0038910505836575876)
+    >>> pixel_mapping("8", "auto", max_value=None, signed=False).range_mode
+    'rescale'
+    >>> pixel_mapping("npy", "auto", max_value=255.0, signed=False)
+    PixelMapping(depth='npy', range_mode=None, full_scale=0, unit=1.0)
+    """
+    full_scale = {"8": 255, "16": 65535}.get(depth, 0)
+    if not full_scale:
+        return PixelMapping(depth, None, 0, 1.0)
+    unit = full_scale / max_value if max_value else 1.0
+    if range_mode == "auto" and max_value is None:
+        return PixelMapping(depth, "rescale", full_scale, unit)
+    concrete = resolve_range_mode(range_mode, signed=signed)
+    return PixelMapping(depth, concrete, full_scale, unit)
 
 
 def map_to_pixels(
@@ -117,13 +159,15 @@ def _before_clamping(
         low, high = float(values.min()), float(values.max())
         span = high - low
         if span > 0:
-            # In whichever order cannot overflow: a narrow span shifted first (its values are
-            # close), a wide one shrunk first (the difference of its ends may not fit).
-            factor = max_value / span
-            if factor > 1:
+            if span * max_value <= float(np.finfo(values.dtype).max):
+                # (v - low) * max_value / span, dividing last: for the integer results of
+                # 8-bit input each step is exact but the division, correctly rounded, so a
+                # value halfway between two levels stays halfway and rounds to even.
                 values -= values.dtype.type(low)
-                values *= factor
-            else:
+                values *= max_value
+                values /= values.dtype.type(span)
+            else:  # a span so wide that shifting or scaling first could overflow
+                factor = max_value / span
                 values *= factor
                 values -= values.dtype.type(low * factor)
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,23 @@ def test_rescale_maps_min_and_max_to_the_ends() -> None:
     expected = np.rint((VALUES + 300) / 700 * 255)
     assert result.tolist() == expected.astype(int).tolist()
     assert (result.min(), result.max()) == (0, 255)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rescale_rounds_an_exact_half_to_even(dtype: type[np.floating[Any]]) -> None:
+    # 7 of a span of 14 is 127.5 levels exactly; 255/14 has no exact float, so scaling by it
+    # first gave 127.49999 in float32, and 127.
+    values = np.array([0.0, 7.0, 14.0], dtype=dtype)
+    assert to_pixels(values, "rescale").tolist() == [0, 128, 255]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rescale_of_a_span_too_wide_to_scale_up_does_not_overflow(
+    dtype: type[np.floating[Any]],
+) -> None:
+    largest = float(np.finfo(dtype).max)
+    values = np.array([-largest / 2, 0.0, largest / 2], dtype=dtype)
+    assert to_pixels(values, "rescale").tolist() == [0, 128, 255]
 
 
 def test_rescale_of_a_constant_is_zero() -> None:
