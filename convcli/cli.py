@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 import click
 
 from convcli import __version__
+from convcli.choices import FORMAT_NAMES
 from convcli.console import (
     print_product,
     report_error,
@@ -43,16 +44,20 @@ from convcli.errors import (
 )
 from convcli.options import (
     KernelSpecType,
-    NumberType,
     PairType,
+    PositionType,
     geometry_options,
     image_options,
+    image_options_of,
+    kernel_steps_option,
     pad_mode_option,
+    step_options,
 )
 
 if TYPE_CHECKING:
+    from convcli.explain import WorkedPixel
     from convcli.kernel_spec import Step
-    from convcli.params import Pair
+    from convcli.params import ConvParams, Pair
     from convcli.pipeline import ImageOptions
 
 # Each command imports what it needs when it runs, down to json: NumPy, Pillow and Rich would
@@ -205,31 +210,18 @@ _KERNEL_HELP = (
 
 
 @cli.command()
-@click.option(
-    "-k",
-    "--kernel",
-    "steps",
-    required=True,
-    multiple=True,
-    type=KernelSpecType(),
-    help=_KERNEL_HELP,
-)
+@kernel_steps_option(_KERNEL_HELP)
 @geometry_options
 @pad_mode_option
-@click.option(
-    "--flip",
-    is_flag=True,
-    help="Rotate the kernel 180 degrees first: true convolution instead of cross-correlation.",
-)
-@click.option("--normalize", is_flag=True, help="Divide each kernel by the sum of its weights.")
-@click.option(
-    "--scale",
-    type=NumberType(),
-    help="Multiply the result by S (GIMP's divisor D is 1/D); replaces a file's own scale.",
-)
-@click.option("--bias", type=NumberType(), help="Add B to the result; replaces a file's own bias.")
+@step_options
 @image_options
 @click.option("--explain", is_flag=True, help="Print the shape arithmetic of each step to stderr.")
+@click.option(
+    "--at",
+    type=PositionType(),
+    help="Work output pixel ROW,COL by hand on stderr, as convcli explain does (implies"
+    " --explain).",
+)
 @click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON record of each file on stdout (a line)."
 )
@@ -269,6 +261,7 @@ def apply(
     bias: float | None,
     image: ImageOptions,
     explain: bool,
+    at: tuple[int, int] | None,
     as_json: bool,
     out_dir: str | None,
     suffix: str,
@@ -313,8 +306,9 @@ def apply(
             raise click.UsageError("--out-dir is empty: name a directory ('.' for this one)")
         if out_dir is None:
             raise click.UsageError("--inputs-from needs --out-dir DIR, where the outputs go")
-        if explain:
-            raise click.UsageError("--explain is for one file: give INPUT and OUTPUT")
+        for option, given in {"--explain": explain, "--at": at is not None}.items():
+            if given:
+                raise click.UsageError(f"{option} is for one file: give INPUT and OUTPUT")
         request = BatchRequest(Path(out_dir), suffix, inputs_from, jobs, quiet, dry_run, as_json)
         if apply_batch(paths, request, chain, params, image):
             raise SomeFilesFailedError()
@@ -337,6 +331,9 @@ def apply(
     destination: Path | IO[bytes] = output_path
     if str(output_path) == "-":
         destination = _standard_stream(sys.stdout, "write standard output")
+    worked = None
+    if at is not None:  # worked first, so that a pixel outside the output writes nothing
+        source, worked = _work_pixel(source, str(output_path), chain, params, image, at)
     # One file is a batch of one: the same function runs every file of a batch.
     result = process(Job(source, destination), chain, params, image)
     for warning in result.warnings:
@@ -352,7 +349,7 @@ def apply(
     if as_json:
         click.echo(json.dumps(result.record))
     console = stderr_console()
-    if explain:
+    if explain and worked is None:
         console.print(chain_report(report.kernels, report.steps))
         for step in chain:
             if step.scale != 1 or step.bias != 0:
@@ -370,6 +367,36 @@ def apply(
             soft_wrap=True,
             markup=False,
         )
+    if worked is not None:
+        from convcli.render_pixel import worked_pixel_report
+
+        console.print(worked_pixel_report(worked))
+
+
+def _work_pixel(
+    source: Path | IO[bytes],
+    destination: str,
+    chain: Sequence[Step],
+    params: ConvParams,
+    image: ImageOptions,
+    at: tuple[int, int],
+) -> tuple[Path | IO[bytes], WorkedPixel]:
+    """``apply --at``: the pixel worked from `source`, and the source for the run itself,
+    standard input being read once and kept for both."""
+    import io
+
+    from convcli.explain import explain_image
+
+    if not isinstance(source, Path):
+        data = source.read()
+        source = io.BytesIO(data)
+        explained: Path | IO[bytes] = io.BytesIO(data)
+    else:
+        explained = source
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the run says them, once
+        worked = explain_image(explained, chain, params, at, image, destination=destination)
+    return source, worked
 
 
 @cli.command()
@@ -413,6 +440,89 @@ def kernels(spec: Step | None, output_format: str | None) -> None:
         )
     else:
         click.echo(to_text(spec) if output_format == "txt" else to_json(spec), nl=False)
+
+
+@cli.command()
+@click.argument("source", metavar="[IMAGE]", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--input",
+    "input_size",
+    type=PairType("input size", minimum=1, metavar="HxW"),
+    help="Instead of an image, the ramp x[i, j] = i*W + j of this size, e.g. 5x5.",
+)
+@kernel_steps_option(_KERNEL_HELP)
+@click.option(
+    "--at",
+    required=True,
+    type=PositionType(),
+    help="The output pixel to work: ROW,COL, from 0; negative counts from the end.",
+)
+@geometry_options
+@pad_mode_option
+@step_options
+@image_options_of(
+    "range_mode", "color", "gray", "depth", "no_alpha", "no_auto_orient", "max_pixels"
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
+    help="Work the pixel as this format would hold it (default png; npy for --input).",
+)
+def explain(
+    source: Path | None,
+    input_size: Pair | None,
+    steps: tuple[Step, ...],
+    at: tuple[int, int],
+    stride: Pair,
+    padding: Pair | str,
+    dilation: Pair,
+    pad_mode: str,
+    flip: bool,
+    normalize: bool,
+    scale: float | None,
+    bias: float | None,
+    image: ImageOptions,
+    output_format: str | None,
+) -> None:
+    """Work one output pixel by hand: its window, the products, their sum, the pixel written.
+
+    Prints the shape arithmetic, which input rows and columns the window covers (those in
+    the padding marked *, with what the pad mode puts there), the window, the kernel and
+    their products, the sum, the scale and bias, and the mapping to the output's values;
+    last, the output pixel, as apply would write it. Give an IMAGE (- for standard input)
+    or --input HxW for the ramp x[i, j] = i*W + j, small enough to check by hand.
+
+    \b
+    Examples:
+      convcli explain --input 5x5 -k sobel-x --at 0,0 --padding 1 --stride 2
+      convcli explain photo.png -k vertical --at 120,200
+      convcli explain photo.png -k sobel --at -1,-1 --padding 1 --pad-mode reflect
+      convcli explain --input 7x7 -k gaussian-3 -k laplacian --at 2,2 --dilation 2
+    """
+    import dataclasses
+
+    from convcli.chain import prepare_chain
+    from convcli.explain import explain_image, explain_ramp
+    from convcli.params import ConvParams
+    from convcli.render_pixel import worked_pixel_report
+
+    if (source is None) == (input_size is None):
+        raise click.UsageError("give either an IMAGE or --input HxW, not both or neither")
+    params = ConvParams.from_args(
+        stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
+    )
+    chain = prepare_chain(steps, normalize=normalize, scale=scale, bias=bias)
+    options = dataclasses.replace(image, output_format=output_format)
+    if input_size is not None:
+        worked = explain_ramp(input_size, chain, params, at, options)
+    else:
+        assert source is not None  # checked above
+        stream: Path | IO[bytes] = source
+        if str(source) == "-":
+            stream = _standard_stream(sys.stdin, "read standard input")
+        worked = explain_image(stream, chain, params, at, options)
+    print_product(worked_pixel_report(worked))
 
 
 @cli.command()

@@ -206,104 +206,172 @@ pad_mode_option = click.option(
 )
 
 
-def image_options(function: F) -> F:
-    """How pixels are read, computed, mapped and written: twelve options, handed to the
-    command as one :class:`~convcli.pipeline.ImageOptions` in its ``image`` argument."""
+def kernel_steps_option(help_text: str) -> Callable[[F], F]:
+    """``-k/--kernel SPEC``, repeatable and required: the chain, in the ``steps`` argument."""
+    return click.option(
+        "-k",
+        "--kernel",
+        "steps",
+        required=True,
+        multiple=True,
+        type=KernelSpecType(),
+        help=help_text,
+    )
 
-    @functools.wraps(function)
-    def command(*args: Any, **kwargs: Any) -> Any:
-        from convcli.pipeline import ImageOptions
 
-        kwargs["image"] = ImageOptions(
-            range_mode=kwargs.pop("range_mode"),
-            color=kwargs.pop("color"),
-            gray=kwargs.pop("gray"),
-            depth=kwargs.pop("depth"),
-            output_format=kwargs.pop("output_format"),
-            keep_alpha=not kwargs.pop("no_alpha"),
-            auto_orient=not kwargs.pop("no_auto_orient"),
-            max_pixels=kwargs.pop("max_pixels"),
-            force=kwargs.pop("force"),
-            png_compression=kwargs.pop("png_compression"),
-            method=kwargs.pop("method"),
-            threads=kwargs.pop("threads"),
-        )
-        return function(*args, **kwargs)
-
+def step_options(function: F) -> F:
+    """``--flip``, ``--normalize``, ``--scale`` and ``--bias``: what each kernel does."""
     decorators = [
         click.option(
-            "--range",
-            "range_mode",
-            type=click.Choice(RANGE_MODES),
-            default="auto",
-            show_default=True,
-            help="Float results to pixels: clip to the output's range; abs then clip; rescale"
-            " min..max onto it; auto = abs for results signed around 0 (edges), clip otherwise.",
-        ),
-        click.option(
-            "--color",
-            "--colour",
-            "color",
+            "--flip",
             is_flag=True,
-            help="Filter R, G and B separately and write colour (default: one gray channel).",
+            help="Rotate the kernel 180 degrees first: true convolution instead of"
+            " cross-correlation.",
         ),
         click.option(
-            "--gray",
-            type=click.Choice(GRAY_CHOICES),
-            default="rec601",
-            show_default=True,
-            help="How colour becomes gray: Rec. 601 luma (Pillow's), Rec. 709, or the mean.",
+            "--normalize", is_flag=True, help="Divide each kernel by the sum of its weights."
         ),
         click.option(
-            "--depth",
-            type=click.Choice(OUTPUT_DEPTHS),
-            help="Output bits per value: 8, 16, or float (TIFF); default: the input's.",
+            "--scale",
+            type=NumberType(),
+            help="Multiply the result by S (GIMP's divisor D is 1/D); replaces a file's own scale.",
         ),
         click.option(
-            "--format",
-            "output_format",
-            type=click.Choice(FORMAT_NAMES, case_sensitive=False),
-            help="Output format when OUTPUT is - or has no extension (default png).",
-        ),
-        click.option(
-            "--no-alpha",
-            is_flag=True,
-            help="Drop the alpha channel instead of carrying it to the output.",
-        ),
-        click.option(
-            "--no-auto-orient",
-            is_flag=True,
-            help="Ignore the EXIF orientation (default: turn photographs upright).",
-        ),
-        click.option(
-            "--max-pixels",
-            type=click.IntRange(min=1),
-            default=DEFAULT_MAX_PIXELS,
-            show_default=True,
-            help="Refuse images whose header claims more pixels (decompression bombs).",
-        ),
-        click.option("--force", is_flag=True, help="Allow OUTPUT to overwrite INPUT."),
-        click.option(
-            "--png-compression",
-            type=click.IntRange(0, 9),
-            default=DEFAULT_PNG_COMPRESSION,
-            show_default=True,
-            help="zlib level of PNG output: 0 none, 1 fast, 9 smallest (Pillow's default is 6).",
-        ),
-        click.option(
-            "--method",
-            type=click.Choice(METHODS),
-            default="auto",
-            show_default=True,
-            help="How the core computes: direct taps, separable passes (rank-1 kernels) or FFT;"
-            " auto picks the fastest. All give the same result within float rounding.",
-        ),
-        click.option(
-            "--threads",
-            type=click.IntRange(min=1),
-            help="At most this many threads (default: every core this process may use).",
+            "--bias", type=NumberType(), help="Add B to the result; replaces a file's own bias."
         ),
     ]
     for decorator in reversed(decorators):
-        command = decorator(command)
-    return command  # type: ignore[return-value]
+        function = decorator(function)
+    return function
+
+
+class PositionType(click.ParamType["tuple[int, int]"]):
+    """An output pixel as ``ROW,COL``; negative counts from the end, as NumPy indexes."""
+
+    name = "position"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "ROW,COL"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        parsed = parse_pair(str(value)) if "," in str(value) else str(value)
+        if not isinstance(parsed, tuple):
+            self.fail(f"{value!r} is not ROW,COL (two integers, e.g. 10,20)", param, ctx)
+        return parsed
+
+
+# The flags that say "no": each sets the ImageOptions field named here to False. Every other
+# image option sets the field of its own name.
+_NEGATED_FIELDS = {"no_alpha": "keep_alpha", "no_auto_orient": "auto_orient"}
+
+
+def image_options(function: F) -> F:
+    """How pixels are read, computed, mapped and written: twelve options, handed to the
+    command as one :class:`~convcli.pipeline.ImageOptions` in its ``image`` argument."""
+    return image_options_of(*_IMAGE_OPTIONS)(function)
+
+
+def image_options_of(*names: str) -> Callable[[F], F]:
+    """:func:`image_options`, only the options `names` (their parameter names); the others
+    keep their defaults in the ``image`` argument."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            from convcli.pipeline import ImageOptions
+
+            fields: dict[str, Any] = {}
+            for name in names:
+                value = kwargs.pop(name)
+                if name in _NEGATED_FIELDS:
+                    fields[_NEGATED_FIELDS[name]] = not value
+                else:
+                    fields[name] = value
+            kwargs["image"] = ImageOptions(**fields)
+            return function(*args, **kwargs)
+
+        for name in reversed(names):
+            command = _IMAGE_OPTIONS[name](command)
+        return command  # type: ignore[return-value]
+
+    return decorate
+
+
+_IMAGE_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "range_mode": click.option(
+        "--range",
+        "range_mode",
+        type=click.Choice(RANGE_MODES),
+        default="auto",
+        show_default=True,
+        help="Float results to pixels: clip to the output's range; abs then clip; rescale"
+        " min..max onto it; auto = abs for results signed around 0 (edges), clip otherwise.",
+    ),
+    "color": click.option(
+        "--color",
+        "--colour",
+        "color",
+        is_flag=True,
+        help="Filter R, G and B separately and write colour (default: one gray channel).",
+    ),
+    "gray": click.option(
+        "--gray",
+        type=click.Choice(GRAY_CHOICES),
+        default="rec601",
+        show_default=True,
+        help="How colour becomes gray: Rec. 601 luma (Pillow's), Rec. 709, or the mean.",
+    ),
+    "depth": click.option(
+        "--depth",
+        type=click.Choice(OUTPUT_DEPTHS),
+        help="Output bits per value: 8, 16, or float (TIFF); default: the input's.",
+    ),
+    "output_format": click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(FORMAT_NAMES, case_sensitive=False),
+        help="Output format when OUTPUT is - or has no extension (default png).",
+    ),
+    "no_alpha": click.option(
+        "--no-alpha",
+        is_flag=True,
+        help="Drop the alpha channel instead of carrying it to the output.",
+    ),
+    "no_auto_orient": click.option(
+        "--no-auto-orient",
+        is_flag=True,
+        help="Ignore the EXIF orientation (default: turn photographs upright).",
+    ),
+    "max_pixels": click.option(
+        "--max-pixels",
+        type=click.IntRange(min=1),
+        default=DEFAULT_MAX_PIXELS,
+        show_default=True,
+        help="Refuse images whose header claims more pixels (decompression bombs).",
+    ),
+    "force": click.option("--force", is_flag=True, help="Allow OUTPUT to overwrite INPUT."),
+    "png_compression": click.option(
+        "--png-compression",
+        type=click.IntRange(0, 9),
+        default=DEFAULT_PNG_COMPRESSION,
+        show_default=True,
+        help="zlib level of PNG output: 0 none, 1 fast, 9 smallest (Pillow's default is 6).",
+    ),
+    "method": click.option(
+        "--method",
+        type=click.Choice(METHODS),
+        default="auto",
+        show_default=True,
+        help="How the core computes: direct taps, separable passes (rank-1 kernels) or FFT;"
+        " auto picks the fastest. All give the same result within float rounding.",
+    ),
+    "threads": click.option(
+        "--threads",
+        type=click.IntRange(min=1),
+        help="At most this many threads (default: every core this process may use).",
+    ),
+}

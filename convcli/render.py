@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # The kernels' renderings import NumPy themselves: `convcli shape --kernel-size` shows only
 # arithmetic, and NumPy would double its start-up time.
 
-_AXIS_WORDS = {"h": ("row", "rows"), "w": ("column", "columns")}
+AXIS_WORDS = {"h": ("row", "rows"), "w": ("column", "columns")}
 
 
 def format_number(value: float) -> str:
@@ -65,7 +65,7 @@ def axis_notes(axis: AxisArithmetic) -> list[str]:
     ['stride 3: the last 2 columns of the padded input are under no window;
       2 image columns never reach the output']
     """
-    one, many = _AXIS_WORDS[axis.axis]
+    one, many = AXIS_WORDS[axis.axis]
     notes = []
     if axis.dilation > 1:
         notes.append(

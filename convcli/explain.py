@@ -1,0 +1,422 @@
+"""One output pixel worked by hand: the window, the products, the sum, the mapping to a pixel.
+
+What ``convcli explain`` and ``apply --at`` print. The window is read tap by tap from the
+image (or from the previous step's result, in a chain), through the pad mode's rule for taps
+that fall outside it; the products and their sum are computed here in float64, separately from
+the core, which is what lets the tests hold the two against each other.
+
+A tap at input coordinate c (negative, or at least the size n, in the padding) reads::
+
+    zeros       nothing: the value is 0
+    reflect     -c before the image, 2(n - 1) - c after it (the edge is not repeated)
+    replicate   the nearest edge pixel
+    circular    c mod n
+
+Padding narrower than the image on that axis (reflect) or no wider (circular) is all PyTorch
+allows, so one reflection or one wrap always lands inside.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.chain import apply_chain, check_chain_fits
+from convcli.core import FloatArray, as_image_array
+from convcli.errors import ParameterError
+from convcli.image_input import ImageInfo, open_image
+from convcli.image_output import STDOUT_NAME
+from convcli.kernel_spec import Step
+from convcli.kernels import Operator
+from convcli.padding import check_padding
+from convcli.params import ConvParams, PadMode, Pair, format_size
+from convcli.pipeline import ImageOptions, planned_mapping
+from convcli.rangemap import PixelMapping
+from convcli.shape import Axes, AxisArithmetic, chain_arithmetic
+
+
+@dataclass(frozen=True)
+class AxisWindow:
+    """Where the taps of one window fall along one axis, and which image line each reads."""
+
+    axis: Literal["h", "w"]
+    positions: tuple[int, ...]
+    """Input coordinates of the taps, top to bottom or left to right: below 0 or at least
+    `size` in the padding."""
+    sources: tuple[int | None, ...]
+    """The image row (or column) each tap reads; None for a zero of ``zeros`` padding."""
+    size: int
+    """The input's height (or width)."""
+
+    def in_padding(self, tap: int) -> bool:
+        """Whether tap `tap` falls in the padding."""
+        return not 0 <= self.positions[tap] < self.size
+
+
+def axis_window(axis: AxisArithmetic, index: int, mode: PadMode) -> AxisWindow:
+    """The taps of output line `index` along `axis`, read through `mode`.
+
+    >>> from convcli.shape import AxisArithmetic
+    >>> taps = axis_window(AxisArithmetic("w", 5, 3, 2, 1, 1, 1), 0, "reflect")
+    >>> taps.positions, taps.sources
+    ((-1, 0, 1), (1, 0, 1))
+    """
+    first = index * axis.stride - axis.pad_before
+    positions = tuple(first + tap * axis.dilation for tap in range(axis.kernel))
+    return AxisWindow(
+        axis.axis, positions, tuple(_source(c, axis.size, mode) for c in positions), axis.size
+    )
+
+
+def _source(position: int, size: int, mode: PadMode) -> int | None:
+    """The image line a tap at `position` reads (see the module docstring)."""
+    if 0 <= position < size:
+        return position
+    if mode == "zeros":
+        return None
+    if mode == "replicate":
+        return 0 if position < 0 else size - 1
+    if mode == "circular":
+        return position % size
+    return -position if position < 0 else 2 * (size - 1) - position  # reflect
+
+
+@dataclass(frozen=True)
+class Products:
+    """One kernel over one window: the weights as applied, their products and the sum."""
+
+    kernel: str
+    weights: FloatArray
+    """(kh, kw), rotated by 180 degrees when the convolution is true (``--flip``)."""
+    products: FloatArray
+    """window * weights, element by element, (kh, kw)."""
+    total: float
+    """The sum of the products, correctly rounded (:func:`math.fsum`)."""
+
+
+@dataclass(frozen=True)
+class MappedValue:
+    """A value on its way to the output, one operation at a time (see
+    :func:`convcli.rangemap.map_to_pixels`, which does the same to a whole image)."""
+
+    mode: str | None
+    """``clip``, ``abs``, ``rescale``; None when the output holds floats (float, ``.npy``)."""
+    in_units: float
+    """The value times the mapping's unit (16-bit input to 8-bit output: 255/65535)."""
+    before_rounding: float
+    """After ``abs`` (its absolute value) or ``rescale`` ((v - low) * full scale / span)."""
+    rounded: float
+    """Rounded to the nearest integer, half to even."""
+    final: float
+    """What the output holds: the rounded value clamped to 0..full scale, or the float."""
+
+    @property
+    def clamped(self) -> bool:
+        """Whether the clamp changed the value: the mapping lost it."""
+        return self.mode is not None and self.final != self.rounded
+
+
+@dataclass(frozen=True)
+class ChannelWork:
+    """The worked pixel in one channel."""
+
+    window: FloatArray
+    """The values under the taps, (kh, kw), padding included."""
+    terms: tuple[Products, ...]
+    """One for a kernel; the x and y kernels' for an operator."""
+    combined: float
+    """The sum of products, or an operator's magnitude sqrt(Gx^2 + Gy^2)."""
+    value: float
+    """scale * combined + bias: the step's result, before the mapping."""
+    mapped: MappedValue
+
+
+@dataclass(frozen=True)
+class WorkedPixel:
+    """Output pixel `at` of a chain's last step, worked by hand in every channel."""
+
+    at: Pair
+    steps: tuple[Step, ...]
+    axes: tuple[Axes, ...]
+    """The shape arithmetic of every step, the last step's being the one worked."""
+    pad_mode: PadMode
+    flip: bool
+    rows: AxisWindow
+    columns: AxisWindow
+    channels: tuple[ChannelWork, ...]
+    mapping: PixelMapping
+    value_range: tuple[float, float] | None
+    """The whole result's minimum and maximum, which ``rescale`` maps; None otherwise."""
+    source: str = "image"
+    """The input's name (``-`` for standard input), or :data:`RAMP`."""
+    gray: str | None = None
+    """The weights that made colour gray, or None when nothing was converted."""
+
+    @property
+    def step(self) -> Step:
+        """The step whose output pixel is worked: the chain's last."""
+        return self.steps[-1]
+
+    @property
+    def output_shape(self) -> Pair:
+        """The last step's output (height, width)."""
+        height, width = self.axes[-1]
+        return (height.output, width.output)
+
+    @property
+    def pixel(self) -> tuple[float, ...]:
+        """What the output holds at `at`, one value per channel."""
+        return tuple(channel.mapped.final for channel in self.channels)
+
+
+def ramp(size: Pair) -> FloatArray:
+    """The image x[i, j] = i * W + j: 0, 1, 2, ... row by row, small enough to check by hand.
+
+    >>> ramp((2, 3))
+    array([[0., 1., 2.],
+           [3., 4., 5.]])
+    """
+    height, width = size
+    return np.arange(height * width, dtype=np.float64).reshape(height, width)
+
+
+RAMP = "ramp"
+"""The name :func:`explain_ramp` gives its input."""
+
+
+def ramp_info(size: Pair) -> ImageInfo:
+    """The header facts of :func:`ramp`: one unitless channel, as a ``.npy`` array's."""
+    return ImageInfo(
+        name=f"{RAMP} {format_size(size)}",
+        format=RAMP,
+        mode="npy",
+        size=size,
+        depth="unitless",
+        channels=1,
+        has_alpha=False,
+        frames=1,
+    )
+
+
+def work_pixel(
+    image: npt.ArrayLike,
+    steps: Sequence[Step],
+    params: ConvParams,
+    at: tuple[int, int],
+    mapping: PixelMapping,
+    *,
+    value_range: tuple[float, float] | None = None,
+) -> WorkedPixel:
+    """Work output pixel `at` of `steps` over `image` by hand; see the module docstring.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        What the chain reads, in its own units (0..255 for 8-bit pixels).
+    steps
+        The chain; the steps before the last are applied whole (as ``apply`` does, in the
+        image's float type), and the last one's pixel is worked from their result.
+    at : (int, int)
+        (row, column) of the output; negative counts from the end, as NumPy does.
+    mapping
+        How the result becomes the output's values (see :func:`convcli.rangemap.pixel_mapping`).
+    value_range
+        The whole result's (min, max), for ``rescale``; computed here when not given.
+
+    Raises
+    ------
+    ParameterError
+        If `at` is outside the output.
+    ShapeError
+        If a kernel does not fit its input, or the padding is too wide for the pad mode.
+    """
+    pixels = as_image_array(image)
+    size: Pair = (pixels.shape[0], pixels.shape[1])
+    axes = tuple(chain_arithmetic(size, [step.shape for step in steps], params))
+    check_chain_fits(axes, [step.name for step in steps])
+    height, width = axes[-1]
+    check_padding(
+        (height.size, width.size),
+        ((height.pad_before, height.pad_after), (width.pad_before, width.pad_after)),
+        params.pad_mode,
+    )
+    row, column = _inside((height.output, width.output), at)
+    values = pixels
+    if len(steps) > 1:
+        values = apply_chain(pixels, steps[:-1], params).values
+    if mapping.range_mode == "rescale" and value_range is None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = apply_chain(pixels, steps, params).values
+        value_range = (float(result.min()), float(result.max()))
+    if mapping.range_mode != "rescale":
+        value_range = None
+    rows = axis_window(height, row, params.pad_mode)
+    columns = axis_window(width, column, params.pad_mode)
+    planes = values[..., np.newaxis] if values.ndim == 2 else values
+    channels = tuple(
+        _channel(
+            _window(planes[..., channel], rows, columns),
+            steps[-1],
+            params.flip,
+            mapping,
+            value_range,
+            planes.dtype,
+        )
+        for channel in range(planes.shape[2])
+    )
+    return WorkedPixel(
+        (row, column),
+        tuple(steps),
+        axes,
+        params.pad_mode,
+        params.flip,
+        rows,
+        columns,
+        channels,
+        mapping,
+        value_range,
+    )
+
+
+def _inside(shape: Pair, at: tuple[int, int]) -> Pair:
+    """`at` with negative indices counted from the end; refused outside `shape`."""
+    resolved = []
+    for index, extent in zip(at, shape, strict=True):
+        if not -extent <= index < extent:
+            raise ParameterError(
+                f"pixel {at[0]},{at[1]} is outside the output {format_size(shape)}"
+                f" (rows 0 to {shape[0] - 1}, columns 0 to {shape[1] - 1})"
+            )
+        resolved.append(index % extent)
+    return (resolved[0], resolved[1])
+
+
+def _window(plane: FloatArray, rows: AxisWindow, columns: AxisWindow) -> FloatArray:
+    """The values under the taps, in float64: 0 where either axis reads a zero."""
+    window = np.zeros((len(rows.sources), len(columns.sources)), dtype=np.float64)
+    for i, source_row in enumerate(rows.sources):
+        for j, source_column in enumerate(columns.sources):
+            if source_row is not None and source_column is not None:
+                window[i, j] = plane[source_row, source_column]
+    return window
+
+
+def _channel(
+    window: FloatArray,
+    step: Step,
+    flip: bool,
+    mapping: PixelMapping,
+    value_range: tuple[float, float] | None,
+    computed_in: npt.DTypeLike,
+) -> ChannelWork:
+    kernels = [step.x, step.y] if isinstance(step, Operator) else [step]
+    terms = []
+    for kernel in kernels:
+        weights = np.flip(kernel.weights) if flip else kernel.weights
+        products = window * weights
+        terms.append(Products(kernel.name, weights, products, math.fsum(products.ravel())))
+    if isinstance(step, Operator):
+        combined = math.hypot(terms[0].total, terms[1].total)
+    else:
+        combined = terms[0].total
+    value = step.scale * combined + step.bias
+    return ChannelWork(
+        window,
+        tuple(terms),
+        combined,
+        value,
+        map_value(value, mapping, value_range, computed_in=computed_in),
+    )
+
+
+def map_value(
+    value: float,
+    mapping: PixelMapping,
+    value_range: tuple[float, float] | None = None,
+    *,
+    computed_in: npt.DTypeLike = np.float64,
+) -> MappedValue:
+    """One value through `mapping`, step by step. Float output holds it in float32, ``.npy``
+    in the type it was `computed_in`.
+
+    >>> from convcli.rangemap import PixelMapping
+    >>> map_value(-300.4, PixelMapping("8", "abs", 255, 1.0)).final
+    255.0
+    >>> map_value(5.0, PixelMapping("8", "rescale", 255, 1.0), (-5.0, 15.0)).final
+    128.0
+    >>> map_value(0.1, PixelMapping("float", None, 0, 1.0)).final
+    0.10000000149011612
+    """
+    mode, full_scale = mapping.range_mode, mapping.full_scale
+    if mode is None:
+        held_in = np.float32 if mapping.depth == "float" else computed_in
+        held = float(np.asarray(value, dtype=held_in))
+        return MappedValue(None, value, value, value, held)
+    if mode == "rescale":
+        if value_range is None:
+            raise ParameterError("rescale needs the whole result's value range")
+        low, high = value_range
+        span = high - low
+        before = (value - low) * full_scale / span if span > 0 else 0.0
+        in_units = value
+    else:
+        in_units = value * mapping.unit
+        before = abs(in_units) if mode == "abs" else in_units
+    if not math.isfinite(before):
+        return MappedValue(mode, in_units, before, before, before)
+    rounded = float(np.rint(before))
+    return MappedValue(mode, in_units, before, rounded, min(max(rounded, 0.0), float(full_scale)))
+
+
+def explain_image(
+    source: Path | IO[bytes],
+    steps: Sequence[Step],
+    params: ConvParams,
+    at: tuple[int, int],
+    options: ImageOptions | None = None,
+    *,
+    destination: str = STDOUT_NAME,
+) -> WorkedPixel:
+    """Work output pixel `at` of an image as ``apply`` would write it to `destination`, whose
+    extension (or else ``options.output_format``, or else PNG) names the format; `options`
+    say gray or colour, the depth and the range (the defaults when None).
+
+    Raises
+    ------
+    ImageReadError
+        If the image cannot be read.
+    ParameterError, ShapeError
+        For what ``apply`` refuses, and for `at` outside the output.
+    """
+    options = options or ImageOptions()
+    name = str(source) if isinstance(source, Path) else None
+    with open_image(
+        source, name=name, auto_orient=options.auto_orient, max_pixels=options.max_pixels
+    ) as image:
+        mapping = planned_mapping(image.info, destination, steps, params, options)
+        decoded = image.decode(color=options.color, gray=options.gray, keep_alpha=False)
+    worked = work_pixel(decoded.values, steps, params, at, mapping)
+    return dataclasses.replace(worked, source=decoded.info.name, gray=decoded.gray)
+
+
+def explain_ramp(
+    size: Pair,
+    steps: Sequence[Step],
+    params: ConvParams,
+    at: tuple[int, int],
+    options: ImageOptions | None = None,
+) -> WorkedPixel:
+    """Work output pixel `at` over :func:`ramp`, as ``apply`` would write the ramp saved as a
+    ``.npy`` file: in ``options.output_format``, or else as ``.npy``, the float result."""
+    options = options or ImageOptions()
+    if options.output_format is None:
+        options = dataclasses.replace(options, output_format="npy")
+    mapping = planned_mapping(ramp_info(size), STDOUT_NAME, steps, params, options)
+    return dataclasses.replace(work_pixel(ramp(size), steps, params, at, mapping), source=RAMP)
