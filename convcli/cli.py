@@ -45,6 +45,7 @@ from convcli.options import (
     KernelSpecType,
     NumberType,
     PairType,
+    flip_option,
     geometry_options,
     image_options,
     pad_mode_option,
@@ -216,11 +217,7 @@ _KERNEL_HELP = (
 )
 @geometry_options
 @pad_mode_option
-@click.option(
-    "--flip",
-    is_flag=True,
-    help="Rotate the kernel 180 degrees first: true convolution instead of cross-correlation.",
-)
+@flip_option
 @click.option("--normalize", is_flag=True, help="Divide each kernel by the sum of its weights.")
 @click.option(
     "--scale",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -206,40 +206,118 @@ pad_mode_option = click.option(
 )
 
 
-def image_options(function: F) -> F:
-    """How pixels are read, computed, mapped and written: twelve options, handed to the
-    command as one :class:`~convcli.pipeline.ImageOptions` in its ``image`` argument."""
+flip_option = click.option(
+    "--flip",
+    is_flag=True,
+    help="Rotate the kernel 180 degrees first: true convolution instead of cross-correlation.",
+)
+
+range_option = click.option(
+    "--range",
+    "range_mode",
+    type=click.Choice(RANGE_MODES),
+    default="auto",
+    show_default=True,
+    help="Float results to pixels: clip to the output's range; abs then clip; rescale"
+    " min..max onto it; auto = abs for results signed around 0 (edges), clip otherwise.",
+)
+
+gray_option = click.option(
+    "--gray",
+    type=click.Choice(GRAY_CHOICES),
+    default="rec601",
+    show_default=True,
+    help="How colour becomes gray: Rec. 601 luma (Pillow's), Rec. 709, or the mean.",
+)
+
+format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMAT_NAMES, case_sensitive=False),
+    help="Output format when OUTPUT is - or has no extension (default png).",
+)
+
+no_auto_orient_option = click.option(
+    "--no-auto-orient",
+    is_flag=True,
+    help="Ignore the EXIF orientation (default: turn photographs upright).",
+)
+
+max_pixels_option = click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    help="Refuse images whose header claims more pixels (decompression bombs).",
+)
+
+force_option = click.option("--force", is_flag=True, help="Allow OUTPUT to overwrite INPUT.")
+
+png_compression_option = click.option(
+    "--png-compression",
+    type=click.IntRange(0, 9),
+    default=DEFAULT_PNG_COMPRESSION,
+    show_default=True,
+    help="zlib level of PNG output: 0 none, 1 fast, 9 smallest (Pillow's default is 6).",
+)
+
+method_option = click.option(
+    "--method",
+    type=click.Choice(METHODS),
+    default="auto",
+    show_default=True,
+    help="How the core computes: direct taps, separable passes (rank-1 kernels) or FFT;"
+    " auto picks the fastest. All give the same result within float rounding.",
+)
+
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="At most this many threads (default: every core this process may use).",
+)
+
+
+def _bundled(decorators: Sequence[Callable[[Any], Any]], function: F) -> F:
+    """`function` with `decorators`' options, handed to it as one
+    :class:`~convcli.pipeline.ImageOptions` in its ``image`` argument (defaults for the rest)."""
 
     @functools.wraps(function)
     def command(*args: Any, **kwargs: Any) -> Any:
         from convcli.pipeline import ImageOptions
 
-        kwargs["image"] = ImageOptions(
-            range_mode=kwargs.pop("range_mode"),
-            color=kwargs.pop("color"),
-            gray=kwargs.pop("gray"),
-            depth=kwargs.pop("depth"),
-            output_format=kwargs.pop("output_format"),
-            keep_alpha=not kwargs.pop("no_alpha"),
-            auto_orient=not kwargs.pop("no_auto_orient"),
-            max_pixels=kwargs.pop("max_pixels"),
-            force=kwargs.pop("force"),
-            png_compression=kwargs.pop("png_compression"),
-            method=kwargs.pop("method"),
-            threads=kwargs.pop("threads"),
-        )
+        fields = {name: kwargs.pop(name) for name in _IMAGE_FIELDS if name in kwargs}
+        # Flags that turn something off are fields that say it is on.
+        for flag, field in (("no_alpha", "keep_alpha"), ("no_auto_orient", "auto_orient")):
+            if flag in kwargs:
+                fields[field] = not kwargs.pop(flag)
+        kwargs["image"] = ImageOptions(**fields)
         return function(*args, **kwargs)
 
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command  # type: ignore[return-value]
+
+
+_IMAGE_FIELDS = (
+    "range_mode",
+    "color",
+    "gray",
+    "depth",
+    "output_format",
+    "max_pixels",
+    "force",
+    "png_compression",
+    "method",
+    "threads",
+)
+"""Options whose parameter names are the :class:`~convcli.pipeline.ImageOptions` fields."""
+
+
+def image_options(function: F) -> F:
+    """How pixels are read, computed, mapped and written: twelve options, handed to the
+    command as one :class:`~convcli.pipeline.ImageOptions` in its ``image`` argument."""
     decorators = [
-        click.option(
-            "--range",
-            "range_mode",
-            type=click.Choice(RANGE_MODES),
-            default="auto",
-            show_default=True,
-            help="Float results to pixels: clip to the output's range; abs then clip; rescale"
-            " min..max onto it; auto = abs for results signed around 0 (edges), clip otherwise.",
-        ),
+        range_option,
         click.option(
             "--color",
             "--colour",
@@ -247,63 +325,23 @@ def image_options(function: F) -> F:
             is_flag=True,
             help="Filter R, G and B separately and write colour (default: one gray channel).",
         ),
-        click.option(
-            "--gray",
-            type=click.Choice(GRAY_CHOICES),
-            default="rec601",
-            show_default=True,
-            help="How colour becomes gray: Rec. 601 luma (Pillow's), Rec. 709, or the mean.",
-        ),
+        gray_option,
         click.option(
             "--depth",
             type=click.Choice(OUTPUT_DEPTHS),
             help="Output bits per value: 8, 16, or float (TIFF); default: the input's.",
         ),
-        click.option(
-            "--format",
-            "output_format",
-            type=click.Choice(FORMAT_NAMES, case_sensitive=False),
-            help="Output format when OUTPUT is - or has no extension (default png).",
-        ),
+        format_option,
         click.option(
             "--no-alpha",
             is_flag=True,
             help="Drop the alpha channel instead of carrying it to the output.",
         ),
-        click.option(
-            "--no-auto-orient",
-            is_flag=True,
-            help="Ignore the EXIF orientation (default: turn photographs upright).",
-        ),
-        click.option(
-            "--max-pixels",
-            type=click.IntRange(min=1),
-            default=DEFAULT_MAX_PIXELS,
-            show_default=True,
-            help="Refuse images whose header claims more pixels (decompression bombs).",
-        ),
-        click.option("--force", is_flag=True, help="Allow OUTPUT to overwrite INPUT."),
-        click.option(
-            "--png-compression",
-            type=click.IntRange(0, 9),
-            default=DEFAULT_PNG_COMPRESSION,
-            show_default=True,
-            help="zlib level of PNG output: 0 none, 1 fast, 9 smallest (Pillow's default is 6).",
-        ),
-        click.option(
-            "--method",
-            type=click.Choice(METHODS),
-            default="auto",
-            show_default=True,
-            help="How the core computes: direct taps, separable passes (rank-1 kernels) or FFT;"
-            " auto picks the fastest. All give the same result within float rounding.",
-        ),
-        click.option(
-            "--threads",
-            type=click.IntRange(min=1),
-            help="At most this many threads (default: every core this process may use).",
-        ),
+        no_auto_orient_option,
+        max_pixels_option,
+        force_option,
+        png_compression_option,
+        method_option,
+        threads_option,
     ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command  # type: ignore[return-value]
+    return _bundled(decorators, function)
