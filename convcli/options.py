@@ -1,4 +1,4 @@
-"""Click parameter types and the options ``apply`` and ``shape`` share.
+"""Click parameter types and the options the commands share.
 
 The command line reads pairs as ``H,W`` (or ``HxW``) and names case-insensitively, then hands
 the values to the library's own normalisers, so both enforce one set of rules in one set of
@@ -141,6 +141,50 @@ class KernelSpecType(click.ParamType["Step"]):
         ]
         # Kernel files complete as paths, as the shell would.
         return [*named, CompletionItem(incomplete, type="file")]
+
+
+class SheetSpecType(KernelSpecType):
+    """What ``sheet -k`` takes: a preset (several kernels), or any kernel spec (one)."""
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "SPEC|PRESET"
+
+    def convert(  # type: ignore[override]  # a preset stands for several steps
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[Step, ...]:
+        from convcli.kernel_spec import resolve_kernel
+        from convcli.kernels import Kernel, Operator, closest_names
+        from convcli.presets import PRESETS
+
+        if isinstance(value, tuple):
+            return value
+        if isinstance(value, Kernel | Operator):
+            return (value,)
+        text = str(value).strip()
+        # A preset is a built-in name: it comes before a file of that name, as kernels do.
+        specs = PRESETS[text].kernels if text in PRESETS else (str(value),)
+        try:
+            return tuple(resolve_kernel(spec) for spec in specs)
+        except UnknownKernelError as error:
+            near = closest_names(error.name, list(PRESETS))  # a misspelt preset first
+            others = tuple(name for name in error.suggestions if name not in near)
+            self.fail(str(UnknownKernelError(error.name, (*near, *others)[:3])), param, ctx)
+        except KernelError as error:
+            self.fail(str(error), param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        from convcli.presets import PRESETS
+
+        presets = [
+            CompletionItem(preset.name, help=preset.summary)
+            for preset in PRESETS.values()
+            if preset.name.startswith(incomplete)
+        ]
+        return [*presets, *super().shell_complete(ctx, param, incomplete)]
 
 
 class NumberType(click.ParamType[float]):
@@ -337,6 +381,23 @@ def image_options(function: F) -> F:
             is_flag=True,
             help="Drop the alpha channel instead of carrying it to the output.",
         ),
+        no_auto_orient_option,
+        max_pixels_option,
+        force_option,
+        png_compression_option,
+        method_option,
+        threads_option,
+    ]
+    return _bundled(decorators, function)
+
+
+def sheet_image_options(function: F) -> F:
+    """The options of :func:`image_options` that a sheet takes: it reads one gray channel and
+    writes 8-bit gray, so --color, --depth and --no-alpha do not apply."""
+    decorators = [
+        range_option,
+        gray_option,
+        format_option,
         no_auto_orient_option,
         max_pixels_option,
         force_option,

@@ -300,6 +300,16 @@ class SheetReport:
     """Whether the tiles were shrunk (then they differ from ``apply``'s output)."""
     tiles: tuple[TileReport, ...]
 
+    def summary(self) -> str:
+        """What was written, in a line: ``edges.png: cat.png 300x451 and 4 responses ...``."""
+        responses = len(self.tiles) - 1
+        return (
+            f"{self.output}: {self.input} {format_size(self.input_shape)} and {responses}"
+            f" response{'' if responses == 1 else 's'} in {self.rows}"
+            f" row{'' if self.rows == 1 else 's'} of {self.columns}, {format_size(self.size)}"
+            f"{', tiles shrunk' if self.shrunk else ''}"
+        )
+
     def record(self) -> dict[str, Any]:
         """The JSON record (``sheet --json``)."""
         return {
