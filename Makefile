@@ -41,9 +41,12 @@ demo: install ## filter every image in sample_images/ into demo_output/
 	    $(BIN)/convcli apply -k $$kernel --padding same --pad-mode reflect \
 	      "$$image" "$(DEMO_OUT)/$$name-$$kernel.png" || exit 1; \
 	  done; \
-	  echo "  $$image -> $(DEMO_OUT)/$$name-{$$(echo $(DEMO_KERNELS) | tr ' ' ,)}.png"; \
+	  $(BIN)/convcli sheet "$$image" $(addprefix -k ,$(DEMO_KERNELS)) --padding same \
+	    --pad-mode reflect -o "$(DEMO_OUT)/$$name-sheet.png" || exit 1; \
+	  echo "  $$image -> $(DEMO_OUT)/$$name-{$$(echo $(DEMO_KERNELS) sheet | tr ' ' ,)}.png"; \
 	done
-	@echo "Edges (vertical, horizontal, laplacian) and blur (gaussian-5) are in $(DEMO_OUT)/."
+	@echo "Edges (vertical, horizontal, laplacian) and blur (gaussian-5) are in $(DEMO_OUT)/,"
+	@echo "and side by side with the input in each *-sheet.png."
 
 lint: dev ## check style (ruff) and types (mypy --strict)
 	$(BIN)/ruff check .

@@ -46,13 +46,17 @@ from convcli.options import (
     KernelSpecType,
     PairType,
     PositionType,
+    SheetSpecType,
+    flip_option,
     geometry_options,
     image_options,
     image_options_of,
     kernel_steps_option,
     pad_mode_option,
+    sheet_image_options,
     step_options,
 )
+from convcli.presets import describe_presets
 
 if TYPE_CHECKING:
     from convcli.explain import WorkedPixel
@@ -199,6 +203,7 @@ def cli() -> None:
       convcli apply -k gaussian-5 --padding same photo.jpg blurred.png
       convcli shape --input 300x451 -k sobel-x --stride 2 --padding 1
       convcli kernels sobel-x
+      convcli sheet photo.png -k all-edges -o edges.png
     """
 
 
@@ -600,6 +605,99 @@ def shape(
     else:
         check_chain_fits(axes, labels)  # the error carries the arithmetic to stderr
         print_product(chain_report(labels, axes))
+
+
+@cli.command()
+@click.argument("image_path", metavar="IMAGE", type=click.Path(path_type=Path, allow_dash=True))
+@click.option(
+    "-k",
+    "--kernel",
+    "specs",
+    required=True,
+    multiple=True,
+    type=SheetSpecType(),
+    help="A tile: anything apply's -k takes (a name, an operator, family:ARGS, a file, a"
+    f" matrix), or a preset of several: {describe_presets()}. Repeat for more tiles.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="OUTPUT",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="The sheet, in the format its extension names; - for standard output (png).",
+)
+@geometry_options
+@pad_mode_option
+@flip_option
+@click.option(
+    "--columns",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Tiles in a row (default: up to 4 in one row, else about as many rows as columns).",
+)
+@click.option(
+    "--tile-size",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Shrink every tile by one factor, the largest to N pixels on its longest side"
+    " (tiles then no longer equal apply's output).",
+)
+@sheet_image_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON record of the sheet on stdout.")
+def sheet(
+    image_path: Path,
+    specs: tuple[tuple[Step, ...], ...],
+    output: Path,
+    stride: Pair,
+    padding: Pair | str,
+    dilation: Pair,
+    pad_mode: str,
+    flip: bool,
+    columns: int | None,
+    tile_size: int | None,
+    image: ImageOptions,
+    as_json: bool,
+) -> None:
+    """Filter an image by each kernel separately and write the responses side by side.
+
+    The sheet shows IMAGE as apply reads it (gray), then each kernel's response, labelled with
+    its name and size, in a grid: the feature maps of a CNN's first layer. Each tile is what
+    'convcli apply -k K' writes with the same options, pixel for pixel (--tile-size aside).
+
+    \b
+    Examples:
+      convcli sheet photo.png -k all-edges -o edges.png
+      convcli sheet photo.png -k vertical -k gaussian:2 -k sobel -o sheet.png
+      convcli sheet photo.png -k all-edges --padding same --pad-mode reflect -o same.png
+      convcli sheet photo.png -k sobel-x -k gaussian:3 -k box:9 --stride 2 -o shapes.png
+      convcli sheet big.jpg -k all-blurs --tile-size 256 --columns 5 -o blurs.png
+    """
+    import json
+
+    from convcli.params import ConvParams
+    from convcli.sheet import make_sheet
+
+    if as_json and str(output) == "-":
+        raise click.UsageError("--json prints on stdout, so -o cannot be '-' with it")
+    params = ConvParams.from_args(
+        stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
+    )
+    steps = [step for group in specs for step in group]
+    source: Path | IO[bytes] = image_path
+    if str(image_path) == "-":
+        source = _standard_stream(sys.stdin, "read standard input")
+    destination: Path | IO[bytes] = output
+    if str(output) == "-":
+        destination = _standard_stream(sys.stdout, "write standard output")
+    report = make_sheet(
+        source, destination, steps, params, image, columns=columns, tile_size=tile_size
+    )
+    if as_json:
+        click.echo(json.dumps(report.record()))
+    console = stderr_console()
+    if console.is_terminal and not as_json:
+        console.print(f"wrote {report.summary()}", soft_wrap=True, markup=False)
 
 
 def _standard_stream(stream: Any, doing: str) -> IO[bytes]:

@@ -1,4 +1,4 @@
-"""Click parameter types and the options ``apply`` and ``shape`` share.
+"""Click parameter types and the options the commands share.
 
 The command line reads pairs as ``H,W`` (or ``HxW``) and names case-insensitively, then hands
 the values to the library's own normalisers, so both enforce one set of rules in one set of
@@ -143,6 +143,50 @@ class KernelSpecType(click.ParamType["Step"]):
         return [*named, CompletionItem(incomplete, type="file")]
 
 
+class SheetSpecType(KernelSpecType):
+    """What ``sheet -k`` takes: a preset (several kernels), or any kernel spec (one)."""
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "SPEC|PRESET"
+
+    def convert(  # type: ignore[override]  # a preset stands for several steps
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[Step, ...]:
+        from convcli.kernel_spec import resolve_kernel
+        from convcli.kernels import Kernel, Operator, closest_names
+        from convcli.presets import PRESETS
+
+        if isinstance(value, tuple):
+            return value
+        if isinstance(value, Kernel | Operator):
+            return (value,)
+        text = str(value).strip()
+        # A preset is a built-in name: it comes before a file of that name, as kernels do.
+        specs = PRESETS[text].kernels if text in PRESETS else (str(value),)
+        try:
+            return tuple(resolve_kernel(spec) for spec in specs)
+        except UnknownKernelError as error:
+            near = closest_names(error.name, list(PRESETS))  # a misspelt preset first
+            others = tuple(name for name in error.suggestions if name not in near)
+            self.fail(str(UnknownKernelError(error.name, (*near, *others)[:3])), param, ctx)
+        except KernelError as error:
+            self.fail(str(error), param, ctx)
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        from convcli.presets import PRESETS
+
+        presets = [
+            CompletionItem(preset.name, help=preset.summary)
+            for preset in PRESETS.values()
+            if preset.name.startswith(incomplete)
+        ]
+        return [*presets, *super().shell_complete(ctx, param, incomplete)]
+
+
 class NumberType(click.ParamType[float]):
     """A finite number, written as a decimal or a fraction (``0.0625`` or ``1/16``)."""
 
@@ -219,15 +263,17 @@ def kernel_steps_option(help_text: str) -> Callable[[F], F]:
     )
 
 
+flip_option = click.option(
+    "--flip",
+    is_flag=True,
+    help="Rotate the kernel 180 degrees first: true convolution instead of cross-correlation.",
+)
+
+
 def step_options(function: F) -> F:
     """``--flip``, ``--normalize``, ``--scale`` and ``--bias``: what each kernel does."""
     decorators = [
-        click.option(
-            "--flip",
-            is_flag=True,
-            help="Rotate the kernel 180 degrees first: true convolution instead of"
-            " cross-correlation.",
-        ),
+        flip_option,
         click.option(
             "--normalize", is_flag=True, help="Divide each kernel by the sum of its weights."
         ),
@@ -375,3 +421,18 @@ _IMAGE_OPTIONS: dict[str, Callable[[Any], Any]] = {
         help="At most this many threads (default: every core this process may use).",
     ),
 }
+
+
+sheet_image_options = image_options_of(
+    "range_mode",
+    "gray",
+    "output_format",
+    "no_auto_orient",
+    "max_pixels",
+    "force",
+    "png_compression",
+    "method",
+    "threads",
+)
+"""The image options a sheet takes: it reads one gray channel and writes 8-bit gray, so
+--color, --depth and --no-alpha do not apply."""

@@ -253,12 +253,7 @@ def _check_request(
     if isinstance(destination, Path):
         if check_directory:
             check_destination(destination)
-        for path in _protected(source, steps):
-            if same_file(path, destination) and not options.force:
-                raise ParameterError(
-                    f"OUTPUT {destination_name!r} is the input {str(path)!r}: writing over it"
-                    " needs --force"
-                )
+        check_overwrite(source, destination, steps, force=options.force)
     return fmt, range_mode
 
 
@@ -290,6 +285,25 @@ def planned_mapping(
     range_mode = _checked_range(fmt, options)
     plan = _check_header(info, fmt, range_mode, steps, params, options)
     return pixel_mapping(plan.depth, range_mode, max_value=info.max_value, signed=is_signed(steps))
+
+
+def check_overwrite(
+    source: Path | IO[bytes], destination: Path, steps: Sequence[Step], *, force: bool
+) -> None:
+    """Refuse, unless `force`, a `destination` that is a file the run reads: the image or a
+    kernel file of `steps`.
+
+    Raises
+    ------
+    ParameterError
+        Naming the input that would be replaced.
+    """
+    for path in _protected(source, steps):
+        if same_file(path, destination) and not force:
+            raise ParameterError(
+                f"OUTPUT {str(destination)!r} is the input {str(path)!r}: writing over it"
+                " needs --force"
+            )
 
 
 def _check_header(
@@ -353,7 +367,10 @@ def apply_to_image(
         decoded = image.decode_rows(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
         # The chain checks its arithmetic again on the decoded size: a PNG may tell its
         # orientation only after its pixels.
-        output = _filtered(decoded, steps, params, plan, range_mode, fmt, options)
+        png = None
+        if fmt.name == "png" and plan.mode in STREAM_MODES:
+            png = (plan.mode, options.png_compression)
+        output = _filtered(decoded, steps, params, plan, range_mode, png, options)
     # What is left of the input; the decoded pixels are freed before the output is encoded.
     info, gray, alpha = decoded.info, decoded.gray, decoded.alpha
     del decoded
@@ -395,6 +412,57 @@ def apply_to_image(
 
 
 @dataclass(frozen=True)
+class GrayPixels:
+    """A chain's result as 8-bit gray pixels, and what the mapping did on the way."""
+
+    values: npt.NDArray[np.uint8]
+    """(H, W), the output's size."""
+    range_mode: RangeMode
+    """How values became pixels (never ``auto``)."""
+    value_range: tuple[float, float]
+    """min and max of the result before mapping."""
+    clipped: int
+    """How many values the mapping clamped to 0 or 255."""
+    steps: tuple[Axes, ...]
+
+
+def gray_pixels(
+    decoded: DecodedRows,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions = ImageOptions(),
+) -> GrayPixels:
+    """The 8-bit pixels :func:`apply_to_image` writes for one gray channel filtered by `steps`.
+
+    The same code maps them, so they equal what ``apply`` writes with ``--depth 8
+    --no-alpha`` (its default for 8-bit images) and the same ``--range``, ``--method`` and
+    ``--threads`` (`options`; the rest of them does not apply). `decoded` may be used again:
+    each call reads its rows anew. Call it inside :func:`~convcli.image_input.open_image`'s
+    block, as :meth:`~convcli.image_input.OpenImage.decode_rows` requires.
+
+    Raises
+    ------
+    ParameterError
+        If `decoded` holds more than one channel (decode it gray), or the range mode is not one.
+    ShapeError
+        If a kernel does not fit its input.
+    ImageWriteError
+        If the result overflows to infinity or NaN.
+    """
+    if len(decoded.values.shape) == 3 and decoded.values.shape[2] != 1:
+        raise ParameterError(
+            f"{decoded.info.name!r} has {decoded.values.shape[2]} channels; this takes one"
+        )
+    range_mode = to_choice(options.range_mode, RANGE_MODES, "range")
+    plan = _Plan(channels=1, alpha=False, depth="8", mode="L")
+    output = _filtered(decoded, steps, params, plan, range_mode, None, options)
+    assert output.range_mode is not None  # pixel output always has one
+    return GrayPixels(
+        output.values, output.range_mode, output.value_range, output.clipped, output.steps
+    )
+
+
+@dataclass(frozen=True)
 class _Output:
     """The chain's result as the output holds it, and what the mapping did on the way."""
 
@@ -417,7 +485,7 @@ def _filtered(
     params: ConvParams,
     plan: _Plan,
     range_mode: str,
-    fmt: OutputFormat,
+    png: tuple[StreamMode, int] | None,
     options: ImageOptions,
 ) -> _Output:
     """Run the chain and map its result to the output's values.
@@ -425,8 +493,8 @@ def _filtered(
     Pixel output whose mapping needs no global statistic (``clip``, ``abs``) is mapped a strip
     at a time as the last step makes it: the float result never exists whole, so memory stays
     near the decoded input plus the output. PNG without alpha is even compressed strip by
-    strip (see :mod:`convcli.png`): then the output never exists whole either. ``rescale``,
-    float and ``.npy`` output keep the float result.
+    strip (see :mod:`convcli.png`) when `png` gives its mode and zlib level: then the output
+    never exists whole either. ``rescale``, float and ``.npy`` output keep the float result.
     """
     info = decoded.info
     how: dict[str, Any] = {"method": options.method, "threads": options.threads}
@@ -437,9 +505,6 @@ def _filtered(
     with np.errstate(over="ignore", invalid="ignore"):
         if concrete in ("clip", "abs"):
             assert concrete is not None
-            png = None
-            if fmt.name == "png" and plan.mode in STREAM_MODES:
-                png = (plan.mode, options.png_compression)
             return _mapped_in_strips(
                 decoded, steps, params, plan, concrete, (full_scale, unit), how, png
             )

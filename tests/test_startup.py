@@ -66,6 +66,7 @@ def heavy_imports(tmp_path: Path, *args: str) -> list[str]:
         ["kernels", "--help"],
         ["shape", "--help"],
         ["explain", "--help"],
+        ["sheet", "--help"],
     ],
     ids=" ".join,
 )
