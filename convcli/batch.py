@@ -37,10 +37,12 @@ class Job:
 
     source: Path | IO[bytes]
     destination: Path | IO[bytes]
+    source_name: str = STDIN_NAME
+    """How a stream `source` is named: ``-``, or the named pipe it was read from."""
 
     def names(self) -> tuple[str, str]:
         """The input and output as records and messages name them."""
-        return _name(self.source, STDIN_NAME), _name(self.destination, STDOUT_NAME)
+        return _name(self.source, self.source_name), _name(self.destination, STDOUT_NAME)
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,9 @@ def process(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            report = apply_to_image(job.source, job.destination, steps, params, options)
+            report = apply_to_image(
+                job.source, job.destination, steps, params, options, source_name=source
+            )
             record = report.record(ms=_ms_since(started))
         except ConvcliError as failure:
             error = failure
