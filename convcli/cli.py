@@ -26,6 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 import click
 
 from convcli import __version__
+from convcli.choices import DEFAULT_MAX_PIXELS
 from convcli.console import (
     print_product,
     report_error,
@@ -194,6 +195,7 @@ def cli() -> None:
       convcli apply -k gaussian-5 --padding same photo.jpg blurred.png
       convcli shape --input 300x451 -k sobel-x --stride 2 --padding 1
       convcli kernels sobel-x
+      convcli show photo.png edges.png
     """
 
 
@@ -413,6 +415,55 @@ def kernels(spec: Step | None, output_format: str | None) -> None:
         )
     else:
         click.echo(to_text(spec) if output_format == "txt" else to_json(spec), nl=False)
+
+
+@cli.command()
+@click.argument(
+    "images",
+    metavar="IMAGE...",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path, allow_dash=True),
+)
+@click.option(
+    "--width",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Draw N cells wide, however tall (default: fit the terminal, width and height).",
+)
+@click.option(
+    "--no-auto-orient", is_flag=True, help="Ignore the EXIF orientation (default: upright)."
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    metavar="N",
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    help="Refuse images whose header claims more pixels (decompression bombs).",
+)
+def show(
+    images: tuple[Path, ...], width: int | None, no_auto_orient: bool, max_pixels: int
+) -> None:
+    """Draw images in the terminal, side by side when they fit, two pixels a character cell.
+
+    Each image is read as apply reads it (16-bit, float and .npy included), colour kept, and
+    shrunk to fit; without colour (NO_COLOR), a ramp of characters. Stdout must be a terminal.
+
+    \b
+    Examples:
+      convcli show photo.jpg
+      convcli show photo.png edges.png
+      convcli show --width 60 scan16.tif result.npy
+      convcli apply -k sobel --padding same photo.png - | convcli show -
+    """
+    from convcli.show import draw, read_source
+
+    if sum(str(path) == "-" for path in images) > 1:
+        raise click.UsageError("standard input can be read only once: give - at most once")
+    auto_orient = not no_auto_orient
+    sources = [read_source(p, auto_orient=auto_orient, max_pixels=max_pixels) for p in images]
+    draw(sources, command="show", width=width)
 
 
 @cli.command()

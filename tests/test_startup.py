@@ -65,6 +65,7 @@ def heavy_imports(tmp_path: Path, *args: str) -> list[str]:
         ["apply", "--help"],
         ["kernels", "--help"],
         ["shape", "--help"],
+        ["show", "--help"],
     ],
     ids=" ".join,
 )

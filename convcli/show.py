@@ -1,0 +1,147 @@
+"""Image files drawn in the terminal: what ``convcli show`` and ``apply --preview`` run.
+
+Every file's header is read first, so that a bad file is an error before anything is drawn
+and the layout knows every size; then each file's pixels are decoded a strip at a time and
+reduced to the cells they are drawn in (:mod:`convcli.preview`), one file after another, so
+memory stays that of one decoded image. A drawing is for a terminal: when stdout is not one,
+a line on stderr says so and nothing is drawn.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from convcli.console import report_note, stdout_console
+from convcli.errors import ImageReadError, ImageWarning
+from convcli.image_input import DEFAULT_MAX_PIXELS, STDIN_NAME, ImageInfo, open_image
+from convcli.params import Pair, format_size
+from convcli.preview import Gallery, Tile, display_pixels, fit, plan_layout
+
+# Lines a drawing leaves free on the terminal, so that a picture is seen whole: the caption's,
+# and the prompt's after it.
+_FREE_LINES = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    """An image file to draw and how to read it: by default in colour, alpha composited."""
+
+    data: Path | bytes
+    """A path, or the bytes already read from standard input or a named pipe."""
+    name: str
+    """How the caption and messages name it: the path as given, or ``-``."""
+    color: bool = True
+    """Colour as it is; False: gray by `gray`'s weights, as ``apply`` reads it."""
+    gray: str = "rec601"
+    keep_alpha: bool = True
+    auto_orient: bool = True
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+
+
+def read_source(
+    path: Path, *, auto_orient: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> Source:
+    """`path` to draw (``-``: standard input). What can be read only once (standard input,
+    a named pipe) is read now: a drawing reads each file twice, its header then its pixels."""
+    data: Path | bytes = path
+    if str(path) == STDIN_NAME:
+        return replace(_stdin_source(), auto_orient=auto_orient, max_pixels=max_pixels)
+    if _read_once(path):
+        data = _bytes_or_path(path)
+    return Source(data=data, name=str(path), auto_orient=auto_orient, max_pixels=max_pixels)
+
+
+def _stdin_source() -> Source:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise ImageReadError("cannot read standard input: it is closed")
+    return Source(data=stream.read(), name=STDIN_NAME)
+
+
+def _read_once(path: Path) -> bool:
+    """Whether `path` is a named pipe or a device: what a second read would not find again."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def _bytes_or_path(path: Path) -> Path | bytes:
+    """The bytes at `path`, or `path` itself when they cannot be read: then the reader that
+    opens it says why, in the words it uses for every file."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return path
+
+
+def draw(sources: Sequence[Source], *, command: str, width: int | None = None) -> None:
+    """Draw `sources` on stdout, side by side when they fit, each under its name and size.
+
+    Parameters
+    ----------
+    command
+        What draws, as the line said when stdout is not a terminal names it.
+    width
+        Cells wide; None: the terminal's width, each picture also fitting its height.
+
+    Raises
+    ------
+    ImageReadError
+        If a file cannot be read or is no picture (an ``.npy`` of 2 or over 3 channels),
+        whether or not stdout is a terminal: every header is read first.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImageWarning)  # said once, when the pixels are read
+        infos = [_header(source) for source in sources]
+    console = stdout_console()
+    if not console.is_terminal:
+        report_note(f"stdout is not a terminal; {command} draws only on a terminal")
+        return
+    rows = None
+    if width is None:
+        width, rows = console.width, max(1, console.height - _FREE_LINES)
+    else:
+        console.width = width  # as asked, even wider than the terminal
+    captions = [_caption(s.name, info.size) for s, info in zip(sources, infos, strict=True)]
+    layout = plan_layout([info.size for info in infos], captions, width, rows=rows)
+    tiles = [_tile(source, grid, rows) for source, grid in zip(sources, layout.grids, strict=True)]
+    console.print(Gallery(tiles, layout))
+
+
+def _caption(name: str, size: Pair) -> str:
+    return f"{name} {format_size(size)}"
+
+
+def _header(source: Source) -> ImageInfo:
+    """The header of `source`, checked to hold a picture: one channel or three."""
+    with open_image(
+        source.data, name=source.name, auto_orient=source.auto_orient, max_pixels=source.max_pixels
+    ) as image:
+        info = image.info
+    if info.channels not in (1, 3):
+        raise ImageReadError(
+            f"cannot draw {source.name!r}: it has {info.channels} channels; a picture has 1"
+            " (gray) or 3 (colour)"
+        )
+    return info
+
+
+def _tile(source: Source, grid: Pair, rows: int | None) -> Tile:
+    """`source` decoded a strip at a time into `grid`, as apply decodes it."""
+    with open_image(
+        source.data, name=source.name, auto_orient=source.auto_orient, max_pixels=source.max_pixels
+    ) as image:
+        decoded = image.decode_rows(
+            color=source.color, gray=source.gray, keep_alpha=source.keep_alpha
+        )
+        size = decoded.info.size
+        if (grid[0] > size[0]) or (grid[1] > size[1]):
+            # A PNG may tell its orientation only after its pixels: the header's size was
+            # the other way round. The same width, refitted.
+            grid = fit(size, grid[1], rows)
+        max_value = decoded.info.max_value
+        alpha = decoded.alpha if max_value is not None else None
+        pixels = display_pixels(decoded.values, grid, max_value=max_value, alpha=alpha)
+    return Tile(_caption(source.name, size), pixels)
