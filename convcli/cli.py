@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from convcli.kernel_spec import Step
     from convcli.params import Pair
     from convcli.pipeline import ImageOptions
+    from convcli.show import ApplyPreview
 
 # Each command imports what it needs when it runs, down to json: NumPy, Pillow and Rich would
 # add ~150 ms to every start, `convcli --help` and `convcli shape` included.
@@ -233,6 +234,11 @@ _KERNEL_HELP = (
 @image_options
 @click.option("--explain", is_flag=True, help="Print the shape arithmetic of each step to stderr.")
 @click.option(
+    "--preview",
+    is_flag=True,
+    help="Draw the input and the written output side by side in the terminal, on stdout.",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON record of each file on stdout (a line)."
 )
 @click.option(
@@ -271,6 +277,7 @@ def apply(
     bias: float | None,
     image: ImageOptions,
     explain: bool,
+    preview: bool,
     as_json: bool,
     out_dir: str | None,
     suffix: str,
@@ -315,8 +322,9 @@ def apply(
             raise click.UsageError("--out-dir is empty: name a directory ('.' for this one)")
         if out_dir is None:
             raise click.UsageError("--inputs-from needs --out-dir DIR, where the outputs go")
-        if explain:
-            raise click.UsageError("--explain is for one file: give INPUT and OUTPUT")
+        for one_file, given in {"--explain": explain, "--preview": preview}.items():
+            if given:
+                raise click.UsageError(f"{one_file} is for one file: give INPUT and OUTPUT")
         request = BatchRequest(Path(out_dir), suffix, inputs_from, jobs, quiet, dry_run, as_json)
         if apply_batch(paths, request, chain, params, image):
             raise SomeFilesFailedError()
@@ -331,16 +339,28 @@ def apply(
             f" (got {len(paths)} path{'' if len(paths) == 1 else 's'})"
         )
     input_path, output_path = paths
-    if as_json and str(output_path) == "-":
-        raise click.UsageError("--json prints on stdout, so OUTPUT cannot be '-' with it")
+    for stdout_user, given in {"--json": as_json, "--preview": preview}.items():
+        if given and str(output_path) == "-":
+            raise click.UsageError(
+                f"{stdout_user} prints on stdout, so OUTPUT cannot be '-' with it"
+            )
+    if preview and as_json:
+        raise click.UsageError("--preview and --json both print on stdout: give one of them")
     source: Path | IO[bytes] = input_path
     if str(input_path) == "-":
         source = _standard_stream(sys.stdin, "read standard input")
     destination: Path | IO[bytes] = output_path
     if str(output_path) == "-":
         destination = _standard_stream(sys.stdout, "write standard output")
+    job = Job(source, destination)
+    previewer: ApplyPreview | None = None
+    if preview:
+        from convcli.show import ApplyPreview
+
+        previewer = ApplyPreview(job, image)  # keeps what apply reads only once
+        job = previewer.job
     # One file is a batch of one: the same function runs every file of a batch.
-    result = process(Job(source, destination), chain, params, image)
+    result = process(job, chain, params, image)
     for warning in result.warnings:
         report_warning(warning)
     if result.report is None:  # it failed: say it in one line, with its exit code
@@ -372,6 +392,8 @@ def apply(
             soft_wrap=True,
             markup=False,
         )
+    if previewer is not None:
+        previewer.draw()
 
 
 @cli.command()

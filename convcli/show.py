@@ -9,17 +9,24 @@ a line on stderr says so and nothing is drawn.
 
 from __future__ import annotations
 
+import io
 import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from convcli.console import report_note, stdout_console
-from convcli.errors import ImageReadError, ImageWarning
+from convcli.errors import ImageReadError, ImageWarning, ParameterError
 from convcli.image_input import DEFAULT_MAX_PIXELS, STDIN_NAME, ImageInfo, open_image
+from convcli.image_output import same_file
 from convcli.params import Pair, format_size
 from convcli.preview import Gallery, Tile, display_pixels, fit, plan_layout
+
+if TYPE_CHECKING:  # `show` needs neither: the filtering modules are for `apply --preview`
+    from convcli.batch import Job
+    from convcli.pipeline import ImageOptions
 
 # Lines a drawing leaves free on the terminal, so that a picture is seen whole: the caption's,
 # and the prompt's after it.
@@ -145,3 +152,65 @@ def _tile(source: Source, grid: Pair, rows: int | None) -> Tile:
         alpha = decoded.alpha if max_value is not None else None
         pixels = display_pixels(decoded.values, grid, max_value=max_value, alpha=alpha)
     return Tile(_caption(source.name, size), pixels)
+
+
+class ApplyPreview:
+    """``apply --preview``: the input as apply reads it, drawn beside the output file once
+    it is written, read back from it (what landed in the file, not what was computed).
+
+    The input is kept before apply runs where apply's own read would leave nothing to read
+    again: standard input and a named pipe (read into memory; apply reads that copy), or an
+    input the output will replace (``--force``).
+
+    Raises
+    ------
+    ParameterError
+        If the output is a device or a named pipe: nothing could be read back from it.
+    """
+
+    def __init__(self, job: Job, options: ImageOptions) -> None:
+        output = job.destination
+        if not isinstance(output, Path):
+            raise ParameterError("--preview reads OUTPUT back: it cannot be '-'")
+        if _read_once(output):
+            raise ParameterError(
+                f"--preview reads OUTPUT back, so it must be a file, not a device or a named"
+                f" pipe: {str(output)!r}"
+            )
+        self.output = output
+        self.on_terminal = stdout_console().is_terminal
+        self.job = job
+        """The job apply runs: the given one, or one that reads the kept input."""
+        source, name = job.source, job.names()[0]
+        data: Path | bytes = source if isinstance(source, Path) else b""
+        if self.on_terminal:  # else nothing is drawn: nothing kept
+            if not isinstance(source, Path):
+                data = source.read()
+                self.job = replace(job, source=io.BytesIO(data))
+            elif _read_once(source):
+                data = _bytes_or_path(source)
+                if isinstance(data, bytes):
+                    self.job = replace(job, source=io.BytesIO(data), source_name=name)
+            elif same_file(source, output):
+                data = _bytes_or_path(source)
+        self._input = Source(
+            data=data,
+            name=name,
+            color=options.color,
+            gray=options.gray,
+            keep_alpha=options.keep_alpha,
+            auto_orient=options.auto_orient,
+            max_pixels=options.max_pixels,
+        )
+
+    def draw(self) -> None:
+        """Draw the input and the output side by side (or one under the other), or say on
+        stderr why not when stdout is not a terminal."""
+        if not self.on_terminal:
+            report_note("stdout is not a terminal; --preview draws only on a terminal")
+            return
+        # convcli wrote the output: no limit to read it back.
+        output = Source(data=self.output, name=str(self.output), max_pixels=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ImageWarning)  # apply said them already
+            draw([self._input, output], command="--preview")

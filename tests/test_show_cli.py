@@ -1,4 +1,4 @@
-"""``convcli show``: what a terminal receives, and what a pipe does not.
+"""``convcli show`` and ``apply --preview``: what a terminal receives, and what a pipe does not.
 
 CliRunner's stdout is no terminal; FORCE_COLOR (and COLUMNS, LINES) make Rich treat it as one
 of a known size. A real process on a pseudo-terminal checks the same without them.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from PIL import Image
 from convcli.cli import cli
 from convcli.preview import HALF_BLOCK
 from tests import images
-from tests.conftest import vertical_bar
+from tests.conftest import read_gray, read_pixels, vertical_bar
 from tests.terminal import Cell, plain, read_cells, text_of
 
 TERMINAL = {
@@ -37,6 +38,7 @@ TERMINAL = {
 NOT_A_TERMINAL = dict.fromkeys(TERMINAL)
 
 SHOW_NOTICE = "convcli: stdout is not a terminal; show draws only on a terminal\n"
+PREVIEW_NOTICE = "convcli: stdout is not a terminal; --preview draws only on a terminal\n"
 
 
 def run(*args: object, terminal: bool = True, stdin: bytes | None = None, **env: str) -> Result:
@@ -220,17 +222,122 @@ def test_show_width_may_be_wider_than_the_terminal() -> None:
     assert [len(line) for line in drawn[1:]] == [60] * 3  # 10x100 -> 6x60
 
 
-# --- real processes --------------------------------------------------------------------------
-
-
-def convcli_executable() -> str:
-    return str(Path(sys.executable).parent / "convcli")
+# --- apply --preview -------------------------------------------------------------------------
 
 
 @pytest.fixture
 def bar() -> Path:
     Image.fromarray(vertical_bar()).save("bar.png")  # 20x30
     return Path("bar.png")
+
+
+def test_preview_draws_the_input_beside_the_output(bar: Path) -> None:
+    result = run("apply", "-k", "vertical", "--preview", bar, "out.png")
+    assert result.exit_code == 0, result.stderr
+    caption, *picture = read_cells(result.stdout)
+    assert text_of(caption) == "bar.png 20x30" + " " * 19 + "out.png 18x28"
+    assert len(picture) == 10
+    assert np.array_equal(colours(picture, 0, 30), as_rgb(vertical_bar()))
+    assert np.array_equal(colours(picture[:9], 32), as_rgb(read_pixels(Path("out.png"))))
+
+
+def test_preview_shows_what_landed_in_the_file(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(3).integers(0, 256, (8, 12), dtype=np.uint8)
+    Image.fromarray(pixels).save("in.png")
+    result = run("apply", "-k", "gaussian-3", "--preview", "in.png", "out.jpg")
+    assert result.exit_code == 0, result.stderr
+    _, *picture = read_cells(result.stdout)
+    written = read_pixels(Path("out.jpg"))  # JPEG: not quite what was computed
+    assert np.array_equal(colours(picture[:3], 14), as_rgb(written))
+
+
+def test_preview_shows_the_input_gray_unless_color() -> None:
+    pixels = images.rgb8(Path("c.png"), 6, 9)
+    result = run("apply", "-k", "gaussian-3", "--preview", "c.png", "gray.png")
+    _, *picture = read_cells(result.stdout)
+    gray = np.floor(read_gray(Path("c.png")) + 0.5).astype(int)
+    assert np.array_equal(colours(picture, 0, 9), as_rgb(gray))
+    result = run("apply", "-k", "gaussian-3", "--color", "--preview", "c.png", "colour.png")
+    _, *picture = read_cells(result.stdout)
+    assert np.array_equal(colours(picture, 0, 9), as_rgb(pixels))
+    assert np.array_equal(colours(picture[:2], 11), as_rgb(read_pixels(Path("colour.png"))))
+
+
+def test_preview_on_no_terminal_writes_the_output_and_says_so(bar: Path) -> None:
+    result = run("apply", "-k", "vertical", "--preview", bar, "out.png", terminal=False)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == PREVIEW_NOTICE
+    assert read_pixels(Path("out.png")).shape == (18, 28)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bar.png", "-"], "--preview prints on stdout, so OUTPUT cannot be '-' with it"),
+        (["--json", "bar.png", "o.png"], "--preview and --json both print on stdout"),
+        (["bar.png", "--out-dir", "d"], "--preview is for one file: give INPUT and OUTPUT"),
+        (["bar.png", "/dev/null"], "--preview reads OUTPUT back, so it must be a file"),
+    ],
+)
+def test_preview_refuses_what_cannot_work(bar: Path, args: list[str], message: str) -> None:
+    for terminal in (True, False):
+        result = run("apply", "-k", "vertical", "--preview", *args, terminal=terminal)
+        assert result.exit_code == 2
+        assert message in result.stderr
+        assert result.stdout == ""
+    assert sorted(p.name for p in Path().iterdir()) == ["bar.png"]
+
+
+def test_preview_of_standard_input(bar: Path) -> None:
+    result = run("apply", "-k", "vertical", "--preview", "-", "out.png", stdin=bar.read_bytes())
+    assert result.exit_code == 0, result.stderr
+    caption, *picture = read_cells(result.stdout)
+    assert text_of(caption).startswith("- 20x30 ")
+    assert np.array_equal(colours(picture, 0, 30), as_rgb(vertical_bar()))
+    assert read_pixels(Path("out.png")).shape == (18, 28)
+
+
+def test_preview_over_the_input_shows_the_input_as_it_was(bar: Path) -> None:
+    result = run("apply", "-k", "vertical", "--force", "--preview", bar, bar)
+    assert result.exit_code == 0, result.stderr
+    _, *picture = read_cells(result.stdout)
+    assert np.array_equal(colours(picture, 0, 30), as_rgb(vertical_bar()))
+    assert np.array_equal(colours(picture[:9], 32), as_rgb(read_pixels(bar)))
+
+
+def test_preview_of_a_named_pipe(bar: Path) -> None:
+    for content in (bar.read_bytes(), b"not an image"):
+        os.mkfifo("fifo")
+        writer = threading.Thread(target=Path("fifo").write_bytes, args=(content,))
+        writer.start()
+        try:
+            result = run("apply", "-k", "vertical", "--preview", "fifo", "out.png")
+        finally:
+            writer.join(timeout=10)
+            Path("fifo").unlink()
+        if content.startswith(b"not"):  # the error names the pipe, not standard input
+            assert result.exit_code == 1
+            assert "cannot read 'fifo': not an image format" in result.stderr
+        else:
+            assert result.exit_code == 0, result.stderr
+            caption, *picture = read_cells(result.stdout)
+            assert text_of(caption).startswith("fifo 20x30 ")
+            assert np.array_equal(colours(picture, 0, 30), as_rgb(vertical_bar()))
+
+
+def test_preview_does_not_repeat_the_input_s_warnings() -> None:
+    images.multi_frame_gif(Path("two.gif"))
+    result = run("apply", "-k", "box-3", "--preview", "two.gif", "out.png")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("2 frames; convcli reads the first") == 1
+
+
+# --- real processes --------------------------------------------------------------------------
+
+
+def convcli_executable() -> str:
+    return str(Path(sys.executable).parent / "convcli")
 
 
 def test_a_real_show_into_a_pipe_says_so_on_stderr_only(bar: Path) -> None:
@@ -245,6 +352,17 @@ def test_a_real_show_into_a_pipe_says_so_on_stderr_only(bar: Path) -> None:
     assert done.returncode == 0
     assert done.stdout == ""
     assert done.stderr == SHOW_NOTICE
+    preview = subprocess.run(
+        [convcli_executable(), "apply", "-k", "vertical", "--preview", str(bar), "out.png"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+    )
+    assert preview.returncode == 0
+    assert preview.stdout == ""
+    assert preview.stderr == PREVIEW_NOTICE
+    assert Path("out.png").exists()
 
 
 def test_a_real_show_on_a_terminal_draws(bar: Path) -> None:
