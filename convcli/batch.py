@@ -10,6 +10,7 @@ for more threads than there are cores, and each worker has one file in hand, so 
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from convcli.errors import ConvcliError, ImageWriteError, ParameterError
-from convcli.image_input import STDIN_NAME
+from convcli.image_input import STDIN_NAME, bytes_or_path, read_once
 from convcli.image_output import STDOUT_NAME, choose_format, same_file
 from convcli.kernel_spec import Step
 from convcli.methods import default_threads
@@ -37,10 +38,26 @@ class Job:
 
     source: Path | IO[bytes]
     destination: Path | IO[bytes]
+    source_name: str = STDIN_NAME
+    """How a stream `source` is named: ``-``, or the named pipe it was read from."""
 
     def names(self) -> tuple[str, str]:
         """The input and output as records and messages name them."""
-        return _name(self.source, STDIN_NAME), _name(self.destination, STDOUT_NAME)
+        return _name(self.source, self.source_name), _name(self.destination, STDOUT_NAME)
+
+
+def with_input_kept(job: Job) -> tuple[Job, Path | bytes]:
+    """`job` made to read its input from memory where reading it would use it up (standard
+    input, a named pipe), and that input for another reader: its bytes, or its path."""
+    source = job.source
+    if not isinstance(source, Path):
+        data = source.read()
+        return replace(job, source=io.BytesIO(data)), data
+    if read_once(source):
+        kept = bytes_or_path(source)
+        if isinstance(kept, bytes):
+            return replace(job, source=io.BytesIO(kept), source_name=job.names()[0]), kept
+    return job, source
 
 
 @dataclass(frozen=True)
@@ -170,7 +187,9 @@ def process(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            report = apply_to_image(job.source, job.destination, steps, params, options)
+            report = apply_to_image(
+                job.source, job.destination, steps, params, options, source_name=source
+            )
             record = report.record(ms=_ms_since(started))
         except ConvcliError as failure:
             error = failure

@@ -59,10 +59,12 @@ from convcli.options import (
 from convcli.presets import describe_presets
 
 if TYPE_CHECKING:
+    from convcli.batch import Job
     from convcli.explain import WorkedPixel
     from convcli.kernel_spec import Step
     from convcli.params import ConvParams, Pair
     from convcli.pipeline import ImageOptions
+    from convcli.show import ApplyPreview
 
 # Each command imports what it needs when it runs, down to json: NumPy, Pillow and Rich would
 # add ~150 ms to every start, `convcli --help` and `convcli shape` included.
@@ -203,7 +205,9 @@ def cli() -> None:
       convcli apply -k gaussian-5 --padding same photo.jpg blurred.png
       convcli shape --input 300x451 -k sobel-x --stride 2 --padding 1
       convcli kernels sobel-x
+      convcli explain --input 5x5 -k vertical --at 1,1
       convcli sheet photo.png -k all-edges -o edges.png
+      convcli show photo.png edges.png
     """
 
 
@@ -226,6 +230,11 @@ _KERNEL_HELP = (
     type=PositionType(),
     help="Work output pixel ROW,COL by hand on stderr, as convcli explain does (implies"
     " --explain).",
+)
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Draw the input and the written output side by side in the terminal, on stdout.",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON record of each file on stdout (a line)."
@@ -267,6 +276,7 @@ def apply(
     image: ImageOptions,
     explain: bool,
     at: tuple[int, int] | None,
+    preview: bool,
     as_json: bool,
     out_dir: str | None,
     suffix: str,
@@ -311,7 +321,8 @@ def apply(
             raise click.UsageError("--out-dir is empty: name a directory ('.' for this one)")
         if out_dir is None:
             raise click.UsageError("--inputs-from needs --out-dir DIR, where the outputs go")
-        for option, given in {"--explain": explain, "--at": at is not None}.items():
+        one_file = {"--explain": explain, "--at": at is not None, "--preview": preview}
+        for option, given in one_file.items():
             if given:
                 raise click.UsageError(f"{option} is for one file: give INPUT and OUTPUT")
         request = BatchRequest(Path(out_dir), suffix, inputs_from, jobs, quiet, dry_run, as_json)
@@ -328,19 +339,31 @@ def apply(
             f" (got {len(paths)} path{'' if len(paths) == 1 else 's'})"
         )
     input_path, output_path = paths
-    if as_json and str(output_path) == "-":
-        raise click.UsageError("--json prints on stdout, so OUTPUT cannot be '-' with it")
+    for stdout_user, given in {"--json": as_json, "--preview": preview}.items():
+        if given and str(output_path) == "-":
+            raise click.UsageError(
+                f"{stdout_user} prints on stdout, so OUTPUT cannot be '-' with it"
+            )
+    if preview and as_json:
+        raise click.UsageError("--preview and --json both print on stdout: give one of them")
     source: Path | IO[bytes] = input_path
     if str(input_path) == "-":
         source = _standard_stream(sys.stdin, "read standard input")
     destination: Path | IO[bytes] = output_path
     if str(output_path) == "-":
         destination = _standard_stream(sys.stdout, "write standard output")
+    job = Job(source, destination)
+    previewer: ApplyPreview | None = None
+    if preview:
+        from convcli.show import ApplyPreview
+
+        previewer = ApplyPreview(job, image)  # keeps what apply reads only once
+        job = previewer.job
     worked = None
     if at is not None:  # worked first, so that a pixel outside the output writes nothing
-        source, worked = _work_pixel(source, str(output_path), chain, params, image, at)
+        job, worked = _work_pixel(job, str(output_path), chain, params, image, at)
     # One file is a batch of one: the same function runs every file of a batch.
-    result = process(Job(source, destination), chain, params, image)
+    result = process(job, chain, params, image)
     for warning in result.warnings:
         report_warning(warning)
     if result.report is None:  # it failed: say it in one line, with its exit code
@@ -376,32 +399,33 @@ def apply(
         from convcli.render_pixel import worked_pixel_report
 
         console.print(worked_pixel_report(worked))
+    if previewer is not None:
+        previewer.draw()
 
 
 def _work_pixel(
-    source: Path | IO[bytes],
+    job: Job,
     destination: str,
     chain: Sequence[Step],
     params: ConvParams,
     image: ImageOptions,
     at: tuple[int, int],
-) -> tuple[Path | IO[bytes], WorkedPixel]:
-    """``apply --at``: the pixel worked from `source`, and the source for the run itself,
-    standard input being read once and kept for both."""
+) -> tuple[Job, WorkedPixel]:
+    """``apply --at``: the job to run, which reads its input from memory when reading it
+    would use it up (standard input, a named pipe), and the pixel worked from that input."""
     import io
 
+    from convcli.batch import with_input_kept
     from convcli.explain import explain_image
 
-    if not isinstance(source, Path):
-        data = source.read()
-        source = io.BytesIO(data)
-        explained: Path | IO[bytes] = io.BytesIO(data)
-    else:
-        explained = source
+    job, kept = with_input_kept(job)
+    source = io.BytesIO(kept) if isinstance(kept, bytes) else kept
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the run says them, once
-        worked = explain_image(explained, chain, params, at, image, destination=destination)
-    return source, worked
+        worked = explain_image(
+            source, chain, params, at, image, destination=destination, name=job.names()[0]
+        )
+    return job, worked
 
 
 @cli.command()
@@ -528,6 +552,45 @@ def explain(
             stream = _standard_stream(sys.stdin, "read standard input")
         worked = explain_image(stream, chain, params, at, options)
     print_product(worked_pixel_report(worked))
+
+
+@cli.command()
+@click.argument(
+    "images",
+    metavar="IMAGE...",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path, allow_dash=True),
+)
+@click.option(
+    "--width",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Draw N cells wide, however tall (default: fit the terminal, width and height).",
+)
+@image_options_of("no_auto_orient", "max_pixels")
+def show(images: tuple[Path, ...], width: int | None, image: ImageOptions) -> None:
+    """Draw images in the terminal, side by side when they fit, two pixels a character cell.
+
+    Each image is read as apply reads it (16-bit, float and .npy included), colour kept, and
+    shrunk to fit; without colour (NO_COLOR), a ramp of characters. Stdout must be a terminal.
+
+    \b
+    Examples:
+      convcli show photo.jpg
+      convcli show photo.png edges.png
+      convcli show --width 60 scan16.tif result.npy
+      convcli apply -k sobel --padding same photo.png - | convcli show -
+    """
+    from convcli.show import draw, read_source
+
+    if sum(str(path) == "-" for path in images) > 1:
+        raise click.UsageError("standard input can be read only once: give - at most once")
+    sources = [
+        read_source(path, auto_orient=image.auto_orient, max_pixels=image.max_pixels)
+        for path in images
+    ]
+    draw(sources, command="show", width=width)
 
 
 @cli.command()

@@ -71,6 +71,14 @@ def report_warning(message: str, *, console: Console | None = None) -> None:
     )
 
 
+def report_note(message: str) -> None:
+    """Print one line saying why a command did not do its usual thing, on stderr, even when
+    stderr is not a terminal: a script's log should say why nothing was drawn."""
+    from rich.text import Text
+
+    stderr_console().print(Text(f"convcli: {message}"), soft_wrap=True)
+
+
 def show_warning(
     message: Warning | str,
     category: type[Warning],

@@ -383,10 +383,12 @@ def explain_image(
     options: ImageOptions | None = None,
     *,
     destination: str = STDOUT_NAME,
+    name: str | None = None,
 ) -> WorkedPixel:
     """Work output pixel `at` of an image as ``apply`` would write it to `destination`, whose
     extension (or else ``options.output_format``, or else PNG) names the format; `options`
-    say gray or colour, the depth and the range (the defaults when None).
+    say gray or colour, the depth and the range (the defaults when None). `name` is how
+    messages name a stream `source` (``-`` when None).
 
     Raises
     ------
@@ -396,7 +398,7 @@ def explain_image(
         For what ``apply`` refuses, and for `at` outside the output.
     """
     options = options or ImageOptions()
-    name = str(source) if isinstance(source, Path) else None
+    name = str(source) if isinstance(source, Path) else name
     with open_image(
         source, name=name, auto_orient=options.auto_orient, max_pixels=options.max_pixels
     ) as image:

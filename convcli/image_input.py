@@ -601,6 +601,20 @@ def _no_pixel_limit() -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = previous
 
 
+def read_once(path: Path) -> bool:
+    """Whether `path` is a named pipe or a device: what a second read would not find again."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def bytes_or_path(path: Path) -> Path | bytes:
+    """The bytes at `path`, or `path` itself when they cannot be read: then the reader that
+    opens it says why, in the words it uses for every file."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return path
+
+
 def read_size(path: Path, *, auto_orient: bool = True) -> Pair:
     """(height, width) of an image, from its header: the pixels are not decoded."""
     with open_image(path, auto_orient=auto_orient, max_pixels=None) as image:

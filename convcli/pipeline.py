@@ -334,14 +334,18 @@ def apply_to_image(
     steps: Sequence[Step],
     params: ConvParams,
     options: ImageOptions = ImageOptions(),
+    *,
+    source_name: str = STDIN_NAME,
 ) -> ApplyReport:
     """Filter an image with `steps` and write the result.
 
     Parameters
     ----------
     source
-        A path, or a binary stream (standard input, named ``-``), read only once every check
-        that needs no pixels has passed.
+        A path, or a binary stream (standard input), read only once every check that needs
+        no pixels has passed.
+    source_name
+        How messages and the report name a stream `source` (a path names itself).
     destination
         A path, written atomically (or straight into a device or FIFO), or a binary stream
         (standard output) that receives the encoded image in one write, after everything has
@@ -357,7 +361,7 @@ def apply_to_image(
     ShapeError
         If a kernel does not fit its input; nothing is written.
     """
-    source_name = str(source) if isinstance(source, Path) else STDIN_NAME
+    source_name = str(source) if isinstance(source, Path) else source_name
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
     fmt, range_mode = _check_request(source, destination, steps, options)
     with open_image(

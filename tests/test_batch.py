@@ -145,10 +145,10 @@ def test_a_worker_killed_mid_batch_stops_it_with_one_clear_error(
         pytest.skip("needs workers forked from the test's process")
     real = pipeline.apply_to_image
 
-    def dies_on_b(source: Path, *args: Any) -> Any:
+    def dies_on_b(source: Path, *args: Any, **kwargs: Any) -> Any:
         if source.name == "b.png":
             os._exit(1)
-        return real(source, *args)
+        return real(source, *args, **kwargs)
 
     monkeypatch.setattr(batch, "apply_to_image", dies_on_b)
     for name in ("a", "b", "c", "d", "e", "f"):

@@ -9,7 +9,9 @@ the pixels must agree to the last bit.
 from __future__ import annotations
 
 import io
+import os
 import re
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -371,6 +373,20 @@ def test_apply_at_reads_standard_input_once_for_both(tmp_path: Path) -> None:
     result = run("apply", "-k", "vertical", "--at", "1,1", "-", output, stdin=buffer.getvalue())
     assert result.exit_code == 0, result.stderr
     assert last_pixel(result.stderr)[2] == str(int(written_pixel(output, (1, 1))))
+
+
+def test_apply_at_reads_a_named_pipe_once_for_both(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    Image.fromarray(np.arange(48, dtype=np.uint8).reshape(6, 8) * 5).save(buffer, "PNG")
+    fifo, output = tmp_path / "in.fifo", tmp_path / "out.png"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(buffer.getvalue(),))
+    writer.start()
+    result = run("apply", "-k", "vertical", "--at", "2,2", fifo, output)
+    writer.join(timeout=10)
+    assert result.exit_code == 0, result.stderr
+    assert last_pixel(result.stderr)[2] == str(int(written_pixel(output, (2, 2))))
+    assert f"input: {fifo}, 6x8" in result.stderr
 
 
 def test_apply_at_outside_the_output_writes_nothing(tmp_path: Path) -> None:

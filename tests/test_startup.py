@@ -67,6 +67,7 @@ def heavy_imports(tmp_path: Path, *args: str) -> list[str]:
         ["shape", "--help"],
         ["explain", "--help"],
         ["sheet", "--help"],
+        ["show", "--help"],
     ],
     ids=" ".join,
 )
