@@ -10,13 +10,13 @@ import click
 import numpy as np
 import pytest
 
-from convcli.cli import (
+from convcli.cli import cli
+from convcli.exits import (
     EXIT_DATA_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
     EXIT_USAGE_ERROR,
-    cli,
 )
 from convcli.image_output import FORMATS
 from convcli.kernel_spec import KERNEL_FILE_SUFFIXES

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from convcli.cli import (
+from convcli.cli import cli
+from convcli.exits import (
     EXIT_DATA_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
     EXIT_USAGE_ERROR,
-    cli,
 )
 
 
