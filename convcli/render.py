@@ -59,11 +59,12 @@ def arithmetic_summary(axes: tuple[AxisArithmetic, AxisArithmetic]) -> str:
 
 
 def axis_notes(axis: AxisArithmetic) -> list[str]:
-    """What a student may not see in the formula: the dilated span, the unreached edge.
+    """What a student may not see in the formula: the dilated span, the unreached edge, the
+    image lines that no tap reads.
 
     >>> axis_notes(AxisArithmetic("w", 8, 3, 3, 0, 0, 1))
-    ['stride 3: the last 2 columns of the padded input are under no window;
-      2 image columns never reach the output']
+    ['stride 3: the last 2 columns of the padded input are under no window',
+     '2 of the 8 image columns are read by no tap: nothing of them reaches the output']
     """
     one, many = AXIS_WORDS[axis.axis]
     notes = []
@@ -73,19 +74,21 @@ def axis_notes(axis: AxisArithmetic) -> list[str]:
         )
     if not axis.fits:
         notes.append(f"the kernel spans {axis.span} {many} but the padded input has {axis.padded}")
-    elif axis.unvisited:
+        return notes
+    unread = axis.unread
+    if axis.unvisited:
         if axis.unvisited == 1:
             edge = f"the last {one} of the padded input is under no window"
         else:
             edge = f"the last {axis.unvisited} {many} of the padded input are under no window"
-        lost = axis.unvisited - axis.pad_after  # the unreached pixels beyond the padding
-        if lost <= 0:
-            consequence = " (padding only)"
-        elif lost == 1:
-            consequence = f"; 1 image {one} never reaches the output"
-        else:
-            consequence = f"; {lost} image {many} never reach the output"
-        notes.append(f"stride {axis.stride}: {edge}{consequence}")
+        notes.append(f"stride {axis.stride}: {edge}{'' if unread else ' (padding only)'}")
+    if unread:
+        lines = one if axis.size == 1 else many
+        verb = "is" if unread == 1 else "are"
+        notes.append(
+            f"{unread} of the {axis.size} image {lines} {verb} read by no tap:"
+            f" nothing of {'it' if unread == 1 else 'them'} reaches the output"
+        )
     return notes
 
 
@@ -120,6 +123,7 @@ def arithmetic_record(axes: tuple[AxisArithmetic, AxisArithmetic]) -> dict[str, 
         "fits": fits,
         "output": [height.output, width.output] if fits else None,
         "unvisited": [height.unvisited, width.unvisited],
+        "unread": [height.unread, width.unread],
         "formulas": [height.formula(), width.formula()],
     }
 

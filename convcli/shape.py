@@ -78,6 +78,23 @@ class AxisArithmetic:
             return 0
         return (self.padded - self.span) % self.stride
 
+    @property
+    def unread(self) -> int:
+        """Image rows (or columns) that no tap of any window reads, so that nothing of them
+        reaches the output: those past the last window, and the gaps that a stride longer
+        than the kernel, or dilation, leaves between taps.
+
+        >>> AxisArithmetic("h", 8, 3, 2, 0, 0, 2).unread  # taps 0 2 4, then 2 4 6
+        4
+        """
+        if not self.fits:
+            return self.size
+        read = bytearray(self.padded)
+        for tap in range(self.kernel):
+            first = tap * self.dilation
+            read[first : first + self.stride * self.output : self.stride] = b"\x01" * self.output
+        return self.size - read[self.pad_before : self.pad_before + self.size].count(1)
+
     def formula(self) -> str:
         """The formula with this axis's numbers substituted, and its result.
 

@@ -62,6 +62,42 @@ def test_axis_matches_the_formula_and_counts_windows(
         assert axis.unvisited == padded - last_reached
 
 
+@given(
+    size=st.integers(1, 60),
+    kernel=st.integers(1, 8),
+    stride=st.integers(1, 8),
+    padding=st.tuples(st.integers(0, 6), st.integers(0, 6)),
+    dilation=st.integers(1, 4),
+)
+def test_unread_counts_the_image_lines_no_tap_reads(
+    size: int, kernel: int, stride: int, padding: tuple[int, int], dilation: int
+) -> None:
+    axis = AxisArithmetic("w", size, kernel, stride, *padding, dilation)
+    read = {
+        start + tap * dilation - padding[0]
+        for start in range(0, axis.padded - axis.span + 1, stride)
+        for tap in range(kernel)
+    }
+    assert axis.unread == size - len(read & set(range(size)))
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "dilation", "note"),
+    [
+        (8, 3, 2, 2, "4 of the 8 image rows are read by no tap"),
+        (9, 2, 4, 1, "5 of the 9 image rows are read by no tap"),
+        (10, 1, 3, 1, "6 of the 10 image rows are read by no tap"),
+    ],
+)
+def test_the_notes_count_every_unread_line(
+    size: int, kernel: int, stride: int, dilation: int, note: str
+) -> None:
+    from convcli.render import axis_notes
+
+    notes = axis_notes(AxisArithmetic("h", size, kernel, stride, 0, 0, dilation))
+    assert any(line.startswith(note) for line in notes), notes
+
+
 @pytest.mark.parametrize(
     ("kernel", "dilation", "expected"),
     [(1, 1, (0, 0)), (3, 1, (1, 1)), (4, 1, (1, 2)), (2, 3, (1, 2)), (5, 2, (4, 4))],
