@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import signal
 import sys
-import warnings
-from collections.abc import Sequence
+import time
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -19,7 +18,8 @@ import click
 
 from convcli import __version__
 from convcli.choices import FORMAT_NAMES
-from convcli.console import print_product, report_warning, stderr_console
+from convcli.console import print_explanation, print_product, report_warning, stderr_console
+from convcli.errors import ConvcliError
 from convcli.exits import (
     EXIT_DATA_ERROR,
     EXIT_TERMINATED,
@@ -44,10 +44,8 @@ from convcli.options import (
 from convcli.presets import describe_presets
 
 if TYPE_CHECKING:
-    from convcli.batch import Job
-    from convcli.explain import WorkedPixel
     from convcli.kernel_spec import Step
-    from convcli.params import ConvParams, Pair
+    from convcli.params import Pair
     from convcli.pipeline import ImageOptions
     from convcli.show import ApplyPreview
 
@@ -240,7 +238,17 @@ def apply(
         job = previewer.job
     worked = None
     if at is not None:  # worked first, so that a pixel outside the output writes nothing
-        job, worked = _work_pixel(job, str(output_path), chain, params, image, at)
+        from convcli.explain import explain_for_apply
+        from convcli.pipeline import error_record
+
+        started = time.perf_counter()
+        try:
+            job, worked = explain_for_apply(job, chain, params, at, image)
+        except ConvcliError as refused:  # what the run would meet: its record too, with --json
+            if as_json and exit_code_for(refused) == EXIT_DATA_ERROR:
+                ms = (time.perf_counter() - started) * 1000
+                click.echo(json.dumps(error_record(*job.names(), str(refused), ms=ms)))
+            raise
     # One file is a batch of one: the same function runs every file of a batch.
     result = process(job, chain, params, image)
     for warning in result.warnings:
@@ -277,34 +285,10 @@ def apply(
     if worked is not None:
         from convcli.render_pixel import worked_pixel_report
 
-        console.print(worked_pixel_report(worked))
+        console.print(explain_values(report), soft_wrap=True, markup=False)
+        print_explanation(worked_pixel_report(worked))
     if previewer is not None:
         previewer.draw()
-
-
-def _work_pixel(
-    job: Job,
-    destination: str,
-    chain: Sequence[Step],
-    params: ConvParams,
-    image: ImageOptions,
-    at: tuple[int, int],
-) -> tuple[Job, WorkedPixel]:
-    """``apply --at``: the job to run, which reads its input from memory when reading it
-    would use it up (standard input, a named pipe), and the pixel worked from that input."""
-    import io
-
-    from convcli.batch import with_input_kept
-    from convcli.explain import explain_image
-
-    job, kept = with_input_kept(job)
-    source = io.BytesIO(kept) if isinstance(kept, bytes) else kept
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the run says them, once
-        worked = explain_image(
-            source, chain, params, at, image, destination=destination, name=job.names()[0]
-        )
-    return job, worked
 
 
 @cli.command()
@@ -369,7 +353,15 @@ def kernels(spec: Step | None, output_format: str | None) -> None:
 @pad_mode_option
 @step_options
 @image_options_of(
-    "range_mode", "color", "gray", "depth", "no_alpha", "no_auto_orient", "max_pixels"
+    "range_mode",
+    "color",
+    "gray",
+    "depth",
+    "no_alpha",
+    "no_auto_orient",
+    "max_pixels",
+    "method",
+    "threads",
 )
 @click.option(
     "--format",

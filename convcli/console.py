@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from convcli.errors import OutputClosedError
+
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
@@ -38,15 +40,32 @@ def stderr_console() -> Console:
 
 
 def print_product(renderable: RenderableType) -> None:
-    """Print a command's product on stdout; in a pipe, without Rich's trailing padding."""
-    console = stdout_console()
+    """Print a command's product on stdout; in a pipe, without Rich's trailing padding.
+
+    Raises
+    ------
+    OutputClosedError
+        If stdout is closed (``>&-``).
+    """
+    if sys.stdout is None:
+        raise OutputClosedError("cannot write standard output: it is closed")
+    _print_trimmed(stdout_console(), renderable, sys.stdout)
+
+
+def print_explanation(renderable: RenderableType) -> None:
+    """Print an explanation for people on stderr; in a pipe or a file, without Rich's
+    trailing padding."""
+    _print_trimmed(stderr_console(), renderable, sys.stderr)
+
+
+def _print_trimmed(console: Console, renderable: RenderableType, stream: TextIO) -> None:
     if console.is_terminal:
         console.print(renderable)
         return
     with console.capture() as capture:
         console.print(renderable)
     lines = capture.get().splitlines()
-    sys.stdout.write("".join(line.rstrip() + "\n" for line in lines))
+    stream.write("".join(line.rstrip() + "\n" for line in lines))
 
 
 def report_error(

@@ -47,6 +47,10 @@ class ImageWriteError(ConvcliError):
     """An output image cannot be encoded or written."""
 
 
+class OutputClosedError(ConvcliError):
+    """Standard output is closed: a command's product has nowhere to go."""
+
+
 def did_you_mean(names: tuple[str, ...]) -> str:
     """``"; did you mean 'a', 'b' or 'c'?"``, or nothing when there are no names.
 

@@ -19,26 +19,29 @@ allows, so one reflection or one wrap always lands inside.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli.chain import apply_chain, check_chain_fits
+from convcli.batch import Job, with_input_kept
+from convcli.chain import apply_chain, carry_alpha, check_chain_fits
 from convcli.core import FloatArray, as_image_array
-from convcli.errors import ParameterError
-from convcli.image_input import ImageInfo, open_image
-from convcli.image_output import STDOUT_NAME
+from convcli.errors import ImageWarning, ParameterError
+from convcli.image_input import GrayWeights, ImageInfo, open_image
+from convcli.image_output import STDOUT_NAME, choose_format
 from convcli.kernel_spec import Step
 from convcli.kernels import Operator
 from convcli.padding import check_padding
 from convcli.params import ConvParams, PadMode, Pair, format_size
-from convcli.pipeline import ImageOptions, planned_mapping
-from convcli.rangemap import PixelMapping
+from convcli.pipeline import ImageOptions, check_writable, planned_mapping
+from convcli.rangemap import PixelMapping, RangeMode
 from convcli.shape import Axes, AxisArithmetic, chain_arithmetic
 
 
@@ -106,8 +109,10 @@ class MappedValue:
     """A value on its way to the output, one operation at a time (see
     :func:`convcli.rangemap.map_to_pixels`, which does the same to a whole image)."""
 
-    mode: str | None
+    mode: RangeMode | None
     """``clip``, ``abs``, ``rescale``; None when the output holds floats (float, ``.npy``)."""
+    value: float
+    """The value mapped."""
     in_units: float
     """The value times the mapping's unit (16-bit input to 8-bit output: 255/65535)."""
     before_rounding: float
@@ -116,6 +121,8 @@ class MappedValue:
     """Rounded to the nearest integer, half to even."""
     final: float
     """What the output holds: the rounded value clamped to 0..full scale, or the float."""
+    single: bool = False
+    """Whether `final` is held as a 32-bit float."""
 
     @property
     def clamped(self) -> bool:
@@ -132,9 +139,12 @@ class ChannelWork:
     terms: tuple[Products, ...]
     """One for a kernel; the x and y kernels' for an operator."""
     combined: float
-    """The sum of products, or an operator's magnitude sqrt(Gx^2 + Gy^2)."""
+    """The sum of products, or an operator's magnitude sqrt(Gx^2 + Gy^2), in float64."""
     value: float
-    """scale * combined + bias: the step's result, before the mapping."""
+    """scale * combined + bias: the step's result by hand, before the mapping."""
+    computed: float
+    """The same result as the core computes it for ``apply``, in the image's float type (and
+    order of sums): what the mapping takes. It can differ from `value` in the last digits."""
     mapped: MappedValue
 
 
@@ -154,10 +164,18 @@ class WorkedPixel:
     mapping: PixelMapping
     value_range: tuple[float, float] | None
     """The whole result's minimum and maximum, which ``rescale`` maps; None otherwise."""
-    source: str = "image"
+    computed_in: str
+    """The float type the core computes the image in: ``float32`` or ``float64``."""
+    source: str
     """The input's name (``-`` for standard input), or :data:`RAMP`."""
-    gray: str | None = None
+    gray: GrayWeights | None
     """The weights that made colour gray, or None when nothing was converted."""
+    channel_names: tuple[str, ...]
+    """``R G B`` for colour, ``0 1 ...`` for an array's channels; empty for one channel."""
+    alpha: MappedValue | None
+    """The alpha the output carries at `at` (taken from under each step's centre tap)."""
+    lossy: bool
+    """Whether the output format (JPEG) then changes the pixel as it compresses it."""
 
     @property
     def step(self) -> Step:
@@ -172,8 +190,11 @@ class WorkedPixel:
 
     @property
     def pixel(self) -> tuple[float, ...]:
-        """What the output holds at `at`, one value per channel."""
-        return tuple(channel.mapped.final for channel in self.channels)
+        """What the output holds at `at`: one value per channel, then alpha if it has one."""
+        values = [channel.mapped.final for channel in self.channels]
+        if self.alpha is not None:
+            values.append(self.alpha.final)
+        return tuple(values)
 
 
 def ramp(size: Pair) -> FloatArray:
@@ -212,23 +233,38 @@ def work_pixel(
     at: tuple[int, int],
     mapping: PixelMapping,
     *,
-    value_range: tuple[float, float] | None = None,
+    alpha: npt.ArrayLike | None = None,
+    method: str = "auto",
+    threads: int | None = None,
+    source: str = "image",
+    gray: GrayWeights | None = None,
+    channel_names: Sequence[str] = (),
+    lossy: bool = False,
 ) -> WorkedPixel:
     """Work output pixel `at` of `steps` over `image` by hand; see the module docstring.
+
+    The whole chain is also run as ``apply`` runs it (the earlier steps give the window its
+    values, the last gives the value the mapping takes, and the whole result's range), so
+    that the pixel reported is the pixel ``apply`` writes.
 
     Parameters
     ----------
     image : array_like, shape (H, W) or (H, W, C)
-        What the chain reads, in its own units (0..255 for 8-bit pixels).
+        What the chain reads, in its own units (0..255 for 8-bit pixels) and float type.
     steps
-        The chain; the steps before the last are applied whole (as ``apply`` does, in the
-        image's float type), and the last one's pixel is worked from their result.
+        The chain; its last step's pixel is worked, from the result of the steps before.
+    params
+        Stride, padding, dilation, pad mode and flip, shared by every step.
     at : (int, int)
         (row, column) of the output; negative counts from the end, as NumPy does.
     mapping
         How the result becomes the output's values (see :func:`convcli.rangemap.pixel_mapping`).
-    value_range
-        The whole result's (min, max), for ``rescale``; computed here when not given.
+    alpha : array_like, shape (H, W), optional
+        The image's alpha, carried to the output as ``apply`` carries it.
+    method, threads
+        How the core computes the chain, as ``apply``'s ``--method`` and ``--threads``.
+    source, gray, channel_names, lossy
+        What the report says the input and output are (see :class:`WorkedPixel`).
 
     Raises
     ------
@@ -236,6 +272,9 @@ def work_pixel(
         If `at` is outside the output.
     ShapeError
         If a kernel does not fit its input, or the padding is too wide for the pad mode.
+    ImageWriteError
+        If the result has infinite or NaN values, or more than the output holds: ``apply``
+        would write nothing.
     """
     pixels = as_image_array(image)
     size: Pair = (pixels.shape[0], pixels.shape[1])
@@ -248,40 +287,51 @@ def work_pixel(
         params.pad_mode,
     )
     row, column = _inside((height.output, width.output), at)
-    values = pixels
-    if len(steps) > 1:
-        values = apply_chain(pixels, steps[:-1], params).values
-    if mapping.range_mode == "rescale" and value_range is None:
-        with np.errstate(over="ignore", invalid="ignore"):
-            result = apply_chain(pixels, steps, params).values
-        value_range = (float(result.min()), float(result.max()))
-    if mapping.range_mode != "rescale":
-        value_range = None
+    how: dict[str, Any] = {"method": method, "threads": threads}
+    with np.errstate(over="ignore", invalid="ignore"):
+        values = pixels
+        if len(steps) > 1:
+            values = apply_chain(pixels, steps[:-1], params, **how).values
+        result = apply_chain(values, steps[-1:], params, **how).values
+    low, high = float(result.min()), float(result.max())
+    check_writable(low, high, source, mapping.depth)
+    value_range = (low, high) if mapping.range_mode == "rescale" else None
     rows = axis_window(height, row, params.pad_mode)
     columns = axis_window(width, column, params.pad_mode)
     planes = values[..., np.newaxis] if values.ndim == 2 else values
+    computed = result[row, column].reshape(-1)
     channels = tuple(
         _channel(
             _window(planes[..., channel], rows, columns),
             steps[-1],
             params.flip,
-            mapping,
-            value_range,
-            planes.dtype,
+            float(computed[channel]),
+            map_value(float(computed[channel]), mapping, value_range, computed_in=result.dtype),
         )
         for channel in range(planes.shape[2])
     )
+    carried = None
+    if alpha is not None and mapping.range_mode is not None:
+        alpha_value = float(carry_alpha(alpha, steps, params)[row, column])
+        clip = PixelMapping(mapping.depth, "clip", mapping.full_scale, mapping.unit)
+        carried = map_value(alpha_value, clip)
     return WorkedPixel(
-        (row, column),
-        tuple(steps),
-        axes,
-        params.pad_mode,
-        params.flip,
-        rows,
-        columns,
-        channels,
-        mapping,
-        value_range,
+        at=(row, column),
+        steps=tuple(steps),
+        axes=axes,
+        pad_mode=params.pad_mode,
+        flip=params.flip,
+        rows=rows,
+        columns=columns,
+        channels=channels,
+        mapping=mapping,
+        value_range=value_range,
+        computed_in=result.dtype.name,
+        source=source,
+        gray=gray,
+        channel_names=tuple(channel_names),
+        alpha=carried,
+        lossy=lossy,
     )
 
 
@@ -309,31 +359,30 @@ def _window(plane: FloatArray, rows: AxisWindow, columns: AxisWindow) -> FloatAr
 
 
 def _channel(
-    window: FloatArray,
-    step: Step,
-    flip: bool,
-    mapping: PixelMapping,
-    value_range: tuple[float, float] | None,
-    computed_in: npt.DTypeLike,
+    window: FloatArray, step: Step, flip: bool, computed: float, mapped: MappedValue
 ) -> ChannelWork:
+    """The products and sums of one channel's window, by hand in float64."""
     kernels = [step.x, step.y] if isinstance(step, Operator) else [step]
     terms = []
     for kernel in kernels:
         weights = np.flip(kernel.weights) if flip else kernel.weights
-        products = window * weights
-        terms.append(Products(kernel.name, weights, products, math.fsum(products.ravel())))
+        with np.errstate(over="ignore", invalid="ignore"):
+            products = window * weights
+        terms.append(Products(kernel.name, weights, products, _sum(products)))
     if isinstance(step, Operator):
         combined = math.hypot(terms[0].total, terms[1].total)
     else:
         combined = terms[0].total
     value = step.scale * combined + step.bias
-    return ChannelWork(
-        window,
-        tuple(terms),
-        combined,
-        value,
-        map_value(value, mapping, value_range, computed_in=computed_in),
-    )
+    return ChannelWork(window, tuple(terms), combined, value, computed, mapped)
+
+
+def _sum(products: FloatArray) -> float:
+    """The sum, correctly rounded; inf or NaN where the products overflow, as NumPy's."""
+    try:
+        return math.fsum(products.ravel())
+    except (OverflowError, ValueError):
+        return float(products.sum())
 
 
 def map_value(
@@ -356,9 +405,9 @@ def map_value(
     """
     mode, full_scale = mapping.range_mode, mapping.full_scale
     if mode is None:
-        held_in = np.float32 if mapping.depth == "float" else computed_in
-        held = float(np.asarray(value, dtype=held_in))
-        return MappedValue(None, value, value, value, held)
+        held_in = np.dtype(np.float32 if mapping.depth == "float" else computed_in)
+        held = float(np.asarray(value).astype(held_in))
+        return MappedValue(None, value, value, value, value, held, held_in == np.float32)
     if mode == "rescale":
         if value_range is None:
             raise ParameterError("rescale needs the whole result's value range")
@@ -369,10 +418,9 @@ def map_value(
     else:
         in_units = value * mapping.unit
         before = abs(in_units) if mode == "abs" else in_units
-    if not math.isfinite(before):
-        return MappedValue(mode, in_units, before, before, before)
     rounded = float(np.rint(before))
-    return MappedValue(mode, in_units, before, rounded, min(max(rounded, 0.0), float(full_scale)))
+    final = min(max(rounded, 0.0), float(full_scale))
+    return MappedValue(mode, value, in_units, before, rounded, final)
 
 
 def explain_image(
@@ -387,25 +435,69 @@ def explain_image(
 ) -> WorkedPixel:
     """Work output pixel `at` of an image as ``apply`` would write it to `destination`, whose
     extension (or else ``options.output_format``, or else PNG) names the format; `options`
-    say gray or colour, the depth and the range (the defaults when None). `name` is how
-    messages name a stream `source` (``-`` when None).
+    say gray or colour, the depth, the range, alpha and how to compute (the defaults when
+    None). `name` is how messages name a stream `source` (``-`` when None).
 
     Raises
     ------
     ImageReadError
         If the image cannot be read.
-    ParameterError, ShapeError
+    ParameterError, ShapeError, ImageWriteError
         For what ``apply`` refuses, and for `at` outside the output.
     """
     options = options or ImageOptions()
-    name = str(source) if isinstance(source, Path) else name
+    label = str(source) if isinstance(source, Path) else name
+    fmt = choose_format(destination, options.output_format)
     with open_image(
-        source, name=name, auto_orient=options.auto_orient, max_pixels=options.max_pixels
+        source, name=label, auto_orient=options.auto_orient, max_pixels=options.max_pixels
     ) as image:
-        mapping = planned_mapping(image.info, destination, steps, params, options)
-        decoded = image.decode(color=options.color, gray=options.gray, keep_alpha=False)
-    worked = work_pixel(decoded.values, steps, params, at, mapping)
-    return dataclasses.replace(worked, source=decoded.info.name, gray=decoded.gray)
+        with warnings.catch_warnings():
+            # Nothing is written here: the depth apply would choose needs no warning.
+            warnings.simplefilter("ignore", ImageWarning)
+            mapping = planned_mapping(image.info, destination, steps, params, options)
+        decoded = image.decode(
+            color=options.color, gray=options.gray, keep_alpha=options.keep_alpha
+        )
+    names: tuple[str, ...] = ()
+    if decoded.values.ndim == 3 and decoded.values.shape[2] > 1:
+        channels = decoded.values.shape[2]
+        colour = decoded.info.format != "NPY" and channels == 3
+        names = ("R", "G", "B") if colour else tuple(map(str, range(channels)))
+    return work_pixel(
+        decoded.values,
+        steps,
+        params,
+        at,
+        mapping,
+        alpha=decoded.alpha,
+        method=options.method,
+        threads=options.threads,
+        source=decoded.info.name,
+        gray=decoded.gray,
+        channel_names=names,
+        lossy=fmt.lossy,
+    )
+
+
+def explain_for_apply(
+    job: Job,
+    steps: Sequence[Step],
+    params: ConvParams,
+    at: tuple[int, int],
+    options: ImageOptions,
+) -> tuple[Job, WorkedPixel]:
+    """``apply --at``: output pixel `at` of `job` worked before the job runs, and the job to
+    run, which reads its input from memory where reading it would use it up (standard input,
+    a named pipe)."""
+    job, kept = with_input_kept(job)
+    source = io.BytesIO(kept) if isinstance(kept, bytes) else kept
+    destination = job.names()[1] if isinstance(job.destination, Path) else STDOUT_NAME
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the run itself says them, once
+        worked = explain_image(
+            source, steps, params, at, options, destination=destination, name=job.names()[0]
+        )
+    return job, worked
 
 
 def explain_ramp(
@@ -421,4 +513,15 @@ def explain_ramp(
     if options.output_format is None:
         options = dataclasses.replace(options, output_format="npy")
     mapping = planned_mapping(ramp_info(size), STDOUT_NAME, steps, params, options)
-    return dataclasses.replace(work_pixel(ramp(size), steps, params, at, mapping), source=RAMP)
+    fmt = choose_format(STDOUT_NAME, options.output_format)
+    return work_pixel(
+        ramp(size),
+        steps,
+        params,
+        at,
+        mapping,
+        method=options.method,
+        threads=options.threads,
+        source=RAMP,
+        lossy=fmt.lossy,
+    )

@@ -44,6 +44,8 @@ class OutputFormat:
     """Pillow's format name, or None for ``.npy``."""
     modes: frozenset[str]
     save_options: Mapping[str, Any] = field(default_factory=dict)
+    lossy: bool = False
+    """Whether the file holds only an approximation of the pixels it is given (JPEG)."""
 
 
 _FORMATS = (
@@ -51,7 +53,7 @@ _FORMATS = (
     OutputFormat(
         "tiff", (".tif", ".tiff"), "TIFF", frozenset({"L", "LA", "RGB", "RGBA", "I;16", "F"})
     ),
-    OutputFormat("jpeg", (".jpg", ".jpeg"), "JPEG", frozenset({"L", "RGB"})),
+    OutputFormat("jpeg", (".jpg", ".jpeg"), "JPEG", frozenset({"L", "RGB"}), lossy=True),
     OutputFormat("bmp", (".bmp",), "BMP", frozenset({"L", "RGB"})),
     OutputFormat("gif", (".gif",), "GIF", frozenset({"L"})),
     # WebP has no gray mode (it stores three equal channels) and is written losslessly:

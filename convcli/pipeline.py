@@ -515,7 +515,7 @@ def _filtered(
         chained = apply_chain(decoded.values, steps, params, **how)
     result = chained.values
     low, high = float(result.min()), float(result.max())
-    _check_finite(low, high, info)
+    check_writable(low, high, info.name, plan.depth)
     if result.ndim == 3 and plan.channels == 1:  # an (H, W, 1) array is one gray channel
         result = result[..., 0]
     values: npt.NDArray[Any]
@@ -523,11 +523,6 @@ def _filtered(
     if plan.depth == "npy":
         values = result
     elif plan.depth == "float":
-        if max(-low, high) > float(np.finfo(np.float32).max):
-            raise ImageWriteError(
-                f"the result for {info.name!r} overflows 32-bit float output"
-                f" ({low:g} to {high:g}); .npy holds it"
-            )
         if max(-low, high) > _FLOAT32_EXACT:
             warnings.warn(
                 f"{info.name}: values beyond 2^24 lose digits in 32-bit float; .npy keeps them",
@@ -580,16 +575,27 @@ def _mapped_in_strips(
 
     chained = stream_chain(decoded.values, steps, params, map_strip, **how)
     low, high = min(strip[0] for strip in strips), max(strip[1] for strip in strips)
-    _check_finite(low, high, decoded.info)
+    check_writable(low, high, decoded.info.name, plan.depth)
     clipped = sum(strip[2] for strip in strips)
     return _Output(pixels, compressed, mode, (low, high), clipped, chained, full_scale, unit)
 
 
-def _check_finite(low: float, high: float, info: ImageInfo) -> None:
-    """An infinite or NaN value shows in the minimum or the maximum: refuse to write it."""
+def check_writable(low: float, high: float, name: str, depth: str) -> None:
+    """Refuse a result, from its minimum `low` and maximum `high`, that the output of `depth`
+    cannot hold: infinite or NaN values (which show in either), or for 32-bit float output,
+    values beyond float32's range.
+
+    Raises
+    ------
+    ImageWriteError
+        Naming the image `name`.
+    """
     if not (math.isfinite(low) and math.isfinite(high)):
+        raise ImageWriteError(f"the result for {name!r} overflows: it has infinite or NaN values")
+    if depth == "float" and max(-low, high) > float(np.finfo(np.float32).max):
         raise ImageWriteError(
-            f"the result for {info.name!r} overflows: it has infinite or NaN values"
+            f"the result for {name!r} overflows 32-bit float output ({low:g} to {high:g});"
+            " .npy holds it"
         )
 
 

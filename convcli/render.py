@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ def format_number(value: float) -> str:
     >>> format_number(-4.0), format_number(1 / 9), format_number(0.0625)
     ('-4', '0.111111', '0.0625')
     """
+    if not math.isfinite(value):
+        return str(value)
     if value == int(value):
         return str(int(value))
     return f"{value:.6g}"

@@ -3,12 +3,16 @@
 In order: the shape arithmetic of the whole image, where the window falls and what the
 padding gives it, the window, the kernel and their products side by side, the sum, the scale
 and bias, the mapping to the output's values, and last the output pixel itself.
+
+Numbers are shown to 6 significant digits, except where that would hide which way a value
+rounds (11.49998 is not shown as 11.5): then as many as it takes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -16,12 +20,16 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from convcli.explain import (
+    RAMP,
+    AxisWindow,
+    ChannelWork,
+    MappedValue,
+    Products,
+    WorkedPixel,
+)
 from convcli.kernels import Operator
 from convcli.render import AXIS_WORDS, chain_report, format_number
-
-if TYPE_CHECKING:
-    from convcli.explain import AxisWindow, ChannelWork, MappedValue, Products, WorkedPixel
-    from convcli.rangemap import PixelMapping
 
 _PADDING_MARK = "*"
 _UNBOUNDED = 1_000_000
@@ -32,39 +40,41 @@ _WRITTEN_TERMS = 12
 def worked_pixel_report(work: WorkedPixel) -> Group:
     """Everything ``convcli explain`` prints for `work`.
 
-    The last line is the output pixel: ``output pixel (ROW, COL) = VALUE``, or a tuple of
-    values, one per channel.
+    The last line is the output pixel: ``output pixel (ROW, COL) = VALUE``, or the values in
+    parentheses, one per channel (alpha last).
     """
     labels = [step.name for step in work.steps]
     parts: list[RenderableType] = [
         Text(source_line(work), style="dim"),
         chain_report(labels, work.axes),
+        Text(""),
+        _window_heading(work),
     ]
-    parts.append(Text(""))
-    parts.append(_window_heading(work))
     parts.extend(Text(f"  {line}") for line in padding_lines(work))
-    names = _channel_names(len(work.channels))
+    names = work.channel_names or ("",)
     for name, channel in zip(names, work.channels, strict=True):
         parts.append(Text(""))
         if name:
             parts.append(Text(f"channel {name}", style="bold"))
         parts.extend(_channel_parts(work, channel))
+    if work.alpha is not None:
+        parts.append(Text(f"alpha, carried from under the window's centre: {_held(work.alpha)}"))
+    if work.lossy:
+        parts.append(Text("JPEG compresses lossily: the file holds about this value, not it"))
     parts.append(Text.assemble(f"output pixel {_at(work)} = ", (pixel_text(work), "bold")))
     return Group(*parts)
 
 
 def source_line(work: WorkedPixel) -> str:
     """What the input is: the ramp's formula, or the image's name, size and channels."""
-    from convcli.explain import RAMP
-
     height, width = work.axes[0][0].size, work.axes[0][1].size
     if work.source == RAMP:
         return f"input: the ramp x[i, j] = i*{width} + j, {height}x{width}"
-    if len(work.channels) > 1:
-        channels = f"{len(work.channels)} channels"
+    if work.channel_names:
+        channels = f"channels {' '.join(work.channel_names)}"
     else:
         channels = f"gray ({work.gray})" if work.gray else "one channel"
-    return f"input: {work.source}, {height}x{width}, {channels}"
+    return f"input: {work.source}, {height}x{width}, {channels}, computed in {work.computed_in}"
 
 
 def pixel_text(work: WorkedPixel) -> str:
@@ -72,28 +82,36 @@ def pixel_text(work: WorkedPixel) -> str:
 
     Pixels are integers; float output shows the value it holds, as short as round-trips.
     """
-    texts = [_held(channel.mapped.final, work.mapping) for channel in work.channels]
+    texts = [_held(channel.mapped) for channel in work.channels]
+    if work.alpha is not None:
+        texts.append(_held(work.alpha))
     return texts[0] if len(texts) == 1 else f"({', '.join(texts)})"
 
 
-def _held(value: float, mapping: PixelMapping) -> str:
-    if mapping.range_mode is not None and np.isfinite(value):
-        return str(int(value))
-    if mapping.depth == "float":
-        return str(np.float32(value))
-    return repr(value)
+def _held(mapped: MappedValue) -> str:
+    """What the output holds: an integer pixel, or a float as short as it round-trips."""
+    if mapped.mode is not None and np.isfinite(mapped.final):
+        return str(int(mapped.final))
+    return str(np.float32(mapped.final)) if mapped.single else repr(mapped.final)
+
+
+def _number(value: float) -> str:
+    """`value` to 6 significant digits, or to as many as show which way it rounds.
+
+    >>> _number(11.25), _number(11.499998), _number(2.5)
+    ('11.25', '11.499998', '2.5')
+    """
+    text = format_number(value)
+    if not np.isfinite(value) or float(text) == value:
+        return text
+    shown = float(text)
+    if np.rint(shown) != np.rint(value) or shown % 1 == 0.5:
+        return repr(value)
+    return text
 
 
 def _at(work: WorkedPixel) -> str:
     return f"({work.at[0]}, {work.at[1]})"
-
-
-def _channel_names(count: int) -> list[str]:
-    if count == 1:
-        return [""]
-    if count == 3:
-        return ["R", "G", "B"]
-    return [str(index) for index in range(count)]
 
 
 def _window_heading(work: WorkedPixel) -> Text:
@@ -110,13 +128,22 @@ def _window_heading(work: WorkedPixel) -> Text:
 
 def _lines(taps: AxisWindow) -> str:
     """``rows -1 to 1``, or each position when the taps are spread (``columns 0, 2, 4``)."""
-    many = AXIS_WORDS[taps.axis][1]
+    one, many = AXIS_WORDS[taps.axis]
     positions = taps.positions
     if len(positions) == 1:
-        return f"{AXIS_WORDS[taps.axis][0]} {positions[0]}"
-    if positions[1] - positions[0] == 1:
-        return f"{many} {positions[0]} to {positions[-1]}"
-    return f"{many} {', '.join(map(str, positions))}"
+        return f"{one} {positions[0]}"
+    return f"{many} {_runs(positions)}"
+
+
+def _runs(numbers: Sequence[int]) -> str:
+    """Numbers in order, consecutive ones as a range.
+
+    >>> _runs([-3, -2, -1]), _runs([0, 2, 4]), _runs([5, 6, 8])
+    ('-3 to -1', '0, 2 and 4', '5, 6 and 8')
+    """
+    if len(numbers) > 2 and all(b - a == 1 for a, b in pairwise(numbers)):
+        return f"{numbers[0]} to {numbers[-1]}"
+    return _and([str(number) for number in numbers])
 
 
 def padding_lines(work: WorkedPixel) -> list[str]:
@@ -130,16 +157,20 @@ def padding_lines(work: WorkedPixel) -> list[str]:
         padded = [tap for tap in range(len(taps.positions)) if taps.in_padding(tap)]
         if not padded:
             continue
-        positions = [str(taps.positions[tap]) for tap in padded]
-        subject = (
-            f"{one} {positions[0]} is" if len(padded) == 1 else f"{many} {_and(positions)} are"
-        )
+        positions = [taps.positions[tap] for tap in padded]
+        if len(padded) == 1:
+            subject = f"{one} {positions[0]} is padding"
+        else:
+            subject = f"{many} {_runs(positions)} are padding"
         if work.pad_mode == "zeros":
-            lines.append(f"{subject} padding: zeros gives 0")
+            lines.append(f"{subject}: zeros gives 0")
             continue
-        sources = [str(taps.sources[tap]) for tap in padded]
-        read = f"{one} {sources[0]}" if len(padded) == 1 else f"{many} {_and(sources)}"
-        lines.append(f"{subject} padding: {work.pad_mode} gives the values of {read}")
+        sources = [taps.sources[tap] for tap in padded]
+        if len(set(sources)) == 1:
+            read = f"{one} {sources[0]}"
+        else:
+            read = f"{many} {_and([str(source) for source in sources])}, in that order"
+        lines.append(f"{subject}: {work.pad_mode} gives the values of {read}")
     return lines
 
 
@@ -153,7 +184,7 @@ def _channel_parts(work: WorkedPixel, channel: ChannelWork) -> list[RenderableTy
     for index, (symbol, term) in enumerate(zip(("Gx", "Gy"), channel.terms, strict=False)):
         if operator:
             parts.append(Text(("\n" if index else "") + f"{symbol}: {term.kernel}", style="bold"))
-        parts.append(_SideBySide(_tables(work, channel, term), len(channel.window)))
+        parts.append(_Matrices(_matrices(work, channel, term)))
         total = Text(sum_line(term))
         if operator:
             total = Text.assemble(f"{symbol} = ", total)
@@ -163,7 +194,7 @@ def _channel_parts(work: WorkedPixel, channel: ChannelWork) -> list[RenderableTy
         parts.append(
             Text(
                 f"sqrt(Gx^2 + Gy^2) = sqrt({_signed(gx)}^2 + {_signed(gy)}^2)"
-                f" = {format_number(channel.combined)}"
+                f" = {_number(channel.combined)}"
             )
         )
     step = work.step
@@ -171,11 +202,33 @@ def _channel_parts(work: WorkedPixel, channel: ChannelWork) -> list[RenderableTy
         parts.append(
             Text(
                 f"scale and bias: {format_number(step.scale)} x {_signed(channel.combined)}"
-                f" + {_signed(step.bias)} = {format_number(channel.value)}"
+                f" + {_signed(step.bias)} = {_number(channel.value)}"
             )
         )
-    parts.append(Text(mapping_line(channel.value, channel.mapped, work)))
+    if _differs(work, channel):
+        parts.append(
+            Text(
+                f"computed in {work.computed_in}, as apply computes this image:"
+                f" {_computed(work, channel.computed)}"
+            )
+        )
+    parts.append(Text(mapping_line(channel.mapped, work)))
     return parts
+
+
+def _computed(work: WorkedPixel, value: float) -> str:
+    """The core's value as its float type holds it, as short as it round-trips."""
+    return str(np.float32(value)) if work.computed_in == "float32" else repr(value)
+
+
+def _differs(work: WorkedPixel, channel: ChannelWork) -> bool:
+    """Whether the core's value differs from the hand's where it shows: in the digits shown,
+    or in a float output, which holds the core's value."""
+    if channel.computed == channel.value:
+        return False
+    if work.mapping.range_mode is None:
+        return True
+    return _number(channel.computed) != _number(channel.value)
 
 
 def sum_line(term: Products) -> str:
@@ -189,54 +242,63 @@ def sum_line(term: Products) -> str:
     terms = [float(value) for value in term.products.ravel() if value != 0]
     heading = f"sum of the {term.products.size} products"
     if not 1 < len(terms) <= _WRITTEN_TERMS:
-        return f"{heading} = {format_number(term.total)}"
+        return f"{heading} = {_number(term.total)}"
     written = format_number(terms[0])
     for value in terms[1:]:
         written += f" - {format_number(-value)}" if value < 0 else f" + {format_number(value)}"
-    return f"{heading}: {written} = {format_number(term.total)}"
+    return f"{heading}: {written} = {_number(term.total)}"
 
 
 def _signed(value: float) -> str:
     """A value in parentheses when negative, so that it reads in a formula."""
-    text = format_number(value)
+    text = _number(value)
     return f"({text})" if value < 0 else text
 
 
-def _tables(work: WorkedPixel, channel: ChannelWork, term: Products) -> list[Group]:
-    """The window (lines in the padding marked), the kernel as applied, and the products."""
-    window = _matrix("window", channel.window, rows=work.rows, columns=work.columns)
-    kernel = _matrix("kernel, flipped" if work.flip else "kernel", term.weights)
-    products = _matrix("products", term.products)
-    return [window, kernel, products]
+@dataclass(frozen=True)
+class _Matrix:
+    """A matrix to draw under its title; the window's rows and columns are labelled with
+    their input positions, those in the padding marked and their cells dim."""
+
+    title: str
+    values: np.ndarray
+    rows: AxisWindow | None = None
+    columns: AxisWindow | None = None
+
+    def table(self, first: int = 0, stop: int | None = None, *, header: bool) -> Group:
+        """Columns `first` to `stop` (all by default) under the title; with the window's
+        labels, or an empty header line (`header`) to stand level with a labelled one."""
+        stop = self.values.shape[1] if stop is None else stop
+        title = self.title
+        if (first, stop) != (0, self.values.shape[1]):
+            title += f", taps {first} to {stop - 1} across"
+        table = Table(box=None, padding=(0, 1), show_edge=False, show_header=header)
+        labelled = self.rows is not None
+        if labelled:
+            table.add_column("", style="dim", justify="right", no_wrap=True)
+        for index in range(first, stop):
+            label = "" if self.columns is None else _label(self.columns, index)
+            table.add_column(label, justify="right", header_style="dim", no_wrap=True)
+        for i, row in enumerate(self.values):
+            in_row_padding = self.rows is not None and self.rows.in_padding(i)
+            cells = []
+            for j in range(first, stop):
+                padded = in_row_padding or (self.columns is not None and self.columns.in_padding(j))
+                cells.append(Text(format_number(float(row[j])), style="dim" if padded else ""))
+            if self.rows is not None:
+                table.add_row(_label(self.rows, i), *cells)
+            else:
+                table.add_row(*cells)
+        return Group(Text(title, style="bold"), table)
 
 
-def _matrix(
-    title: str,
-    values: np.ndarray,
-    *,
-    rows: AxisWindow | None = None,
-    columns: AxisWindow | None = None,
-) -> Group:
-    """A matrix under its title, right-aligned; the window's rows and columns are labelled
-    with their input positions, those in the padding marked and their cells dim."""
-    table = Table(box=None, padding=(0, 1), show_edge=False)
-    labelled = rows is not None and columns is not None
-    if labelled:
-        table.add_column("", style="dim", justify="right")
-    for index in range(values.shape[1]):
-        header = _label(columns, index) if columns is not None else ""
-        table.add_column(header, justify="right", header_style="dim")
-    for i, row in enumerate(values):
-        padded_row = rows is not None and rows.in_padding(i)
-        cells = []
-        for j, value in enumerate(row):
-            padded = padded_row or (columns is not None and columns.in_padding(j))
-            cells.append(Text(format_number(float(value)), style="dim" if padded else ""))
-        if rows is not None:
-            table.add_row(_label(rows, i), *cells)
-        else:
-            table.add_row(*cells)
-    return Group(Text(title, style="bold"), table)
+def _matrices(work: WorkedPixel, channel: ChannelWork, term: Products) -> list[_Matrix]:
+    """The window, the kernel as applied (turned with --flip) and their products."""
+    return [
+        _Matrix("window", channel.window, work.rows, work.columns),
+        _Matrix("kernel, flipped" if work.flip else "kernel", term.weights),
+        _Matrix("products", term.products),
+    ]
 
 
 def _label(taps: AxisWindow, tap: int) -> str:
@@ -244,29 +306,48 @@ def _label(taps: AxisWindow, tap: int) -> str:
     return f"{taps.positions[tap]}{mark}"
 
 
-class _SideBySide:
-    """Tables in a row joined by ``x`` and ``=``, or one under the other when the row is wider
-    than the console: a 15x15 kernel's three tables do not fit 80 columns."""
+class _Matrices:
+    """Matrices in a row joined by ``x`` and ``=`` when the row fits the console; else one
+    under the other, each cut into blocks of columns that fit: no number is ever shortened."""
 
-    def __init__(self, tables: Sequence[Group], rows: int) -> None:
-        self.tables = tables
-        self.rows = rows
+    def __init__(self, matrices: Sequence[_Matrix]) -> None:
+        self.matrices = matrices
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         unbounded = options.update(width=_UNBOUNDED)
-        widths = [Measurement.get(console, unbounded, table).maximum for table in self.tables]
-        # Each table, then "x" or "=" with a space on either side.
-        if sum(widths) + 4 * (len(widths) - 1) > options.max_width:
-            yield from self.tables
+
+        def width(renderable: RenderableType) -> int:
+            return Measurement.get(console, unbounded, renderable).maximum
+
+        whole = [matrix.table(header=True) for matrix in self.matrices]
+        # Each matrix, then "x" or "=" with a space on either side.
+        if sum(map(width, whole)) + 4 * (len(whole) - 1) <= options.max_width:
+            row = Table.grid(padding=(0, 1))
+            for _ in range(2 * len(whole) - 1):
+                row.add_column()
+            row.add_row(*_joined(whole, len(self.matrices[0].values)))
+            yield row
             return
-        row = Table.grid(padding=(0, 1))
-        for _ in range(2 * len(self.tables) - 1):
-            row.add_column()
-        row.add_row(*_joined(self.tables, self.rows))
-        yield row
+        for matrix in self.matrices:
+            labelled = matrix.rows is not None
+            yield from _blocks(matrix, options.max_width, width, header=labelled)
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(1, options.max_width)
+
+
+def _blocks(
+    matrix: _Matrix, max_width: int, width: Callable[[RenderableType], int], *, header: bool
+) -> Iterator[Group]:
+    """`matrix` in blocks of as many columns as fit `max_width` (at least one)."""
+    columns = matrix.values.shape[1]
+    first = 0
+    while first < columns:
+        stop = first + 1
+        while stop < columns and width(matrix.table(first, stop + 1, header=header)) <= max_width:
+            stop += 1
+        yield matrix.table(first, stop, header=header)
+        first = stop
 
 
 def _joined(tables: Sequence[Group], rows: int) -> Iterable[RenderableType]:
@@ -278,21 +359,22 @@ def _joined(tables: Sequence[Group], rows: int) -> Iterable[RenderableType]:
         yield table
 
 
-def mapping_line(value: float, mapped: MappedValue, work: WorkedPixel) -> str:
-    """How `value` becomes what the output holds, one operation at a time.
+def mapping_line(mapped: MappedValue, work: WorkedPixel) -> str:
+    """How the step's result becomes what the output holds, one operation at a time.
 
-    >>> from convcli.explain import MappedValue
     >>> from types import SimpleNamespace
+    >>> from convcli.explain import MappedValue
     >>> from convcli.rangemap import PixelMapping
-    >>> work = SimpleNamespace(mapping=PixelMapping("8", "abs", 255, 1.0), value_range=None)
-    >>> mapping_line(-300.0, MappedValue("abs", -300.0, 300.0, 300.0, 255.0), work)
-    'range abs to 8-bit: |-300| = 300, clamped to 0..255: 255'
+    >>> work = SimpleNamespace(mapping=PixelMapping("8", "clip", 255, 1.0), value_range=None)
+    >>> mapping_line(MappedValue("clip", 300.4, 300.4, 300.4, 300.0, 255.0), work)
+    'range clip to 8-bit: 300.4, rounded 300, clamped to 0..255: 255'
     """
     mapping = work.mapping
     if mapped.mode is None:
         where = ".npy" if mapping.depth == "npy" else "32-bit float"
-        return f"{where} output holds the value as it is: {_held(mapped.final, mapping)}"
+        return f"{where} output holds the value as it is: {_held(mapped)}"
     full = mapping.full_scale
+    value = _number(mapped.value)
     steps = []
     if mapped.mode == "rescale":
         assert work.value_range is not None
@@ -300,25 +382,22 @@ def mapping_line(value: float, mapped: MappedValue, work: WorkedPixel) -> str:
         if high > low:
             steps.append(
                 f"the whole result runs {format_number(low)} to {format_number(high)}, so"
-                f" ({format_number(value)} - {_signed(low)}) x {full} / {format_number(high - low)}"
-                f" = {format_number(mapped.before_rounding)}"
+                f" ({value} - {_signed(low)}) x {full} / {format_number(high - low)}"
+                f" = {_number(mapped.before_rounding)}"
             )
         else:
             steps.append(f"the whole result is {format_number(low)}: every pixel is 0")
     else:
+        in_units = value
         if mapping.unit != 1:
-            steps.append(
-                f"in output units {format_number(value)} x {format_number(mapping.unit)}"
-                f" = {format_number(mapped.in_units)}"
-            )
+            in_units = _number(mapped.in_units)
+            steps.append(f"{value} x {format_number(mapping.unit)} = {in_units} in output units")
         if mapped.mode == "abs":
-            steps.append(
-                f"|{format_number(mapped.in_units)}| = {format_number(mapped.before_rounding)}"
-            )
+            steps.append(f"|{in_units}| = {_number(mapped.before_rounding)}")
+        elif not steps:
+            steps.append(value)
     if mapped.rounded != mapped.before_rounding:
         steps.append(f"rounded {format_number(mapped.rounded)}")
     if mapped.clamped:
         steps.append(f"clamped to 0..{full}: {format_number(mapped.final)}")
-    elif not steps:
-        steps.append(f"{format_number(mapped.final)}, within 0..{full}")
     return f"range {mapped.mode} to {mapping.depth}-bit: {', '.join(steps)}"

@@ -9,8 +9,11 @@ the pixels must agree to the last bit.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from rich.console import Console
 from convcli import convolve2d
 from convcli.chain import prepare_chain
 from convcli.cli import cli
-from convcli.errors import ParameterError, ShapeError
+from convcli.errors import ImageWriteError, ParameterError, ShapeError
 from convcli.explain import (
     AxisWindow,
     WorkedPixel,
@@ -43,13 +46,14 @@ from convcli.params import ConvParams, PadMode
 from convcli.pipeline import ImageOptions, apply_to_image
 from convcli.rangemap import PixelMapping
 from convcli.render_pixel import worked_pixel_report
-from convcli.shape import AxisArithmetic, arithmetic
+from convcli.shape import AxisArithmetic, arithmetic, chain_arithmetic
 
 # Exact in float32 for 8-bit input: integer weights, and sixteenths.
 EXACT_KERNELS = ["vertical", "sobel-x", "laplacian", "gaussian-3", "sharpen", "emboss", "sobel"]
 PAD_MODES: list[PadMode] = ["zeros", "reflect", "replicate", "circular"]
 NUMPY_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
+BIN = Path(sys.executable).parent
 PIXEL_LINE = re.compile(r"^output pixel \((\d+), (\d+)\) = (.+)$")
 
 
@@ -95,40 +99,78 @@ def written_pixel(path: Path, at: tuple[int, int]) -> npt.NDArray[np.generic]:
     return np.asarray(pixels[at])
 
 
+# Kernels whose weights float32 does not hold exactly, and a chain with an operator inside.
+ANY_KERNELS = [*EXACT_KERNELS, "gaussian:1.4", "box-3", "log:1", "prewitt"]
+INPUT_KINDS = ["L", "RGB as gray", "RGB", "RGBA"]
+OUTPUTS = [(".png", None), (".npy", None), (".tif", "float")]
+
+
+def written(path: Path, at: tuple[int, int]) -> tuple[float, ...]:
+    if path.suffix == ".npy":
+        return tuple(float(v) for v in np.atleast_1d(np.load(path)[at]))
+    return tuple(float(v) for v in np.atleast_1d(written_pixel(path, at)))
+
+
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     case=geometry(),
+    kernel=st.sampled_from(ANY_KERNELS),
+    chained=st.booleans(),
+    kind=st.sampled_from(INPUT_KINDS),
+    output=st.sampled_from(OUTPUTS),
     range_mode=st.sampled_from(["auto", "clip", "abs", "rescale"]),
-    colour=st.booleans(),
     scale_bias=st.tuples(st.sampled_from([None, 0.5, 2.0]), st.sampled_from([None, 128.0, -10.0])),
     data=st.data(),
 )
 def test_the_worked_pixel_is_the_pixel_apply_writes(
     tmp_path: Path,
     case: tuple[int, int, ConvParams, str],
+    kernel: str,
+    chained: bool,
+    kind: str,
+    output: tuple[str, str | None],
     range_mode: str,
-    colour: bool,
     scale_bias: tuple[float | None, float | None],
     data: st.DataObject,
 ) -> None:
-    height, width, params, name = case
-    shape = fitting(height, width, params, name)
-    assume(shape is not None)
-    assert shape is not None
-    at = (data.draw(st.integers(0, shape[0] - 1)), data.draw(st.integers(0, shape[1] - 1)))
+    height, width, params, _ = case
+    names = ["sobel", kernel] if chained else [kernel]
+    kernels = [resolve_kernel(name) for name in names]
+    shapes = chain_arithmetic((height, width), [k.shape for k in kernels], params)
+    assume(len(shapes) == len(kernels) and all(a.fits for axes in shapes for a in axes))
+    rows, cols = shapes[-1]
+    at = (data.draw(st.integers(0, rows.output - 1)), data.draw(st.integers(0, cols.output - 1)))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    pixels = rng.integers(0, 256, (height, width, 3) if colour else (height, width), np.uint8)
-    source, output = tmp_path / "in.png", tmp_path / "out.png"
+    channels = {"L": (), "RGB as gray": (3,), "RGB": (3,), "RGBA": (4,)}[kind]
+    pixels = rng.integers(0, 256, (height, width, *channels), np.uint8)
+    suffix, depth = output
+    if suffix != ".png":
+        range_mode = "auto"  # float output holds the values as they are
+    if suffix != ".png" and kind in ("RGB", "RGBA"):
+        kind = "RGB as gray"  # neither holds alpha; float TIFF holds no colour
+        pixels = pixels[..., :3]
+    source, destination = tmp_path / "in.png", tmp_path / f"out{suffix}"
     Image.fromarray(pixels).save(source)
     scale, bias = scale_bias
-    steps = prepare_chain([resolve_kernel(name)], normalize=False, scale=scale, bias=bias)
-    options = ImageOptions(range_mode=range_mode, color=colour)
-    apply_to_image(source, output, steps, params, options)
-    worked = explain_image(source, steps, params, at, options, destination=str(output))
-    expected = written_pixel(output, at)
-    assert worked.pixel == tuple(float(v) for v in np.atleast_1d(expected))
+    steps = prepare_chain(kernels, normalize=False, scale=scale, bias=bias)
+    options = ImageOptions(
+        range_mode=range_mode,
+        color=kind in ("RGB", "RGBA"),
+        depth=depth,  # type: ignore[arg-type]
+    )
+    try:
+        apply_to_image(source, destination, steps, params, options)
+    except ShapeError as refused:  # a later step's input too small for its padding: both refuse
+        with pytest.raises(ShapeError, match=re.escape(str(refused))):
+            explain_image(source, steps, params, at, options, destination=str(destination))
+        return
+    worked = explain_image(source, steps, params, at, options, destination=str(destination))
+    assert worked.pixel == written(destination, at)
+    for channel in worked.channels:  # the hand's float64 sum is the core's, up to rounding
+        size = float(np.abs(channel.terms[0].products).sum()) + abs(channel.value)
+        assert abs(channel.value - channel.computed) <= 1e-5 * (1 + size)
 
 
 @pytest.mark.parametrize(("depth", "suffix"), [(None, ".png"), ("8", ".png"), ("float", ".tif")])
@@ -240,8 +282,13 @@ def test_tables_sit_side_by_side_when_they_fit_and_stack_when_not() -> None:
     assert big.channels[0].window.shape == (19, 19)
     text = rendered(big, width=80)
     assert all(len(line) <= 80 for line in text.splitlines())
-    assert re.search(r"^window\s*$", text, re.M)
-    assert re.search(r"^products\s*$", text, re.M)
+    assert "\u2026" not in text  # no number shortened to fit
+    assert re.search(r"^window, taps 0 to \d+ across\s*$", text, re.M)
+    assert re.search(r"^products, taps \d+ to 18 across\s*$", text, re.M)
+    # Every product is shown whole: 19 x 19 of them, in blocks of columns.
+    products = text[text.index("products, taps 0") : text.index("sum of the")]
+    numbers = [line.split() for line in products.splitlines() if line and line[0] == " "]
+    assert sum(len(row) for row in numbers) == 19 * 19
 
 
 def test_a_chain_works_the_last_step_over_the_previous_result() -> None:
@@ -441,3 +488,130 @@ def test_a_missing_image_is_a_data_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "nope.png" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+CORNERS = {
+    "top-left": (0, 0),
+    "top-right": (0, -1),
+    "bottom-left": (-1, 0),
+    "bottom-right": (-1, -1),
+}
+
+
+@pytest.mark.parametrize("mode", PAD_MODES)
+@pytest.mark.parametrize("corner", list(CORNERS))
+def test_every_corner_in_every_mode_marks_and_says_its_padding(mode: PadMode, corner: str) -> None:
+    # A 4x5 ramp, a 3x3 window two lines into the padding at each corner (dilation 2).
+    size, padding = (4, 5), (2, 2)
+    params = ConvParams(padding=padding, dilation=(2, 2), pad_mode=mode)
+    worked = explain_ramp(size, [resolve_kernel("box-3")], params, CORNERS[corner])
+    text = rendered(worked)
+    for taps, extent, one in ((worked.rows, 4, "row"), (worked.columns, 5, "column")):
+        first = (0 if CORNERS[corner][taps.axis == "w"] == 0 else -1) == 0
+        outside = [c for c in taps.positions if not 0 <= c < extent]
+        assert outside == ([-2] if first else [extent + 1]), taps
+        expected = np.pad(np.arange(extent), 2, mode=NUMPY_MODES[mode])  # type: ignore[call-overload]
+        reads = int(expected[outside[0] + 2])
+        if mode == "zeros":
+            assert f"{one} {outside[0]} is padding: zeros gives 0" in text
+        else:
+            assert (
+                f"{one} {outside[0]} is padding: {mode} gives the values of {one} {reads}" in text
+            )
+    window = worked.channels[0].window
+    reference = np.pad(ramp(size), 2, mode=NUMPY_MODES[mode])  # type: ignore[call-overload]
+    rows = [c + 2 for c in worked.rows.positions]
+    columns = [c + 2 for c in worked.columns.positions]
+    assert window.tolist() == reference[np.ix_(rows, columns)].tolist()
+    lines = text.splitlines()
+    title = next(i for i, line in enumerate(lines) if line.startswith("window"))
+    header, *rows_shown = lines[title + 1 : title + 5]
+    assert header.split() == [
+        f"{c}*" if not 0 <= c < 5 else str(c) for c in worked.columns.positions
+    ]
+    assert [row.split()[0] for row in rows_shown] == [
+        f"{c}*" if not 0 <= c < 4 else str(c) for c in worked.rows.positions
+    ]
+
+
+def test_a_result_that_overflows_is_refused_as_apply_refuses_it(tmp_path: Path) -> None:
+    source = tmp_path / "huge.npy"
+    np.save(source, np.full((4, 4), 1e300))
+    with pytest.raises(ImageWriteError, match="overflows: it has infinite or NaN values"):
+        explain_image(source, [resolve_kernel("1e300,1")], ConvParams(), (0, 0))
+    result = run("explain", source, "-k", "1e300,1", "--at", "0,0")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"convcli: error: the result for {str(source)!r} overflows: it has infinite or NaN values"
+    ]
+
+
+def test_apply_at_with_json_prints_the_error_record_of_a_bad_input(tmp_path: Path) -> None:
+    source = tmp_path / "notimage.txt"
+    source.write_text("hello")
+    result = run("apply", "--json", "--at", "0,0", "-k", "sobel-x", source, tmp_path / "o.png")
+    assert result.exit_code == 1
+    record = json.loads(result.stdout)
+    assert record["status"] == "error"
+    assert record["input"] == str(source)
+
+
+def test_apply_at_explanation_has_no_trailing_padding_off_a_terminal(tmp_path: Path) -> None:
+    source, output = tmp_path / "in.png", tmp_path / "out.png"
+    Image.fromarray(np.arange(48, dtype=np.uint8).reshape(6, 8)).save(source)
+    result = run("apply", "-k", "sobel-x", "--at", "2,3", source, output)
+    assert result.exit_code == 0, result.stderr
+    assert all(line == line.rstrip() for line in result.stderr.splitlines())
+    assert "before mapping; range abs to 8-bit" in result.stderr  # --explain's summary too
+
+
+def test_jpeg_output_says_it_compresses_lossily(tmp_path: Path) -> None:
+    source = tmp_path / "in.png"
+    Image.fromarray(np.arange(48, dtype=np.uint8).reshape(6, 8) * 5).save(source)
+    worked = explain_image(
+        source, [resolve_kernel("vertical")], ConvParams(), (1, 1), destination="o.jpg"
+    )
+    as_png = explain_image(source, [resolve_kernel("vertical")], ConvParams(), (1, 1))
+    assert worked.lossy
+    assert worked.pixel == as_png.pixel
+    assert "JPEG compresses lossily" in rendered(worked)
+
+
+def test_an_arrays_channels_are_numbered_not_named_rgb(tmp_path: Path) -> None:
+    source = tmp_path / "three.npy"
+    np.save(source, np.arange(75, dtype=np.float64).reshape(5, 5, 3))
+    worked = explain_image(
+        source, [resolve_kernel("vertical")], ConvParams(), (0, 0), destination="o.npy"
+    )
+    assert worked.channel_names == ("0", "1", "2")
+    assert "channel 1" in rendered(worked)
+
+
+def test_alpha_is_carried_and_printed_last(tmp_path: Path) -> None:
+    source, output = tmp_path / "in.png", tmp_path / "out.png"
+    pixels = np.zeros((6, 8, 4), np.uint8)
+    pixels[..., 3] = np.arange(48).reshape(6, 8) * 5
+    Image.fromarray(pixels).save(source)
+    result = run("apply", "-k", "gaussian-3", "--color", "--at", "2,2", source, output)
+    assert result.exit_code == 0, result.stderr
+    assert last_pixel(result.stderr)[2] == str(tuple(int(v) for v in written_pixel(output, (2, 2))))
+    # The centre of the window of output (2, 2) is input (3, 3), whose alpha is (3*8 + 3) * 5.
+    assert "alpha, carried from under the window's centre: 135" in result.stderr
+
+
+def test_a_closed_stdout_is_one_line_and_exit_1() -> None:
+    done = subprocess.run(
+        "convcli explain --input 5x5 -k vertical --at 0,0 >&-",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        },
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "convcli: error: cannot write standard output: it is closed"
+    ]
