@@ -9,7 +9,6 @@ terminal.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 
 from convcli.batch import FileResult, Job, plan, planned_record, read_input_list, run_jobs
 from convcli.chain import check_method
-from convcli.console import report_error, report_warning, stderr_console
+from convcli.console import echo_product, report_error, report_warning, stderr_console
 from convcli.errors import ImageWriteError, ParameterError
 from convcli.kernel_spec import Step
 from convcli.methods import default_threads
@@ -126,8 +125,7 @@ def run_batch(
             failed += 1
             report_error(_naming(result.job, str(result.record["error"])), console=console)
         if settings.as_json:
-            sys.stdout.write(json.dumps(result.record) + "\n")
-            sys.stdout.flush()
+            echo_product(json.dumps(result.record))
         if progress is not None and task is not None:
             done = progress.tasks[0].completed + 1
             elapsed = progress.tasks[0].elapsed or 0.0
@@ -177,11 +175,10 @@ def _plan_only(
             failed += 1
             report_error(_naming(job, str(record["error"])))
         if settings.as_json:
-            sys.stdout.write(json.dumps(record) + "\n")
+            echo_product(json.dumps(record))
         elif record["status"] != "error":
             height, width = record["output_shape"]
-            sys.stdout.write(f"{job.destination}\t{height}x{width}\n")
-    sys.stdout.flush()
+            echo_product(f"{job.destination}\t{height}x{width}")
     return failed
 
 

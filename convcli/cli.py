@@ -18,7 +18,13 @@ import click
 
 from convcli import __version__
 from convcli.choices import FORMAT_NAMES
-from convcli.console import print_explanation, print_product, report_warning, stderr_console
+from convcli.console import (
+    echo_product,
+    print_explanation,
+    print_product,
+    report_warning,
+    stderr_console,
+)
 from convcli.errors import ConvcliError
 from convcli.exits import (
     EXIT_DATA_ERROR,
@@ -247,7 +253,7 @@ def apply(
         except ConvcliError as refused:  # what the run would meet: its record too, with --json
             if as_json and exit_code_for(refused) == EXIT_DATA_ERROR:
                 ms = (time.perf_counter() - started) * 1000
-                click.echo(json.dumps(error_record(*job.names(), str(refused), ms=ms)))
+                echo_product(json.dumps(error_record(*job.names(), str(refused), ms=ms)))
             raise
     # One file is a batch of one: the same function runs every file of a batch.
     result = process(job, chain, params, image)
@@ -256,13 +262,13 @@ def apply(
     if result.report is None:  # it failed: say it in one line, with its exit code
         error = result.error
         if as_json and (error is None or exit_code_for(error) == EXIT_DATA_ERROR):
-            click.echo(json.dumps(result.record))
+            echo_product(json.dumps(result.record))
         if error is None:
             raise MemoryError
         raise error
     report = result.report
     if as_json:
-        click.echo(json.dumps(result.record))
+        echo_product(json.dumps(result.record))
     console = stderr_console()
     if explain and worked is None:
         console.print(chain_report(report.kernels, report.steps))
@@ -331,7 +337,7 @@ def kernels(spec: Step | None, output_format: str | None) -> None:
             f"{spec.name} is an operator, not one matrix; write {spec.x.name} or {spec.y.name}"
         )
     else:
-        click.echo(to_text(spec) if output_format == "txt" else to_json(spec), nl=False)
+        echo_product(to_text(spec) if output_format == "txt" else to_json(spec), newline=False)
 
 
 @cli.command()
@@ -534,7 +540,7 @@ def shape(
     labels = [name or format_size(shape) for name, shape in zip(names, shapes, strict=True)]
     if as_json:
         # Scripts get the record even when a kernel does not fit ("fits": false), then exit 1.
-        click.echo(json.dumps(chain_record(names, axes)))
+        echo_product(json.dumps(chain_record(names, axes)))
         check_chain_fits(axes, labels)
     else:
         check_chain_fits(axes, labels)  # the error carries the arithmetic to stderr
@@ -628,7 +634,7 @@ def sheet(
         source, destination, steps, params, image, columns=columns, tile_size=tile_size
     )
     if as_json:
-        click.echo(json.dumps(report.record()))
+        echo_product(json.dumps(report.record()))
     console = stderr_console()
     if console.is_terminal and not as_json:
         console.print(f"wrote {report.summary()}", soft_wrap=True, markup=False)

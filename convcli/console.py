@@ -52,6 +52,20 @@ def print_product(renderable: RenderableType) -> None:
     _print_trimmed(stdout_console(), renderable, sys.stdout)
 
 
+def echo_product(text: str, *, newline: bool = True) -> None:
+    """Write `text`, a command's product as it is (JSON, a kernel file), on stdout.
+
+    Raises
+    ------
+    OutputClosedError
+        If stdout is closed (``>&-``).
+    """
+    if sys.stdout is None:
+        raise OutputClosedError("cannot write standard output: it is closed")
+    sys.stdout.write(text + "\n" if newline else text)
+    sys.stdout.flush()
+
+
 def print_explanation(renderable: RenderableType) -> None:
     """Print an explanation for people on stderr; in a pipe or a file, without Rich's
     trailing padding."""

@@ -599,9 +599,18 @@ def test_alpha_is_carried_and_printed_last(tmp_path: Path) -> None:
     assert "alpha, carried from under the window's centre: 135" in result.stderr
 
 
-def test_a_closed_stdout_is_one_line_and_exit_1() -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        "explain --input 5x5 -k vertical --at 0,0",
+        "shape --input 5x5 --kernel-size 3",
+        "shape --input 5x5 --kernel-size 3 --json",
+        "kernels sobel-x --format txt",
+    ],
+)
+def test_a_closed_stdout_is_one_line_and_exit_1(command: str) -> None:
     done = subprocess.run(
-        "convcli explain --input 5x5 -k vertical --at 0,0 >&-",
+        f"convcli {command} >&-",
         shell=True,
         capture_output=True,
         text=True,
