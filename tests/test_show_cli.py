@@ -365,17 +365,20 @@ def test_a_real_show_into_a_pipe_says_so_on_stderr_only(bar: Path) -> None:
     assert Path("out.png").exists()
 
 
-def test_a_real_show_on_a_terminal_draws(bar: Path) -> None:
+def on_a_terminal(args: list[str], size: tuple[int, int], **env: str) -> tuple[int, str, bytes]:
+    """Run convcli with stdout on a pseudo-terminal of `size` (lines, columns) and only the
+    environment `env` says of it: (exit code, what the terminal received, stderr)."""
+    import fcntl
     import pty
+    import struct
+    import termios
 
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
     environment = {k: v for k, v in os.environ.items() if k not in TERMINAL}
-    environment.update(COLUMNS="80", LINES="40", TERM="xterm-256color", COLORTERM="truecolor")
+    environment.update(env)
     process = subprocess.Popen(
-        [convcli_executable(), "show", str(bar)],
-        stdout=follower,
-        stderr=subprocess.PIPE,
-        env=environment,
+        [convcli_executable(), *args], stdout=follower, stderr=subprocess.PIPE, env=environment
     )
     os.close(follower)
     shown = b""
@@ -389,8 +392,41 @@ def test_a_real_show_on_a_terminal_draws(bar: Path) -> None:
         shown += chunk
     os.close(leader)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
+    return process.returncode, shown.decode().replace("\r\n", "\n"), err
+
+
+def test_a_real_show_on_a_terminal_draws(bar: Path) -> None:
+    code, shown, err = on_a_terminal(
+        ["show", str(bar)],
+        (40, 80),
+        COLUMNS="80",
+        LINES="40",
+        TERM="xterm-256color",
+        COLORTERM="truecolor",
+    )
+    assert code == 0, err
     assert err == b""
-    lines = read_cells(shown.decode().replace("\r\n", "\n"))
+    lines = read_cells(shown)
     assert text_of(lines[0]) == "bar.png 20x30"
     assert np.array_equal(colours(lines[1:]), as_rgb(vertical_bar()))
+
+
+@pytest.mark.parametrize(
+    ("size", "env", "image", "drawn"),
+    [
+        # Emacs's shell: TERM=dumb and COLUMNS, no LINES; the height is the terminal's.
+        ((24, 40), {"COLUMNS": "40"}, (40, 200), (4, 40)),
+        ((12, 80), {"COLUMNS": "80"}, (200, 100), (10, 10)),
+        ((12, 40), {}, (40, 200), (4, 40)),  # neither: the terminal's own size
+        ((12, 80), {}, (200, 100), (10, 10)),
+    ],
+)
+def test_a_dumb_terminal_is_drawn_to_its_real_size(
+    size: tuple[int, int], env: dict[str, str], image: tuple[int, int], drawn: tuple[int, int]
+) -> None:
+    images.gray8(Path("i.png"), *image)
+    code, shown, err = on_a_terminal(["show", "i.png"], size, TERM="dumb", **env)
+    assert code == 0, err
+    caption, *picture = plain(shown).splitlines()
+    assert caption == f"i.png {image[0]}x{image[1]}"
+    assert (len(picture), max(map(len, picture))) == drawn
