@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convcli.console import report_note, stdout_console
+from convcli.console import report_note, report_warning, stdout_console
 from convcli.errors import ImageReadError, ImageWarning, ParameterError
 from convcli.image_input import (
     DEFAULT_MAX_PIXELS,
@@ -193,7 +193,9 @@ class ApplyPreview:
 
     def draw(self) -> None:
         """Draw the input and the output side by side (or one under the other), or say on
-        stderr why not when stdout is not a terminal."""
+        stderr why not: stdout is not a terminal, or one of them is no picture (an ``.npy``
+        of 2 channels). The output is written by then: a drawing that cannot be made is a
+        warning, not a failure of the run."""
         if not self.on_terminal:
             report_note("stdout is not a terminal; --preview draws only on a terminal")
             return
@@ -201,4 +203,7 @@ class ApplyPreview:
         output = Source(data=self.output, name=str(self.output), max_pixels=None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ImageWarning)  # apply said them already
-            draw([self._input, output], command="--preview")
+            try:
+                draw([self._input, output], command="--preview")
+            except ImageReadError as error:  # every header is read before anything is drawn
+                report_warning(f"--preview {error}")

@@ -289,6 +289,22 @@ def test_preview_refuses_what_cannot_work(bar: Path, args: list[str], message: s
     assert sorted(p.name for p in Path().iterdir()) == ["bar.png"]
 
 
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_preview_of_what_cannot_be_drawn_still_writes_and_succeeds(terminal: bool) -> None:
+    np.save("c2.npy", np.random.default_rng(1).random((40, 60, 2)))
+    result = run("apply", "-k", "vertical", "--preview", "c2.npy", "o.npy", terminal=terminal)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert np.load("o.npy").shape == (38, 58, 2)
+    if terminal:
+        assert plain(result.stderr).endswith(
+            "convcli: warning: --preview cannot draw 'c2.npy': it has 2 channels; a picture"
+            " has 1 (gray) or 3 (colour)\n"
+        )
+    else:
+        assert result.stderr == PREVIEW_NOTICE
+
+
 def test_preview_of_standard_input(bar: Path) -> None:
     result = run("apply", "-k", "vertical", "--preview", "-", "out.png", stdin=bar.read_bytes())
     assert result.exit_code == 0, result.stderr
