@@ -136,9 +136,9 @@ def _tile(source: Source, grid: Pair, rows: int | None) -> Tile:
             color=source.color, gray=source.gray, keep_alpha=source.keep_alpha
         )
         size = decoded.info.size
-        if (grid[0] > size[0]) or (grid[1] > size[1]):
-            # A PNG may tell its orientation only after its pixels: the header's size was
-            # the other way round. The same width, refitted.
+        if size != image.info.size:
+            # A PNG may tell its orientation only after its pixels: the grid was planned for
+            # the header's size, the other way round. The same width, refitted.
             grid = fit(size, grid[1], rows)
         max_value = decoded.info.max_value
         alpha = decoded.alpha if max_value is not None else None

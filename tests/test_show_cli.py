@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from convcli.cli import cli
-from convcli.preview import HALF_BLOCK
+from convcli.preview import HALF_BLOCK, display_pixels, fit
 from tests import images
 from tests.conftest import read_gray, read_pixels, vertical_bar
 from tests.terminal import Cell, plain, read_cells, text_of
@@ -166,6 +166,21 @@ def test_show_turns_a_photograph_upright_unless_told_not_to() -> None:
     assert np.array_equal(colours(picture), as_rgb(upright))
     result = run("show", "--no-auto-orient", "o.png")
     assert text_of(read_cells(result.stdout)[0]) == "o.png 2x3"
+
+
+def test_show_turns_a_png_whose_orientation_comes_after_its_pixels() -> None:
+    stored = np.random.default_rng(6).integers(0, 256, (30, 45), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn clockwise: upright 45x30
+    Image.fromarray(stored).save("late.png", exif=exif.tobytes())
+    images.exif_after_pixels(Path("late.png"))
+    result = run("show", "--width", "20", "late.png")
+    assert result.exit_code == 0, result.stderr
+    caption, *picture = read_cells(result.stdout)
+    assert text_of(caption) == "late.png 45x30"
+    upright = np.rot90(stored, k=-1)
+    expected = display_pixels(upright, fit((45, 30), 20), max_value=255)  # 30x20, not 13x20
+    assert np.array_equal(colours(picture), as_rgb(expected))
 
 
 def test_show_composites_alpha_over_black() -> None:
