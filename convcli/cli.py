@@ -583,7 +583,7 @@ def shape(
     type=click.IntRange(min=1),
     metavar="N",
     help="Shrink every tile by one factor, the largest to N pixels on its longest side"
-    " (tiles then no longer equal apply's output).",
+    " (tiles then no longer equal apply's output); a sheet over --max-pixels needs it.",
 )
 @sheet_image_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record of the sheet on stdout.")

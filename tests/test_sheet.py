@@ -306,6 +306,57 @@ def test_tile_size_larger_than_the_tiles_changes_nothing(tmp_path: Path, photo: 
     assert np.array_equal(read_pixels(tmp_path / "a.png"), read_pixels(tmp_path / "b.png"))
 
 
+def peak_memory(run: Any) -> int:
+    """The most bytes Python and NumPy held at once while `run()` ran, above what they held
+    before (Pillow's own buffers are not counted, the same in every run)."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_tile_size_keeps_one_full_size_response_at_a_time(tmp_path: Path) -> None:
+    height, width = 600, 800
+    images.gray8(tmp_path / "g.png", height, width)
+    specs = [*PRESETS["all-edges"].kernels, *PRESETS["all-blurs"].kernels] * 2
+
+    def sheet_of(specs: list[str]) -> Any:
+        steps = [resolve_kernel(spec) for spec in specs]
+        return lambda: make_sheet(tmp_path / "g.png", tmp_path / "s.png", steps, ConvParams(),
+                                  tile_size=64)  # fmt: skip
+
+    one_at_a_time = max(peak_memory(sheet_of([spec])) for spec in specs)
+    # Sixteen responses of 8-bit pixels kept at full size would add 16 x 480 KB.
+    assert peak_memory(sheet_of(specs)) < one_at_a_time + 2 * height * width
+
+
+def test_a_sheet_over_max_pixels_is_refused_before_any_work(tmp_path: Path) -> None:
+    images.gray8(tmp_path / "g.png", 40, 60)
+    out = tmp_path / "s.png"
+    out.write_bytes(b"precious")
+    args = ("sheet", tmp_path / "g.png", "-k", "all-edges", "-o", out, "--max-pixels", "20000")
+    result = run(*args)
+    assert result.exit_code == 1
+    message = first_error_line(result)
+    assert message.startswith("the sheet would be ")
+    assert "pixels, over the limit of 20000 (--max-pixels)" in message
+    assert out.read_bytes() == b"precious"
+    # The tile size it advises is the largest that fits.
+    fits = int(message.split("--tile-size ")[1].split()[0])
+    assert run(*args, "--tile-size", str(fits + 1)).exit_code == 1
+    fitted = run(*args, "--tile-size", str(fits), "--json")
+    assert fitted.exit_code == 0, fitted.stderr
+    record = json.loads(fitted.stdout)
+    assert record["size"][0] * record["size"][1] <= 20000
+    assert read_pixels(out).shape == tuple(record["size"])
+
+
 def test_columns_sets_the_grid(tmp_path: Path) -> None:
     images.gray8(tmp_path / "g.png", 10, 10)
     kernels = ["-k", "all-edges", "-k", "all-blurs"]
