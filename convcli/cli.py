@@ -589,7 +589,7 @@ def shape(
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record of the sheet on stdout.")
 def sheet(
     image_path: Path,
-    specs: tuple[tuple[Step, ...], ...],
+    specs: tuple[tuple[tuple[str, Step], ...], ...],
     output: Path,
     stride: Pair,
     padding: Pair | str,
@@ -625,7 +625,7 @@ def sheet(
     params = ConvParams.from_args(
         stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
     )
-    steps = [step for group in specs for step in group]
+    given = [spec for group in specs for spec in group]  # (-k text, kernel), presets expanded
     source: Path | IO[bytes] = image_path
     if str(image_path) == "-":
         source = _standard_stream(sys.stdin, "read standard input")
@@ -633,7 +633,14 @@ def sheet(
     if str(output) == "-":
         destination = _standard_stream(sys.stdout, "write standard output")
     report = make_sheet(
-        source, destination, steps, params, image, columns=columns, tile_size=tile_size
+        source,
+        destination,
+        [step for _, step in given],
+        params,
+        image,
+        columns=columns,
+        tile_size=tile_size,
+        specs=[text for text, _ in given],
     )
     if as_json:
         click.echo(json.dumps(report.record()))

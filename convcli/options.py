@@ -144,27 +144,27 @@ class KernelSpecType(click.ParamType["Step"]):
 
 
 class SheetSpecType(KernelSpecType):
-    """What ``sheet -k`` takes: a preset (several kernels), or any kernel spec (one)."""
+    """What ``sheet -k`` takes: a preset (several kernels), or any kernel spec (one). Each
+    kernel comes with its spec as given, which the sheet's record keeps (a JSON file's own
+    name is only its label)."""
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         return "SPEC|PRESET"
 
     def convert(  # type: ignore[override]  # a preset stands for several steps
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> tuple[Step, ...]:
+    ) -> tuple[tuple[str, Step], ...]:
         from convcli.kernel_spec import resolve_kernel
-        from convcli.kernels import Kernel, Operator, closest_names
+        from convcli.kernels import closest_names
         from convcli.presets import PRESETS
 
         if isinstance(value, tuple):
             return value
-        if isinstance(value, Kernel | Operator):
-            return (value,)
         text = str(value).strip()
         # A preset is a built-in name: it comes before a file of that name, as kernels do.
         specs = PRESETS[text].kernels if text in PRESETS else (str(value),)
         try:
-            return tuple(resolve_kernel(spec) for spec in specs)
+            return tuple((spec, resolve_kernel(spec)) for spec in specs)
         except UnknownKernelError as error:
             near = closest_names(error.name, list(PRESETS))  # a misspelt preset first
             others = tuple(name for name in error.suggestions if name not in near)

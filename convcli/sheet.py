@@ -383,6 +383,7 @@ def make_sheet(
     *,
     columns: int | None = None,
     tile_size: int | None = None,
+    specs: Sequence[str] | None = None,
 ) -> SheetReport:
     """Filter an image by each of `steps` separately and write the sheet of the responses.
 
@@ -404,6 +405,9 @@ def make_sheet(
     tile_size
         Shrink the tiles by one factor so that the longest side of any is this many pixels
         (see :func:`shrink`); None keeps them at full size.
+    specs
+        The ``-k`` text of each step, which the report records (default: each step's name;
+        a JSON kernel file may name its kernel otherwise than its path).
 
     Raises
     ------
@@ -423,6 +427,8 @@ def make_sheet(
     options = options or ImageOptions()
     if not steps:
         raise ParameterError("a sheet needs at least one kernel")
+    if specs is not None and len(specs) != len(steps):
+        raise ParameterError(f"{len(specs)} specs for {len(steps)} kernels")
     source_name = str(source) if isinstance(source, Path) else STDIN_NAME
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
     fmt = choose_format(destination_name, options.output_format)
@@ -486,7 +492,7 @@ def make_sheet(
         buffer = io.BytesIO()
         write(buffer)
         write_stream(destination, buffer.getvalue())
-    names: list[str | None] = [None, *(step.name for step in steps)]
+    names: list[str | None] = [None, *(specs or [step.name for step in steps])]
     layout = plan.layout
     return SheetReport(
         input=source_name,

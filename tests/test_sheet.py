@@ -250,6 +250,29 @@ def test_each_tile_equals_apply_with_the_same_options(
         assert tile["label"] == tile_label(tile["kernel"], expected.shape)
 
 
+def test_each_tile_records_its_kernel_as_given_to_k(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    images.gray8(Path("g.png"), 12, 14)
+    Path("kb.json").write_text('{"kernel": [[1, 2, 1]], "name": "myblur"}')
+    Path("vertical").write_text("1 1 1\n")  # a file named like a built-in
+    given = ["kb.json", "./vertical", "vertical", "all-blurs"]
+    record = sheet_json("g.png", *(arg for spec in given for arg in ("-k", spec)), "-o", "s.png")
+    tiles = record["tiles"]
+    assert [tile["kernel"] for tile in tiles] == [
+        None, "kb.json", "./vertical", "vertical", *PRESETS["all-blurs"].kernels
+    ]  # fmt: skip
+    assert [tile["label"].split()[0] for tile in tiles[:4]] == [
+        "input", "myblur", "./vertical", "vertical"
+    ]  # fmt: skip
+    # What a script needs to make a tile again: apply -k with the recorded spec.
+    pixels = read_pixels(Path("s.png"))
+    for tile in tiles[1:4]:
+        expected = apply_output(tmp_path, Path("g.png"), "-k", tile["kernel"])
+        assert np.array_equal(region(pixels, tile["box"]), expected), tile["kernel"]
+
+
 def test_the_default_range_shows_edges_as_abs_and_blurs_as_clip(tmp_path: Path) -> None:
     images.gray8(tmp_path / "g.png", 12, 14)
     record = sheet_json(tmp_path / "g.png", "-k", "vertical", "-k", "gaussian-3", "-k", "sobel",
