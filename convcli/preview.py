@@ -25,6 +25,7 @@ that a Rich console prints.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,10 @@ _LUMA_1000 = np.array([299, 587, 114])
 
 # Values read at a time while an image is reduced: a strip of rows, 8 MB as float64.
 _STRIP_VALUES = 1 << 20
+
+# Values up to 2 ** _HUGE are summed as they are: an image of 2 ** 500 pixels could not
+# overflow their sums.
+_HUGE = 500
 
 _CAPTION_STYLE = Style(bold=True)
 
@@ -292,11 +297,20 @@ def display_pixels(
     # values give exact sums, the same whatever the strips, and one division at the end.
     sums = np.zeros((rows, columns, channels))
     low, high = np.inf, -np.inf
+    # Values beyond 2 ** _HUGE (floats near 1e308) would overflow the sums: the sums are then
+    # kept in units of 2 ** shift, a power of two, which scales every sum exactly.
+    shift = 0
     step = max(1, _STRIP_VALUES // (width * channels))
     for start in range(0, height, step):
         stop = min(start + step, height)
         strip = np.asarray(read_rows(values, start, stop)).reshape(stop - start, width, channels)
         low, high = min(low, float(strip.min())), max(high, float(strip.max()))
+        needed = max(0, math.frexp(max(-low, high))[1] - _HUGE)
+        if needed > shift:
+            sums = np.ldexp(sums, shift - needed)
+            shift = needed
+        if shift:
+            strip = np.ldexp(strip, -shift)  # a new array: `values` may be the caller's
         if alpha is not None:
             assert max_value is not None
             opacity = np.clip(np.asarray(alpha[start:stop], dtype=np.float64) / max_value, 0, 1)
@@ -307,9 +321,12 @@ def display_pixels(
         )
     means = sums / (height * width)
     if max_value is not None:
-        levels = means * (255 / max_value)
+        levels = np.ldexp(means, shift) * (255 / max_value)
     elif high > low:
-        levels = (means - low) * (255 / (high - low))
+        # In the sums' units, where high - low cannot overflow; divided first, so that a
+        # range of tiny values cannot make 255 / (high - low) infinite.
+        bottom = math.ldexp(low, -shift)
+        levels = (means - bottom) / (math.ldexp(high, -shift) - bottom) * 255
     else:
         levels = np.zeros_like(means)
     pixels: Pixels = np.floor(np.clip(levels, 0, 255) + 0.5).astype(np.uint8)

@@ -344,6 +344,36 @@ def test_unitless_min_and_max_are_the_whole_image_s_not_the_reduced_one_s() -> N
     assert display_pixels(values, (1, 2), max_value=None).tolist() == [[128, 128]]
 
 
+def test_unitless_values_near_the_largest_float_are_drawn() -> None:
+    values = np.array([[1e308, -1e308], [0.0, 1.0]] * 5)  # finite: high - low is not
+    assert display_pixels(values, (10, 2), max_value=None).tolist() == [[255, 0], [128, 128]] * 5
+    # Each drawn pixel the mean of 1e308, -1e308, 0 and 1: the middle of the range.
+    assert display_pixels(values, (1, 1), max_value=None).tolist() == [[128]]
+
+
+@given(
+    st.integers(1, 12),
+    st.integers(1, 12),
+    st.integers(950, 1008),  # values up to 25500 < 2 ** 14.7 stay under 2 ** 1023, finite
+    st.integers(1, 30),
+    st.data(),
+)
+def test_unitless_values_are_drawn_alike_at_any_scale(
+    height: int, width: int, exponent: int, strip: int, data: st.DataObject
+) -> None:
+    # Rows of growing size: a strip read later may be far larger than those before it.
+    values = image(height, width) * np.logspace(0, 2, height)[:, np.newaxis] - 300
+    grid = (data.draw(st.integers(1, height)), data.draw(st.integers(1, width)))
+    original = preview_module._STRIP_VALUES
+    preview_module._STRIP_VALUES = strip
+    try:
+        # A power of two scales every sum exactly: the drawing cannot change.
+        scaled = display_pixels(values * 2.0**exponent, grid, max_value=None)
+        assert np.array_equal(scaled, display_pixels(values, grid, max_value=None))
+    finally:
+        preview_module._STRIP_VALUES = original
+
+
 def test_a_constant_unitless_image_is_black() -> None:
     assert display_pixels(np.full((2, 2), 7.5), (1, 1), max_value=None).tolist() == [[0]]
 

@@ -145,6 +145,16 @@ def test_show_unitless_values_from_their_min_to_their_max() -> None:
     assert {cell.bg for cell in picture} == {(128,) * 3}
 
 
+def test_show_values_near_the_largest_float() -> None:
+    np.save("h.npy", np.array([[1e308, -1e308], [0.0, 1.0]] * 5))
+    result = run("show", "h.npy")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    _, *picture = read_cells(result.stdout)
+    assert [[cell.fg for cell in line] for line in picture] == [[(255,) * 3, (0,) * 3]] * 5
+    assert [[cell.bg for cell in line] for line in picture] == [[(128,) * 3] * 2] * 5
+
+
 def test_show_an_npy_of_three_channels_is_colour_and_of_four_is_refused() -> None:
     np.save("c.npy", np.zeros((2, 2, 3)))
     assert run("show", "c.npy").exit_code == 0
