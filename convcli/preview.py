@@ -147,6 +147,8 @@ class Layout:
     """Each image's pixel grid (rows, columns): ``(rows + 1) // 2`` lines, ``columns`` cells."""
     columns: tuple[int, ...]
     """Each image's column in cells, caption included: at least its grid's width."""
+    rows: int | None = None
+    """The most lines each image may take, or None."""
 
 
 def plan_layout(
@@ -163,9 +165,12 @@ def plan_layout(
     getting more than it can use: its image's width (less when `rows` limits its height), or
     its caption's up to :data:`MIN_CELLS`, if more; the others share what it leaves. This is
     kept only if each image is drawn at least :data:`MIN_CELLS` wide (or as wide as it can
-    be, if less). Else each image gets the whole width. `rows` caps every image's height in
-    lines. A caption longer than its column takes the cells left over, and is shortened from
-    the left beyond that.
+    be, if less). Else each image gets the whole width. A caption longer than its column takes
+    the cells left over, and is shortened from the left beyond that.
+
+    `rows` is the lines the drawing may take below its first line of captions, so that it
+    is seen whole: side by side, each image may be as tall; one under another, the images
+    share them equally with the caption and the blank line above each but the first.
 
     >>> plan_layout([(100, 100), (100, 50)], ["a", "b"], 80).grids   # 39 cells each
     ((39, 39), (78, 39))
@@ -198,13 +203,15 @@ def plan_layout(
                 extra = min(max(0, cell_len(caption) - column), spare)
                 spare -= extra
                 columns.append(column + extra)
-            return Layout(True, grids, tuple(columns))
+            return Layout(True, grids, tuple(columns), rows)
+    if rows is not None:
+        rows = max(1, (rows - 2 * (len(sizes) - 1)) // len(sizes))
     grids = tuple(fit(size, width, rows) for size in sizes)
     columns = [
         max(grid[1], min(cell_len(caption), width))
         for grid, caption in zip(grids, captions, strict=True)
     ]
-    return Layout(False, grids, tuple(columns))
+    return Layout(False, grids, tuple(columns), rows)
 
 
 def _share(widths: Sequence[int], available: int) -> list[int]:
@@ -496,7 +503,8 @@ def preview(
     """`images` drawn in a console `width` cells wide: side by side with their captions
     when they fit (see :func:`plan_layout`), else one under another.
 
-    `rows` caps each image's height in lines (a terminal's height, so that it is seen whole).
+    `rows` is the lines the drawing may take below its first captions (a terminal's height,
+    so that it is seen whole).
 
     Examples
     --------

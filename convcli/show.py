@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convcli.console import report_note, report_warning, stdout_console
+from convcli.console import report_note, report_warning, stderr_console, stdout_console
 from convcli.errors import ImageReadError, ImageWarning, ParameterError
 from convcli.image_input import (
     DEFAULT_MAX_PIXELS,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # `show` needs neither: the filtering modules are for `apply 
     from convcli.batch import Job
     from convcli.pipeline import ImageOptions
 
-# Lines a drawing leaves free on the terminal, so that a picture is seen whole: the caption's,
+# Lines a drawing leaves free on the terminal, so that it is seen whole: the first captions',
 # and the prompt's after it.
 _FREE_LINES = 2
 
@@ -75,7 +75,9 @@ def _stdin_source() -> Source:
     return Source(data=stream.read(), name=STDIN_NAME)
 
 
-def draw(sources: Sequence[Source], *, command: str, width: int | None = None) -> None:
+def draw(
+    sources: Sequence[Source], *, command: str, width: int | None = None, above: int = 0
+) -> None:
     """Draw `sources` on stdout, side by side when they fit, each under its name and size.
 
     Parameters
@@ -83,7 +85,9 @@ def draw(sources: Sequence[Source], *, command: str, width: int | None = None) -
     command
         What draws, as the line said when stdout is not a terminal names it.
     width
-        Cells wide; None: the terminal's width, each picture also fitting its height.
+        Cells wide; None: the terminal's width, the drawing also fitting its height.
+    above
+        Lines printed on the terminal just before, which the drawing leaves in sight.
 
     Raises
     ------
@@ -100,12 +104,14 @@ def draw(sources: Sequence[Source], *, command: str, width: int | None = None) -
         return
     rows = None
     if width is None:
-        width, rows = console.width, max(1, console.height - _FREE_LINES)
+        width, rows = console.width, max(1, console.height - _FREE_LINES - above)
     else:
         console.width = width  # as asked, even wider than the terminal
     captions = [_caption(s.name, info.size) for s, info in zip(sources, infos, strict=True)]
     layout = plan_layout([info.size for info in infos], captions, width, rows=rows)
-    tiles = [_tile(source, grid, rows) for source, grid in zip(sources, layout.grids, strict=True)]
+    tiles = [
+        _tile(source, grid, layout.rows) for source, grid in zip(sources, layout.grids, strict=True)
+    ]
     console.print(Gallery(tiles, layout))
 
 
@@ -203,7 +209,9 @@ class ApplyPreview:
         output = Source(data=self.output, name=str(self.output), max_pixels=None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ImageWarning)  # apply said them already
+            # apply's line on stderr ("wrote ..."), when it is a terminal, stays in sight.
+            above = 1 if stderr_console().is_terminal else 0
             try:
-                draw([self._input, output], command="--preview")
+                draw([self._input, output], command="--preview", above=above)
             except ImageReadError as error:  # every header is read before anything is drawn
                 report_warning(f"--preview {error}")

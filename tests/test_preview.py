@@ -199,6 +199,17 @@ def test_rows_limit_the_lines_of_every_image() -> None:
     assert len(picture) == 10  # 300x100 in 18x6 (9 lines), 100x100 in 20x20 (10 lines)
 
 
+def test_rows_are_shared_by_images_one_under_another() -> None:
+    images = [PreviewImage("a", image(100, 100), 255), PreviewImage("b", image(100, 100), 255)]
+    drawn = read_cells(draw(preview(images, 30, rows=20), 30))  # too narrow to share
+    # A caption above the first is not counted in `rows`: the rest of the drawing fits them,
+    # the second caption and the blank line above it included. 9 lines each: 18x18.
+    assert len(drawn) == 1 + 20
+    assert [len(drawn[n]) for n in (1, 9, 12, 20)] == [18] * 4
+    layout = plan_layout([(100, 100)] * 3, ["a", "b", "c"], 30, rows=20)
+    assert layout.rows == (20 - 2 * 2) // 3
+
+
 def test_a_long_caption_loses_its_start_not_the_size() -> None:
     name = "a/very/long/directory/name/photo.png"
     drawn = read_cells(draw(preview([PreviewImage(name, image(4, 10), 255)], 20), 20))

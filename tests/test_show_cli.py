@@ -241,6 +241,14 @@ def test_show_fits_the_terminal_unless_given_a_width() -> None:
     assert {len(line) for line in wide[1:]} == {10}
 
 
+def test_show_fits_images_one_under_another_in_the_terminal_together() -> None:
+    for name in ("a.png", "b.png"):
+        images.gray8(Path(name), 100, 100)
+    drawn = read_cells(run("show", "a.png", "b.png", COLUMNS="30", LINES="20").stdout)
+    assert len(drawn) == 20 - 1  # the prompt's line left free
+    assert text_of(drawn[0]).rstrip() == "a.png 100x100"
+
+
 def test_show_width_may_be_wider_than_the_terminal() -> None:
     images.gray8(Path("w.png"), 10, 100)
     drawn = read_cells(run("show", "--width", "60", "w.png", COLUMNS="20").stdout)
@@ -264,6 +272,16 @@ def test_preview_draws_the_input_beside_the_output(bar: Path) -> None:
     assert len(picture) == 10
     assert np.array_equal(colours(picture, 0, 30), as_rgb(vertical_bar()))
     assert np.array_equal(colours(picture[:9], 32), as_rgb(read_pixels(Path("out.png"))))
+
+
+def test_preview_leaves_the_line_it_wrote_on_the_terminal() -> None:
+    images.gray8(Path("tall.png"), 100, 50)
+    result = run("apply", "-k", "box-3", "--preview", "tall.png", "out.png", LINES="12")
+    assert result.exit_code == 0, result.stderr
+    assert plain(result.stderr).startswith("wrote out.png: ")
+    drawn = read_cells(result.stdout)
+    # 12 lines less the prompt's, the one on stderr and the captions': 9 lines of pictures.
+    assert len(drawn) == 1 + 9
 
 
 def test_preview_shows_what_landed_in_the_file(tmp_path: Path) -> None:
