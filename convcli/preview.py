@@ -19,14 +19,15 @@ Without colour (``NO_COLOR``, or a terminal that has none) a cell is one charact
 ramp from dark to light, :data:`RAMP`, for the mean gray of its two pixels (Rec. 601 luma
 for colour): legible on a dark background.
 
-Nothing here reads files or prints: :func:`preview` and :class:`Gallery` make a renderable
-that a Rich console prints.
+Nothing here reads files or prints: :func:`preview` (images in memory) and :func:`gallery`
+(images made one at a time, as :mod:`convcli.show` reads files) make a :class:`Gallery`,
+a renderable that a Rich console prints.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +97,12 @@ class PreviewImage:
     @property
     def caption(self) -> str:
         """The name and the size, ``photo.png 480x640``."""
-        return f"{self.name} {format_size(self.size)}"
+        return caption(self.name, self.size)
+
+
+def caption(name: str, size: Pair) -> str:
+    """An image's caption: its name and its size, ``photo.png 480x640``."""
+    return f"{name} {format_size(size)}"
 
 
 def fit(size: Pair, cells: int, rows: int | None = None) -> Pair:
@@ -518,12 +524,30 @@ def preview(
      :+@
     <BLANKLINE>
     """
-    captions = [image.caption for image in images]
-    layout = plan_layout([image.size for image in images], captions, width, rows=rows, gap=gap)
-    tiles = [
-        Tile(caption, display_pixels(image.values, grid, max_value=image.max_value, alpha=alpha))
-        for image, caption, grid, alpha in zip(
-            images, captions, layout.grids, [image.alpha for image in images], strict=True
-        )
-    ]
+
+    def tile(number: int, grid: Pair, rows: int | None) -> Tile:
+        image = images[number]
+        pixels = display_pixels(image.values, grid, max_value=image.max_value, alpha=image.alpha)
+        return Tile(image.caption, pixels)
+
+    sizes = [image.size for image in images]
+    return gallery(sizes, [image.caption for image in images], width, tile, rows=rows, gap=gap)
+
+
+def gallery(
+    sizes: Sequence[Pair],
+    captions: Sequence[str],
+    width: int,
+    tile: Callable[[int, Pair, int | None], Tile],
+    *,
+    rows: int | None = None,
+    gap: int = GAP,
+) -> Gallery:
+    """Images of `sizes` laid out by :func:`plan_layout`, each made by ``tile(number, grid,
+    rows)`` in turn: its pixels reduced to `grid`, `rows` being the most lines it may take.
+
+    One image at a time: a caller that reads files decodes each only when its turn comes.
+    """
+    layout = plan_layout(sizes, captions, width, rows=rows, gap=gap)
+    tiles = [tile(number, grid, layout.rows) for number, grid in enumerate(layout.grids)]
     return Gallery(tiles, layout, gap=gap)

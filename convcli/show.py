@@ -27,8 +27,8 @@ from convcli.image_input import (
     read_once,
 )
 from convcli.image_output import same_file
-from convcli.params import Pair, format_size
-from convcli.preview import Gallery, Tile, display_pixels, fit, plan_layout
+from convcli.params import Pair
+from convcli.preview import Tile, caption, display_pixels, fit, gallery
 
 if TYPE_CHECKING:  # `show` needs neither: the filtering modules are for `apply --preview`
     from convcli.batch import Job
@@ -107,16 +107,12 @@ def draw(
         width, rows = console.width, max(1, console.height - _FREE_LINES - above)
     else:
         console.width = width  # as asked, even wider than the terminal
-    captions = [_caption(s.name, info.size) for s, info in zip(sources, infos, strict=True)]
-    layout = plan_layout([info.size for info in infos], captions, width, rows=rows)
-    tiles = [
-        _tile(source, grid, layout.rows) for source, grid in zip(sources, layout.grids, strict=True)
-    ]
-    console.print(Gallery(tiles, layout))
+    captions = [caption(s.name, info.size) for s, info in zip(sources, infos, strict=True)]
 
+    def tile(number: int, grid: Pair, lines: int | None) -> Tile:
+        return _tile(sources[number], grid, lines)
 
-def _caption(name: str, size: Pair) -> str:
-    return f"{name} {format_size(size)}"
+    console.print(gallery([info.size for info in infos], captions, width, tile, rows=rows))
 
 
 def _header(source: Source) -> ImageInfo:
@@ -149,7 +145,7 @@ def _tile(source: Source, grid: Pair, rows: int | None) -> Tile:
         max_value = decoded.info.max_value
         alpha = decoded.alpha if max_value is not None else None
         pixels = display_pixels(decoded.values, grid, max_value=max_value, alpha=alpha)
-    return Tile(_caption(source.name, size), pixels)
+    return Tile(caption(source.name, size), pixels)
 
 
 class ApplyPreview:
@@ -179,17 +175,18 @@ class ApplyPreview:
         self.on_terminal = stdout_console().is_terminal
         self.job = job
         """The job apply runs: the given one, or one that reads the kept input."""
-        name = job.names()[0]
-        data: Path | bytes = job.source if isinstance(job.source, Path) else b""
-        if self.on_terminal:  # else nothing is drawn: nothing kept
-            from convcli.batch import with_input_kept
+        self._input: Source | None = None
+        """The input to draw; None when stdout is not a terminal: nothing is drawn or kept."""
+        if not self.on_terminal:
+            return
+        from convcli.batch import with_input_kept
 
-            self.job, data = with_input_kept(job)
-            if isinstance(data, Path) and same_file(data, output):
-                data = bytes_or_path(data)  # as it was before apply replaces it
+        self.job, data = with_input_kept(job)
+        if isinstance(data, Path) and same_file(data, output):
+            data = bytes_or_path(data)  # as it was before apply replaces it
         self._input = Source(
             data=data,
-            name=name,
+            name=job.names()[0],
             color=options.color,
             gray=options.gray,
             keep_alpha=options.keep_alpha,
@@ -202,7 +199,7 @@ class ApplyPreview:
         stderr why not: stdout is not a terminal, or one of them is no picture (an ``.npy``
         of 2 channels). The output is written by then: a drawing that cannot be made is a
         warning, not a failure of the run."""
-        if not self.on_terminal:
+        if self._input is None:
             report_note("stdout is not a terminal; --preview draws only on a terminal")
             return
         # convcli wrote the output: no limit to read it back.
