@@ -461,14 +461,9 @@ def show(images: tuple[Path, ...], width: int | None, image: ImageOptions) -> No
       convcli show --width 60 scan16.tif result.npy
       convcli apply -k sobel --padding same photo.png - | convcli show -
     """
-    from convcli.show import draw, read_source
+    from convcli.show import draw, read_sources
 
-    if sum(str(path) == "-" for path in images) > 1:
-        raise click.UsageError("standard input can be read only once: give - at most once")
-    sources = [
-        read_source(path, auto_orient=image.auto_orient, max_pixels=image.max_pixels)
-        for path in images
-    ]
+    sources = read_sources(images, auto_orient=image.auto_orient, max_pixels=image.max_pixels)
     draw(sources, command="show", width=width)
 
 

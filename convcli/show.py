@@ -55,6 +55,34 @@ class Source:
     max_pixels: int | None = DEFAULT_MAX_PIXELS
 
 
+def read_sources(
+    paths: Sequence[Path], *, auto_orient: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> list[Source]:
+    """Each of `paths` to draw, by :func:`read_source`.
+
+    Raises
+    ------
+    ParameterError
+        Before anything is read, if standard input (``-``), a named pipe or a device is given
+        twice: what it gave the first time, it would not give again.
+    """
+    once: list[Path] = []
+    for path in paths:
+        if str(path) == STDIN_NAME:
+            if any(str(other) == STDIN_NAME for other in once):
+                raise ParameterError("standard input can be read only once: give - at most once")
+        elif read_once(path):
+            if any(str(other) != STDIN_NAME and same_file(path, other) for other in once):
+                raise ParameterError(
+                    f"{str(path)!r} is a named pipe or a device, which can be read only once:"
+                    " give it at most once"
+                )
+        else:
+            continue
+        once.append(path)
+    return [read_source(path, auto_orient=auto_orient, max_pixels=max_pixels) for path in paths]
+
+
 def read_source(
     path: Path, *, auto_orient: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS
 ) -> Source:

@@ -222,6 +222,21 @@ def test_show_reads_standard_input_once() -> None:
     assert "give - at most once" in twice.stderr
 
 
+@pytest.mark.parametrize("names", [["fifo", "fifo"], ["fifo", "./fifo"]])
+def test_show_refuses_a_named_pipe_given_twice(names: list[str]) -> None:
+    os.mkfifo("fifo")
+    # No writer: a second read would wait for one for ever. Nothing is read before the refusal.
+    done = subprocess.run(
+        [convcli_executable(), "show", *names], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "convcli: error: 'fifo' is a named pipe or a device, which can be read only once: give"
+        " it at most once\n"
+    )
+
+
 def test_show_without_colour_draws_the_ramp() -> None:
     Image.fromarray(np.array([[0, 255, 0], [0, 255, 255]], dtype=np.uint8)).save("r.png")
     result = run("show", "r.png", NO_COLOR="1")
