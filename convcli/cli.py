@@ -598,9 +598,10 @@ def sheet(
 ) -> None:
     """Filter an image by each kernel separately and write the responses side by side.
 
-    The sheet shows IMAGE as apply reads it (gray), then each kernel's response, labelled with
-    its name and size, in a grid: the feature maps of a CNN's first layer. Each tile is what
-    'convcli apply -k K' writes with the same options, pixel for pixel (--tile-size aside).
+    The sheet shows IMAGE (- for standard input) as apply reads it (gray), then each kernel's
+    response, labelled with its name and size, in a grid: the feature maps of a CNN's first
+    layer. Each tile is what 'convcli apply -k K' writes with the same options, pixel for pixel
+    (--tile-size aside).
 
     \b
     Examples:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from convcli.cli import cli
+from convcli.image_output import choose_format, format_names
 from convcli.kernel_spec import builtin_names, resolve_kernel
 from convcli.kernels import KERNELS, OPERATORS
 from convcli.params import ConvParams
@@ -459,7 +460,11 @@ def test_a_kernel_too_large_names_it_exits_1_and_writes_nothing(tmp_path: Path) 
     ("spec", "message"),
     [
         ("vertcal", "unknown kernel 'vertcal'; did you mean 'vertical'?"),
-        ("all-edge", "unknown kernel 'all-edge'; did you mean 'all-edges'"),
+        (
+            "all-edge",
+            "unknown kernel 'all-edge'; did you mean 'all-edges'? (list the kernels with"
+            " 'convcli kernels'; the presets are all-edges, all-blurs)",
+        ),
         ("1,2; 3", "row 2 has 1 value"),
     ],
 )
@@ -469,6 +474,25 @@ def test_a_bad_kernel_is_a_usage_error(tmp_path: Path, spec: str, message: str) 
     assert result.exit_code == 2
     assert message in first_error_line(result)
     assert not (tmp_path / "s.png").exists()
+
+
+def test_the_options_offer_what_a_sheet_does(tmp_path: Path) -> None:
+    command = cli.commands["sheet"]
+    options = {param.name: param for param in command.params}
+    holding_gray = []
+    for name in format_names():
+        fmt = choose_format("-", name)
+        if fmt.pillow is not None and "L" in fmt.modes:
+            holding_gray.append(name)
+    assert list(options["output_format"].type.choices) == holding_gray  # type: ignore[attr-defined]
+    images.gray8(tmp_path / "g.png")
+    for refused in ("npy", "ppm"):
+        result = run("sheet", tmp_path / "g.png", "-k", "sobel", "-o", "-", "--format", refused)
+        assert result.exit_code == 2
+        assert "Invalid value for '--format'" in first_error_line(result)
+    assert "a kernel file" in str(options["force"].help)
+    assert "a sheet" in str(options["max_pixels"].help)
+    assert "- for standard input" in str(command.help)
 
 
 def test_writing_over_the_input_needs_force(tmp_path: Path) -> None:
