@@ -171,14 +171,16 @@ def label_width(text: str) -> int:
 
 def tile_label(name: str, shape: Pair) -> str:
     """A tile's label: the kernel's name, shortened to :data:`MAX_NAME_CHARS`, and the
-    tile's size. Line breaks (a matrix of several lines) become spaces.
+    tile's size. Line breaks (a matrix of several lines) become spaces, and characters beyond
+    Latin-1 question marks: the built-in fonts have no others (the bitmap font that Pillow
+    falls back to without FreeType cannot even be asked for them).
 
     >>> tile_label("sobel", (298, 449))
     'sobel 298x449'
     >>> tile_label("1,0,-1; 2,0,-2; 1,0,-1; 3,0,-3; 4,0,-4", (8, 10))
     '1,0,-1; 2,0,-2; 1,0,-1; 3,0,-... 8x10'
     """
-    flat = " ".join(name.split())
+    flat = " ".join(name.split()).encode("latin-1", "replace").decode("latin-1")
     if len(flat) > MAX_NAME_CHARS:
         flat = flat[: MAX_NAME_CHARS - 3] + "..."
     return f"{flat} {format_size(shape)}"

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+from convcli import sheet as sheet_module
 from convcli.cli import cli
 from convcli.image_output import choose_format, format_names
 from convcli.kernel_spec import builtin_names, resolve_kernel
@@ -175,6 +176,24 @@ def test_long_names_are_shortened_but_the_size_is_kept() -> None:
     assert label.endswith("... 298x449")
     assert len(label) == 32 + len(" 298x449")
     assert tile_label("1 0 -1\n2 0 -2", (3, 4)) == "1 0 -1 2 0 -2 3x4"
+
+
+@pytest.mark.parametrize("font", ["freetype", "bitmap"])
+def test_labels_outside_latin_1_are_drawn_with_any_built_in_font(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, font: str
+) -> None:
+    if font == "bitmap":  # what load_default() gives a Pillow built without FreeType
+        from PIL import ImageFont
+
+        monkeypatch.setattr(sheet_module, "_font", ImageFont.load_default_imagefont)
+    assert tile_label("ядро.txt", (3, 4)) == "????.txt 3x4"  # the built-in fonts lack them
+    assert tile_label("café", (3, 4)) == "café 3x4"
+    monkeypatch.chdir(tmp_path)
+    images.gray8(Path("g.png"), 8, 8)
+    Path("ядро.txt").write_text("1 0 -1\n")
+    record = sheet_json("g.png", "-k", "ядро.txt", "-o", "s.png")
+    assert record["tiles"][1]["label"] == "????.txt 8x6"
+    assert record["tiles"][1]["kernel"] == "ядро.txt"
 
 
 def test_shrinking_keeps_every_tile_in_proportion() -> None:
