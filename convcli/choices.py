@@ -41,3 +41,6 @@ FORMAT_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 """What ``--format`` takes, names then other extensions: a copy of
 :func:`convcli.image_output.format_names`."""
+
+SHEET_FORMAT_NAMES: tuple[str, ...] = tuple(n for n in FORMAT_NAMES if n not in ("ppm", "npy"))
+"""What ``sheet --format`` takes: the formats that hold an 8-bit gray picture."""

@@ -459,14 +459,9 @@ def show(images: tuple[Path, ...], width: int | None, image: ImageOptions) -> No
       convcli show --width 60 scan16.tif result.npy
       convcli apply -k sobel --padding same photo.png - | convcli show -
     """
-    from convcli.show import draw, read_source
+    from convcli.show import draw, read_sources
 
-    if sum(str(path) == "-" for path in images) > 1:
-        raise click.UsageError("standard input can be read only once: give - at most once")
-    sources = [
-        read_source(path, auto_orient=image.auto_orient, max_pixels=image.max_pixels)
-        for path in images
-    ]
+    sources = read_sources(images, auto_orient=image.auto_orient, max_pixels=image.max_pixels)
     draw(sources, command="show", width=width)
 
 
@@ -581,13 +576,13 @@ def shape(
     type=click.IntRange(min=1),
     metavar="N",
     help="Shrink every tile by one factor, the largest to N pixels on its longest side"
-    " (tiles then no longer equal apply's output).",
+    " (tiles then no longer equal apply's output); a sheet over --max-pixels needs it.",
 )
 @sheet_image_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON record of the sheet on stdout.")
 def sheet(
     image_path: Path,
-    specs: tuple[tuple[Step, ...], ...],
+    specs: tuple[tuple[tuple[str, Step], ...], ...],
     output: Path,
     stride: Pair,
     padding: Pair | str,
@@ -601,9 +596,10 @@ def sheet(
 ) -> None:
     """Filter an image by each kernel separately and write the responses side by side.
 
-    The sheet shows IMAGE as apply reads it (gray), then each kernel's response, labelled with
-    its name and size, in a grid: the feature maps of a CNN's first layer. Each tile is what
-    'convcli apply -k K' writes with the same options, pixel for pixel (--tile-size aside).
+    The sheet shows IMAGE (- for standard input) as apply reads it (gray), then each kernel's
+    response, labelled with its name and size, in a grid: the feature maps of a CNN's first
+    layer. Each tile is what 'convcli apply -k K' writes with the same options, pixel for pixel
+    (--tile-size aside).
 
     \b
     Examples:
@@ -623,7 +619,7 @@ def sheet(
     params = ConvParams.from_args(
         stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
     )
-    steps = [step for group in specs for step in group]
+    given = [spec for group in specs for spec in group]  # (-k text, kernel), presets expanded
     source: Path | IO[bytes] = image_path
     if str(image_path) == "-":
         source = _standard_stream(sys.stdin, "read standard input")
@@ -631,7 +627,14 @@ def sheet(
     if str(output) == "-":
         destination = _standard_stream(sys.stdout, "write standard output")
     report = make_sheet(
-        source, destination, steps, params, image, columns=columns, tile_size=tile_size
+        source,
+        destination,
+        [step for _, step in given],
+        params,
+        image,
+        columns=columns,
+        tile_size=tile_size,
+        specs=[text for text, _ in given],
     )
     if as_json:
         echo_product(json.dumps(report.record()))

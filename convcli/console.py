@@ -6,6 +6,7 @@ prints by itself (``--help``, ``--version``) need not pay.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
@@ -26,6 +27,7 @@ def stdout_console() -> Console:
     console = Console(highlight=False)
     if not console.is_terminal:
         console.width = _PIPE_WIDTH
+    _fit_dumb_terminal(console)
     return console
 
 
@@ -36,7 +38,32 @@ def stderr_console() -> Console:
     console = Console(stderr=True, highlight=False)
     if not console.is_terminal:
         console.width = _PIPE_WIDTH
+    _fit_dumb_terminal(console)
     return console
+
+
+def _fit_dumb_terminal(console: Console) -> None:
+    """Give a dumb terminal (``TERM=dumb``, as Emacs's shell sets) its real size.
+
+    Rich takes one for 80x25 unless both COLUMNS and LINES are set, and Emacs sets only
+    COLUMNS: each is taken from the environment when set, else from the terminal itself.
+    """
+    if not console.is_dumb_terminal:
+        return
+    try:
+        real = os.get_terminal_size(console.file.fileno())
+    except (AttributeError, ValueError, OSError):  # no file descriptor, or not a terminal's
+        return
+    # A terminal that does not know its size says 0x0: then Rich's own guess, 80x25.
+    columns = _from_environ("COLUMNS") or real.columns or 80
+    lines = _from_environ("LINES") or real.lines or 25
+    console.size = (columns, lines)
+
+
+def _from_environ(name: str) -> int | None:
+    """A positive size in the environment variable `name`, or None."""
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def print_product(renderable: RenderableType) -> None:

@@ -23,8 +23,9 @@ from convcli.choices import (
     OUTPUT_DEPTHS,
     PAD_MODES,
     RANGE_MODES,
+    SHEET_FORMAT_NAMES,
 )
-from convcli.errors import KernelError, ParameterError, UnknownKernelError
+from convcli.errors import KernelError, ParameterError, UnknownKernelError, did_you_mean
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
@@ -144,31 +145,36 @@ class KernelSpecType(click.ParamType["Step"]):
 
 
 class SheetSpecType(KernelSpecType):
-    """What ``sheet -k`` takes: a preset (several kernels), or any kernel spec (one)."""
+    """What ``sheet -k`` takes: a preset (several kernels), or any kernel spec (one). Each
+    kernel comes with its spec as given, which the sheet's record keeps (a JSON file's own
+    name is only its label)."""
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         return "SPEC|PRESET"
 
     def convert(  # type: ignore[override]  # a preset stands for several steps
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> tuple[Step, ...]:
+    ) -> tuple[tuple[str, Step], ...]:
         from convcli.kernel_spec import resolve_kernel
-        from convcli.kernels import Kernel, Operator, closest_names
+        from convcli.kernels import closest_names
         from convcli.presets import PRESETS
 
         if isinstance(value, tuple):
             return value
-        if isinstance(value, Kernel | Operator):
-            return (value,)
         text = str(value).strip()
         # A preset is a built-in name: it comes before a file of that name, as kernels do.
         specs = PRESETS[text].kernels if text in PRESETS else (str(value),)
         try:
-            return tuple(resolve_kernel(spec) for spec in specs)
+            return tuple((spec, resolve_kernel(spec)) for spec in specs)
         except UnknownKernelError as error:
             near = closest_names(error.name, list(PRESETS))  # a misspelt preset first
             others = tuple(name for name in error.suggestions if name not in near)
-            self.fail(str(UnknownKernelError(error.name, (*near, *others)[:3])), param, ctx)
+            self.fail(
+                f"unknown kernel {error.name!r}{did_you_mean((*near, *others)[:3])} (list the"
+                f" kernels with 'convcli kernels'; the presets are {', '.join(PRESETS)})",
+                param,
+                ctx,
+            )
         except KernelError as error:
             self.fail(str(error), param, ctx)
 
@@ -321,9 +327,13 @@ def image_options(function: F) -> F:
     return image_options_of(*_IMAGE_OPTIONS)(function)
 
 
-def image_options_of(*names: str) -> Callable[[F], F]:
+def image_options_of(
+    *names: str, worded: dict[str, Callable[[Any], Any]] | None = None
+) -> Callable[[F], F]:
     """:func:`image_options`, only the options `names` (their parameter names); the others
-    keep their defaults in the ``image`` argument."""
+    keep their defaults in the ``image`` argument. `worded` gives some of them otherwise, for
+    a command they mean something else to, under the same parameter names."""
+    table = {**_IMAGE_OPTIONS, **(worded or {})}
 
     def decorate(function: F) -> F:
         @functools.wraps(function)
@@ -341,7 +351,7 @@ def image_options_of(*names: str) -> Callable[[F], F]:
             return function(*args, **kwargs)
 
         for name in reversed(names):
-            command = _IMAGE_OPTIONS[name](command)
+            command = table[name](command)
         return command  # type: ignore[return-value]
 
     return decorate
@@ -433,6 +443,25 @@ sheet_image_options = image_options_of(
     "png_compression",
     "method",
     "threads",
+    worded={
+        "output_format": click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(SHEET_FORMAT_NAMES, case_sensitive=False),
+            help="Sheet format when OUTPUT is - or has no extension (default png).",
+        ),
+        "max_pixels": click.option(
+            "--max-pixels",
+            type=click.IntRange(min=1),
+            default=DEFAULT_MAX_PIXELS,
+            show_default=True,
+            help="Refuse an IMAGE whose header claims more pixels (decompression bombs), and a"
+            " sheet that would have more.",
+        ),
+        "force": click.option(
+            "--force", is_flag=True, help="Allow OUTPUT to overwrite IMAGE or a kernel file."
+        ),
+    },
 )
 """The image options a sheet takes: it reads one gray channel and writes 8-bit gray, so
 --color, --depth and --no-alpha do not apply."""

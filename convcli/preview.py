@@ -19,13 +19,15 @@ Without colour (``NO_COLOR``, or a terminal that has none) a cell is one charact
 ramp from dark to light, :data:`RAMP`, for the mean gray of its two pixels (Rec. 601 luma
 for colour): legible on a dark background.
 
-Nothing here reads files or prints: :func:`preview` and :class:`Gallery` make a renderable
-that a Rich console prints.
+Nothing here reads files or prints: :func:`preview` (images in memory) and :func:`gallery`
+(images made one at a time, as :mod:`convcli.show` reads files) make a :class:`Gallery`,
+a renderable that a Rich console prints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +67,10 @@ _LUMA_1000 = np.array([299, 587, 114])
 # Values read at a time while an image is reduced: a strip of rows, 8 MB as float64.
 _STRIP_VALUES = 1 << 20
 
+# Values up to 2 ** _HUGE are summed as they are: an image of 2 ** 500 pixels could not
+# overflow their sums.
+_HUGE = 500
+
 _CAPTION_STYLE = Style(bold=True)
 
 
@@ -91,7 +97,12 @@ class PreviewImage:
     @property
     def caption(self) -> str:
         """The name and the size, ``photo.png 480x640``."""
-        return f"{self.name} {format_size(self.size)}"
+        return caption(self.name, self.size)
+
+
+def caption(name: str, size: Pair) -> str:
+    """An image's caption: its name and its size, ``photo.png 480x640``."""
+    return f"{name} {format_size(size)}"
 
 
 def fit(size: Pair, cells: int, rows: int | None = None) -> Pair:
@@ -142,6 +153,8 @@ class Layout:
     """Each image's pixel grid (rows, columns): ``(rows + 1) // 2`` lines, ``columns`` cells."""
     columns: tuple[int, ...]
     """Each image's column in cells, caption included: at least its grid's width."""
+    rows: int | None = None
+    """The most lines each image may take, or None."""
 
 
 def plan_layout(
@@ -158,9 +171,12 @@ def plan_layout(
     getting more than it can use: its image's width (less when `rows` limits its height), or
     its caption's up to :data:`MIN_CELLS`, if more; the others share what it leaves. This is
     kept only if each image is drawn at least :data:`MIN_CELLS` wide (or as wide as it can
-    be, if less). Else each image gets the whole width. `rows` caps every image's height in
-    lines. A caption longer than its column takes the cells left over, and is shortened from
-    the left beyond that.
+    be, if less). Else each image gets the whole width. A caption longer than its column takes
+    the cells left over, and is shortened from the left beyond that.
+
+    `rows` is the lines the drawing may take below its first line of captions, so that it
+    is seen whole: side by side, each image may be as tall; one under another, the images
+    share them equally with the caption and the blank line above each but the first.
 
     >>> plan_layout([(100, 100), (100, 50)], ["a", "b"], 80).grids   # 39 cells each
     ((39, 39), (78, 39))
@@ -193,13 +209,15 @@ def plan_layout(
                 extra = min(max(0, cell_len(caption) - column), spare)
                 spare -= extra
                 columns.append(column + extra)
-            return Layout(True, grids, tuple(columns))
+            return Layout(True, grids, tuple(columns), rows)
+    if rows is not None:
+        rows = max(1, (rows - 2 * (len(sizes) - 1)) // len(sizes))
     grids = tuple(fit(size, width, rows) for size in sizes)
     columns = [
         max(grid[1], min(cell_len(caption), width))
         for grid, caption in zip(grids, captions, strict=True)
     ]
-    return Layout(False, grids, tuple(columns))
+    return Layout(False, grids, tuple(columns), rows)
 
 
 def _share(widths: Sequence[int], available: int) -> list[int]:
@@ -292,11 +310,20 @@ def display_pixels(
     # values give exact sums, the same whatever the strips, and one division at the end.
     sums = np.zeros((rows, columns, channels))
     low, high = np.inf, -np.inf
+    # Values beyond 2 ** _HUGE (floats near 1e308) would overflow the sums: the sums are then
+    # kept in units of 2 ** shift, a power of two, which scales every sum exactly.
+    shift = 0
     step = max(1, _STRIP_VALUES // (width * channels))
     for start in range(0, height, step):
         stop = min(start + step, height)
         strip = np.asarray(read_rows(values, start, stop)).reshape(stop - start, width, channels)
         low, high = min(low, float(strip.min())), max(high, float(strip.max()))
+        needed = max(0, math.frexp(max(-low, high))[1] - _HUGE)
+        if needed > shift:
+            sums = np.ldexp(sums, shift - needed)
+            shift = needed
+        if shift:
+            strip = np.ldexp(strip, -shift)  # a new array: `values` may be the caller's
         if alpha is not None:
             assert max_value is not None
             opacity = np.clip(np.asarray(alpha[start:stop], dtype=np.float64) / max_value, 0, 1)
@@ -307,9 +334,12 @@ def display_pixels(
         )
     means = sums / (height * width)
     if max_value is not None:
-        levels = means * (255 / max_value)
+        levels = np.ldexp(means, shift) * (255 / max_value)
     elif high > low:
-        levels = (means - low) * (255 / (high - low))
+        # In the sums' units, where high - low cannot overflow; divided first, so that a
+        # range of tiny values cannot make 255 / (high - low) infinite.
+        bottom = math.ldexp(low, -shift)
+        levels = (means - bottom) / (math.ldexp(high, -shift) - bottom) * 255
     else:
         levels = np.zeros_like(means)
     pixels: Pixels = np.floor(np.clip(levels, 0, 255) + 0.5).astype(np.uint8)
@@ -479,7 +509,8 @@ def preview(
     """`images` drawn in a console `width` cells wide: side by side with their captions
     when they fit (see :func:`plan_layout`), else one under another.
 
-    `rows` caps each image's height in lines (a terminal's height, so that it is seen whole).
+    `rows` is the lines the drawing may take below its first captions (a terminal's height,
+    so that it is seen whole).
 
     Examples
     --------
@@ -493,12 +524,30 @@ def preview(
      :+@
     <BLANKLINE>
     """
-    captions = [image.caption for image in images]
-    layout = plan_layout([image.size for image in images], captions, width, rows=rows, gap=gap)
-    tiles = [
-        Tile(caption, display_pixels(image.values, grid, max_value=image.max_value, alpha=alpha))
-        for image, caption, grid, alpha in zip(
-            images, captions, layout.grids, [image.alpha for image in images], strict=True
-        )
-    ]
+
+    def tile(number: int, grid: Pair, rows: int | None) -> Tile:
+        image = images[number]
+        pixels = display_pixels(image.values, grid, max_value=image.max_value, alpha=image.alpha)
+        return Tile(image.caption, pixels)
+
+    sizes = [image.size for image in images]
+    return gallery(sizes, [image.caption for image in images], width, tile, rows=rows, gap=gap)
+
+
+def gallery(
+    sizes: Sequence[Pair],
+    captions: Sequence[str],
+    width: int,
+    tile: Callable[[int, Pair, int | None], Tile],
+    *,
+    rows: int | None = None,
+    gap: int = GAP,
+) -> Gallery:
+    """Images of `sizes` laid out by :func:`plan_layout`, each made by ``tile(number, grid,
+    rows)`` in turn: its pixels reduced to `grid`, `rows` being the most lines it may take.
+
+    One image at a time: a caller that reads files decodes each only when its turn comes.
+    """
+    layout = plan_layout(sizes, captions, width, rows=rows, gap=gap)
+    tiles = [tile(number, grid, layout.rows) for number, grid in enumerate(layout.grids)]
     return Gallery(tiles, layout, gap=gap)

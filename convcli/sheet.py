@@ -36,7 +36,7 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from convcli.chain import chain_arithmetic, check_chain_fits, check_method
-from convcli.errors import ImageReadError, ParameterError, ShapeError
+from convcli.errors import ImageReadError, ImageWriteError, ParameterError, ShapeError
 from convcli.image_input import STDIN_NAME, open_image
 from convcli.image_output import (
     STDOUT_NAME,
@@ -51,7 +51,7 @@ from convcli.kernel_spec import Step
 from convcli.kernels import Kernel
 from convcli.methods import METHODS
 from convcli.params import ConvParams, Pair, format_size, to_choice
-from convcli.pipeline import GrayPixels, ImageOptions, check_overwrite, gray_pixels
+from convcli.pipeline import ImageOptions, check_overwrite, gray_pixels
 from convcli.rangemap import RANGE_MODES, RangeMode
 
 Box = tuple[int, int, int, int]
@@ -86,7 +86,7 @@ def default_columns(count: int) -> int:
 
 
 @dataclass(frozen=True)
-class Layout:
+class SheetLayout:
     """Where everything goes on a sheet. Sizes are (height, width)."""
 
     size: Pair
@@ -107,7 +107,7 @@ def grid_layout(
     *,
     label_height: int,
     columns: int | None = None,
-) -> Layout:
+) -> SheetLayout:
     """Lay tiles out in a grid of equal cells, in reading order, each under its label.
 
     A cell is as wide as the widest tile or label and as tall as the label, :data:`LABEL_GAP`
@@ -149,7 +149,7 @@ def grid_layout(
         left = MARGIN + column * (cell[1] + MARGIN)
         labels.append((top, left))
         tiles.append((top + tile_top, left, height, width))
-    return Layout(size, columns, rows, cell, tuple(tiles), tuple(labels))
+    return SheetLayout(size, columns, rows, cell, tuple(tiles), tuple(labels))
 
 
 @functools.cache
@@ -171,14 +171,16 @@ def label_width(text: str) -> int:
 
 def tile_label(name: str, shape: Pair) -> str:
     """A tile's label: the kernel's name, shortened to :data:`MAX_NAME_CHARS`, and the
-    tile's size. Line breaks (a matrix of several lines) become spaces.
+    tile's size. Line breaks (a matrix of several lines) become spaces, and characters beyond
+    Latin-1 question marks: the built-in fonts have no others (the bitmap font that Pillow
+    falls back to without FreeType cannot even be asked for them).
 
     >>> tile_label("sobel", (298, 449))
     'sobel 298x449'
     >>> tile_label("1,0,-1; 2,0,-2; 1,0,-1; 3,0,-3; 4,0,-4", (8, 10))
     '1,0,-1; 2,0,-2; 1,0,-1; 3,0,-... 8x10'
     """
-    flat = " ".join(name.split())
+    flat = " ".join(name.split()).encode("latin-1", "replace").decode("latin-1")
     if len(flat) > MAX_NAME_CHARS:
         flat = flat[: MAX_NAME_CHARS - 3] + "..."
     return f"{flat} {format_size(shape)}"
@@ -190,7 +192,7 @@ class Sheet:
 
     pixels: npt.NDArray[np.uint8]
     """(H, W), 8-bit gray."""
-    layout: Layout
+    layout: SheetLayout
 
 
 def compose(
@@ -201,8 +203,8 @@ def compose(
 ) -> Sheet:
     """The sheet of `tiles` ((h, w) 8-bit gray arrays, any sizes) under their `labels`.
 
-    Laid out by :func:`grid_layout` on a :data:`BACKGROUND` of white, labels in black, each
-    tile copied as it is and framed in :data:`FRAME` gray just outside its box.
+    Laid out by :func:`grid_layout` and drawn by :func:`blank_sheet`, each tile copied into
+    its box as it is.
 
     Raises
     ------
@@ -220,17 +222,45 @@ def compose(
         label_height=label_height(),
         columns=columns,
     )
-    image = Image.new("L", (layout.size[1], layout.size[0]), BACKGROUND)
-    draw = ImageDraw.Draw(image)
+    pixels = blank_sheet(layout, labels)
+    for box, tile in zip(layout.tiles, tiles, strict=True):
+        _place(pixels, box, tile)
+    return Sheet(pixels, layout)
+
+
+def blank_sheet(layout: SheetLayout, labels: Sequence[str]) -> npt.NDArray[np.uint8]:
+    """A sheet's pixels before its tiles: a :data:`BACKGROUND` of white, each label in black at
+    its cell's corner, and a :data:`FRAME` gray line just outside each tile's box.
+
+    Each label is drawn on its own small image, so that nothing but the sheet itself is ever
+    as large as the sheet.
+
+    Raises
+    ------
+    ParameterError
+        If there is not one label for each tile.
+    """
+    if len(labels) != len(layout.tiles):
+        raise ParameterError(f"{len(layout.tiles)} tiles but {len(labels)} labels")
+    pixels = np.full(layout.size, BACKGROUND, dtype=np.uint8)
+    # A label's band ends above its tile's frame, which no glyph can then cover.
+    band = (layout.cell[1], label_height() + LABEL_GAP - 1)
     for (top, left, height, width), (label_top, label_left), label in zip(
         layout.tiles, layout.labels, labels, strict=True
     ):
-        draw.rectangle((left - 1, top - 1, left + width, top + height), outline=FRAME)
-        draw.text((label_left, label_top), label, fill=INK, font=_font())
-    pixels = np.array(image)
-    for (top, left, height, width), tile in zip(layout.tiles, tiles, strict=True):
-        pixels[top : top + height, left : left + width] = tile
-    return Sheet(pixels, layout)
+        image = Image.new("L", band, BACKGROUND)
+        ImageDraw.Draw(image).text((0, 0), label, fill=INK, font=_font())
+        pixels[label_top : label_top + band[1], label_left : label_left + band[0]] = np.array(image)
+        pixels[top - 1, left - 1 : left + width + 1] = FRAME
+        pixels[top + height, left - 1 : left + width + 1] = FRAME
+        pixels[top - 1 : top + height + 1, left - 1] = FRAME
+        pixels[top - 1 : top + height + 1, left + width] = FRAME
+    return pixels
+
+
+def _place(pixels: npt.NDArray[np.uint8], box: Box, tile: npt.NDArray[np.uint8]) -> None:
+    top, left, height, width = box
+    pixels[top : top + height, left : left + width] = tile
 
 
 def shrink(tiles: Sequence[npt.NDArray[np.uint8]], longest: int) -> list[npt.NDArray[np.uint8]]:
@@ -244,17 +274,38 @@ def shrink(tiles: Sequence[npt.NDArray[np.uint8]], longest: int) -> list[npt.NDA
     >>> [tile.shape for tile in shrink(tiles, 90)]
     [(60, 90), (30, 45)]
     """
-    largest = max(max(tile.shape[:2]) for tile in tiles)
-    if largest <= longest:
+    factor = shrink_factor([(tile.shape[0], tile.shape[1]) for tile in tiles], longest)
+    if factor is None:
         return list(tiles)
-    factor = longest / largest
-    shrunk = []
-    for tile in tiles:
-        height = max(1, round(tile.shape[0] * factor))
-        width = max(1, round(tile.shape[1] * factor))
-        image = Image.fromarray(tile).resize((width, height), Image.Resampling.LANCZOS)
-        shrunk.append(np.asarray(image))
-    return shrunk
+    return [
+        shrink_tile(tile, shrunk_size((tile.shape[0], tile.shape[1]), factor)) for tile in tiles
+    ]
+
+
+def shrink_factor(shapes: Sequence[Pair], longest: int) -> float | None:
+    """The one factor that brings the longest side of any of `shapes` to `longest` pixels,
+    or None when none is longer.
+
+    >>> shrink_factor([(300, 450), (150, 225)], 90), shrink_factor([(30, 45)], 90)
+    (0.2, None)
+    """
+    largest = max(max(shape) for shape in shapes)
+    return None if largest <= longest else longest / largest
+
+
+def shrunk_size(shape: Pair, factor: float) -> Pair:
+    """`shape` times `factor`, each side rounded, at least 1.
+
+    >>> shrunk_size((298, 449), 0.2)
+    (60, 90)
+    """
+    return (max(1, round(shape[0] * factor)), max(1, round(shape[1] * factor)))
+
+
+def shrink_tile(tile: npt.NDArray[np.uint8], size: Pair) -> npt.NDArray[np.uint8]:
+    """`tile` resampled to `size` (height, width) by Pillow's Lanczos filter."""
+    image = Image.fromarray(tile).resize((size[1], size[0]), Image.Resampling.LANCZOS)
+    return np.asarray(image)
 
 
 @dataclass(frozen=True)
@@ -334,14 +385,16 @@ def make_sheet(
     *,
     columns: int | None = None,
     tile_size: int | None = None,
+    specs: Sequence[str] | None = None,
 ) -> SheetReport:
     """Filter an image by each of `steps` separately and write the sheet of the responses.
 
     The image is read gray (by ``options.gray``), as ``apply`` reads it; each response is
     mapped to 8 bits by ``options.range_mode``, as ``apply`` maps it (the input tile always by
-    ``auto``). `params` apply to every step. The sheet is written in the format
-    `destination`'s extension names (or ``options.output_format``), atomically to a path,
-    in one write to a stream, and only once everything has succeeded.
+    ``auto``), shrunk if asked and copied into the sheet as soon as it is made: memory holds
+    the decoded image, the sheet and one response. `params` apply to every step. The sheet is
+    written in the format `destination`'s extension names (or ``options.output_format``),
+    atomically to a path, in one write to a stream, and only once everything has succeeded.
 
     Parameters
     ----------
@@ -354,15 +407,21 @@ def make_sheet(
     tile_size
         Shrink the tiles by one factor so that the longest side of any is this many pixels
         (see :func:`shrink`); None keeps them at full size.
+    specs
+        The ``-k`` text of each step, which the report records (default: each step's name;
+        a JSON kernel file may name its kernel otherwise than its path).
 
     Raises
     ------
     ParameterError
         Before any pixel is decoded: a format that holds no 8-bit gray (or ``.npy``), an
         unknown range mode, writing over an input without ``options.force``, no steps.
-    ImageReadError, ImageWriteError
-        If the input cannot be read, has several channels (``.npy``), or the sheet cannot be
-        written.
+    ImageReadError
+        If the input cannot be read, or has several channels (``.npy``).
+    ImageWriteError
+        If the sheet would have more pixels than ``options.max_pixels``, the most convcli
+        reads (checked before any pixel is decoded; the message gives the largest
+        `tile_size` that fits), or it cannot be written.
     ShapeError
         If a kernel does not fit the image, naming it; checked for every step before any
         work. Nothing is written.
@@ -370,6 +429,8 @@ def make_sheet(
     options = options or ImageOptions()
     if not steps:
         raise ParameterError("a sheet needs at least one kernel")
+    if specs is not None and len(specs) != len(steps):
+        raise ParameterError(f"{len(specs)} specs for {len(steps)} kernels")
     source_name = str(source) if isinstance(source, Path) else STDIN_NAME
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
     fmt = choose_format(destination_name, options.output_format)
@@ -399,27 +460,33 @@ def make_sheet(
             except ShapeError as error:
                 raise ShapeError(f"{step.name}: {error}", error.details) from None
             check_method([step], method, dtype=info.computed_in)
+        plan = _SheetPlan.make(info.size, steps, params, columns, tile_size, options.max_pixels)
         decoded = image.decode_rows(color=False, gray=options.gray, keep_alpha=False)
+        input_shape = decoded.info.size
+        if input_shape != info.size:  # turned by an orientation told after the pixels
+            plan = _SheetPlan.make(
+                input_shape, steps, params, columns, tile_size, options.max_pixels
+            )
+        pixels = blank_sheet(plan.layout, plan.labels)
         # The input needs no other method than the identity's direct sum, which is exact.
         shown = replace(options, range_mode="auto", method="direct")
-        results: list[GrayPixels] = [gray_pixels(decoded, [INPUT_KERNEL], ConvParams(), shown)]
-        results += [gray_pixels(decoded, [step], params, options) for step in steps]
-        input_shape = decoded.info.size
-    names: list[str | None] = [None, *(step.name for step in steps)]
-    shapes = [(result.values.shape[0], result.values.shape[1]) for result in results]
-    labels = [
-        tile_label("input" if name is None else name, shape)
-        for name, shape in zip(names, shapes, strict=True)
-    ]
-    tiles = [result.values for result in results]
-    shrunk = tile_size is not None and max(max(shape) for shape in shapes) > tile_size
-    if tile_size is not None:
-        tiles = shrink(tiles, tile_size)
-    sheet = compose(tiles, labels, columns=columns)
+        runs = [(INPUT_KERNEL, ConvParams(), shown), *((step, params, options) for step in steps)]
+        mappings: list[tuple[RangeMode, tuple[float, float], int]] = []
+        for (step, step_params, step_options), shape, box in zip(
+            runs, plan.shapes, plan.layout.tiles, strict=True
+        ):
+            result = gray_pixels(decoded, [step], step_params, step_options)
+            assert result.values.shape == shape, "the arithmetic predicts every response's shape"
+            tile = result.values
+            if plan.shrunk:
+                tile = shrink_tile(tile, (box[2], box[3]))
+            _place(pixels, box, tile)
+            mappings.append((result.range_mode, result.value_range, result.clipped))
+            del result, tile  # before the next response is made
 
     def write(stream: IO[bytes]) -> None:
         level = options.png_compression
-        encode_into(stream, sheet.pixels, None, "L", fmt, png_compression=level)
+        encode_into(stream, pixels, None, "L", fmt, png_compression=level)
 
     if isinstance(destination, Path):
         write_file(destination, write)
@@ -427,21 +494,88 @@ def make_sheet(
         buffer = io.BytesIO()
         write(buffer)
         write_stream(destination, buffer.getvalue())
+    names: list[str | None] = [None, *(specs or [step.name for step in steps])]
+    layout = plan.layout
     return SheetReport(
         input=source_name,
         output=destination_name,
         input_shape=input_shape,
-        size=sheet.layout.size,
-        columns=sheet.layout.columns,
-        rows=sheet.layout.rows,
+        size=layout.size,
+        columns=layout.columns,
+        rows=layout.rows,
         format=fmt.name,
-        shrunk=shrunk,
+        shrunk=plan.shrunk,
         tiles=tuple(
-            TileReport(
-                label, name, shape, box, result.range_mode, result.value_range, result.clipped
-            )
-            for label, name, shape, box, result in zip(
-                labels, names, shapes, sheet.layout.tiles, results, strict=True
+            TileReport(label, name, shape, box, *mapping)
+            for label, name, shape, box, mapping in zip(
+                plan.labels, names, plan.shapes, layout.tiles, mappings, strict=True
             )
         ),
     )
+
+
+@dataclass(frozen=True)
+class _SheetPlan:
+    """A sheet laid out before any response is made: the arithmetic gives every size."""
+
+    shapes: tuple[Pair, ...]
+    """Each tile's full size, the input's first: the responses' as ``apply`` writes them."""
+    labels: tuple[str, ...]
+    shrunk: bool
+    layout: SheetLayout
+
+    @classmethod
+    def make(
+        cls,
+        input_shape: Pair,
+        steps: Sequence[Step],
+        params: ConvParams,
+        columns: int | None,
+        tile_size: int | None,
+        max_pixels: int | None,
+    ) -> _SheetPlan:
+        """The plan for an input of `input_shape`.
+
+        Raises
+        ------
+        ImageWriteError
+            If the sheet would have more pixels than `max_pixels` (None: no limit).
+        """
+        shapes = [input_shape]
+        for step in steps:
+            axes = chain_arithmetic(input_shape, [step.shape], params)[-1]
+            shapes.append((axes[0].output, axes[1].output))
+        names = ["input", *(step.name for step in steps)]
+        labels = tuple(tile_label(name, shape) for name, shape in zip(names, shapes, strict=True))
+        widths = [label_width(label) for label in labels]
+        height = label_height()
+
+        def plan(longest: int | None) -> _SheetPlan:
+            factor = None if longest is None else shrink_factor(shapes, longest)
+            tiles = shapes if factor is None else [shrunk_size(s, factor) for s in shapes]
+            layout = grid_layout(tiles, widths, label_height=height, columns=columns)
+            return cls(tuple(shapes), labels, factor is not None, layout)
+
+        planned = plan(tile_size)
+        if max_pixels is None or _pixels(planned) <= max_pixels:
+            return planned
+        # The sheet grows with the tile size: the largest that fits, by bisection.
+        low, high = 0, min(tile_size or max(max(s) for s in shapes), max(max(s) for s in shapes))
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if _pixels(plan(middle)) <= max_pixels else (low, middle)
+        size = planned.layout.size
+        advice = (
+            f"shrink the tiles with --tile-size {low} (or less)"
+            if low
+            else "even tiles of 1 pixel are too many: give fewer kernels"
+        )
+        raise ImageWriteError(
+            f"the sheet would be {format_size(size)} = {size[0] * size[1]} pixels, over the"
+            f" limit of {max_pixels} (--max-pixels) past which convcli refuses to read an"
+            f" image: {advice}, or raise --max-pixels"
+        )
+
+
+def _pixels(plan: _SheetPlan) -> int:
+    return plan.layout.size[0] * plan.layout.size[1]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from convcli.console import report_note, stdout_console
+from convcli.console import report_note, report_warning, stderr_console, stdout_console
 from convcli.errors import ImageReadError, ImageWarning, ParameterError
 from convcli.image_input import (
     DEFAULT_MAX_PIXELS,
@@ -27,14 +27,14 @@ from convcli.image_input import (
     read_once,
 )
 from convcli.image_output import same_file
-from convcli.params import Pair, format_size
-from convcli.preview import Gallery, Tile, display_pixels, fit, plan_layout
+from convcli.params import Pair
+from convcli.preview import Tile, caption, display_pixels, fit, gallery
 
 if TYPE_CHECKING:  # `show` needs neither: the filtering modules are for `apply --preview`
     from convcli.batch import Job
     from convcli.pipeline import ImageOptions
 
-# Lines a drawing leaves free on the terminal, so that a picture is seen whole: the caption's,
+# Lines a drawing leaves free on the terminal, so that it is seen whole: the first captions',
 # and the prompt's after it.
 _FREE_LINES = 2
 
@@ -53,6 +53,34 @@ class Source:
     keep_alpha: bool = True
     auto_orient: bool = True
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+
+
+def read_sources(
+    paths: Sequence[Path], *, auto_orient: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> list[Source]:
+    """Each of `paths` to draw, by :func:`read_source`.
+
+    Raises
+    ------
+    ParameterError
+        Before anything is read, if standard input (``-``), a named pipe or a device is given
+        twice: what it gave the first time, it would not give again.
+    """
+    once: list[Path] = []
+    for path in paths:
+        if str(path) == STDIN_NAME:
+            if any(str(other) == STDIN_NAME for other in once):
+                raise ParameterError("standard input can be read only once: give - at most once")
+        elif read_once(path):
+            if any(str(other) != STDIN_NAME and same_file(path, other) for other in once):
+                raise ParameterError(
+                    f"{str(path)!r} is a named pipe or a device, which can be read only once:"
+                    " give it at most once"
+                )
+        else:
+            continue
+        once.append(path)
+    return [read_source(path, auto_orient=auto_orient, max_pixels=max_pixels) for path in paths]
 
 
 def read_source(
@@ -75,7 +103,9 @@ def _stdin_source() -> Source:
     return Source(data=stream.read(), name=STDIN_NAME)
 
 
-def draw(sources: Sequence[Source], *, command: str, width: int | None = None) -> None:
+def draw(
+    sources: Sequence[Source], *, command: str, width: int | None = None, above: int = 0
+) -> None:
     """Draw `sources` on stdout, side by side when they fit, each under its name and size.
 
     Parameters
@@ -83,7 +113,9 @@ def draw(sources: Sequence[Source], *, command: str, width: int | None = None) -
     command
         What draws, as the line said when stdout is not a terminal names it.
     width
-        Cells wide; None: the terminal's width, each picture also fitting its height.
+        Cells wide; None: the terminal's width, the drawing also fitting its height.
+    above
+        Lines printed on the terminal just before, which the drawing leaves in sight.
 
     Raises
     ------
@@ -100,17 +132,15 @@ def draw(sources: Sequence[Source], *, command: str, width: int | None = None) -
         return
     rows = None
     if width is None:
-        width, rows = console.width, max(1, console.height - _FREE_LINES)
+        width, rows = console.width, max(1, console.height - _FREE_LINES - above)
     else:
         console.width = width  # as asked, even wider than the terminal
-    captions = [_caption(s.name, info.size) for s, info in zip(sources, infos, strict=True)]
-    layout = plan_layout([info.size for info in infos], captions, width, rows=rows)
-    tiles = [_tile(source, grid, rows) for source, grid in zip(sources, layout.grids, strict=True)]
-    console.print(Gallery(tiles, layout))
+    captions = [caption(s.name, info.size) for s, info in zip(sources, infos, strict=True)]
 
+    def tile(number: int, grid: Pair, lines: int | None) -> Tile:
+        return _tile(sources[number], grid, lines)
 
-def _caption(name: str, size: Pair) -> str:
-    return f"{name} {format_size(size)}"
+    console.print(gallery([info.size for info in infos], captions, width, tile, rows=rows))
 
 
 def _header(source: Source) -> ImageInfo:
@@ -136,14 +166,14 @@ def _tile(source: Source, grid: Pair, rows: int | None) -> Tile:
             color=source.color, gray=source.gray, keep_alpha=source.keep_alpha
         )
         size = decoded.info.size
-        if (grid[0] > size[0]) or (grid[1] > size[1]):
-            # A PNG may tell its orientation only after its pixels: the header's size was
-            # the other way round. The same width, refitted.
+        if size != image.info.size:
+            # A PNG may tell its orientation only after its pixels: the grid was planned for
+            # the header's size, the other way round. The same width, refitted.
             grid = fit(size, grid[1], rows)
         max_value = decoded.info.max_value
         alpha = decoded.alpha if max_value is not None else None
         pixels = display_pixels(decoded.values, grid, max_value=max_value, alpha=alpha)
-    return Tile(_caption(source.name, size), pixels)
+    return Tile(caption(source.name, size), pixels)
 
 
 class ApplyPreview:
@@ -173,17 +203,18 @@ class ApplyPreview:
         self.on_terminal = stdout_console().is_terminal
         self.job = job
         """The job apply runs: the given one, or one that reads the kept input."""
-        name = job.names()[0]
-        data: Path | bytes = job.source if isinstance(job.source, Path) else b""
-        if self.on_terminal:  # else nothing is drawn: nothing kept
-            from convcli.batch import with_input_kept
+        self._input: Source | None = None
+        """The input to draw; None when stdout is not a terminal: nothing is drawn or kept."""
+        if not self.on_terminal:
+            return
+        from convcli.batch import with_input_kept
 
-            self.job, data = with_input_kept(job)
-            if isinstance(data, Path) and same_file(data, output):
-                data = bytes_or_path(data)  # as it was before apply replaces it
+        self.job, data = with_input_kept(job)
+        if isinstance(data, Path) and same_file(data, output):
+            data = bytes_or_path(data)  # as it was before apply replaces it
         self._input = Source(
             data=data,
-            name=name,
+            name=job.names()[0],
             color=options.color,
             gray=options.gray,
             keep_alpha=options.keep_alpha,
@@ -193,12 +224,19 @@ class ApplyPreview:
 
     def draw(self) -> None:
         """Draw the input and the output side by side (or one under the other), or say on
-        stderr why not when stdout is not a terminal."""
-        if not self.on_terminal:
+        stderr why not: stdout is not a terminal, or one of them is no picture (an ``.npy``
+        of 2 channels). The output is written by then: a drawing that cannot be made is a
+        warning, not a failure of the run."""
+        if self._input is None:
             report_note("stdout is not a terminal; --preview draws only on a terminal")
             return
         # convcli wrote the output: no limit to read it back.
         output = Source(data=self.output, name=str(self.output), max_pixels=None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ImageWarning)  # apply said them already
-            draw([self._input, output], command="--preview")
+            # apply's line on stderr ("wrote ..."), when it is a terminal, stays in sight.
+            above = 1 if stderr_console().is_terminal else 0
+            try:
+                draw([self._input, output], command="--preview", above=above)
+            except ImageReadError as error:  # every header is read before anything is drawn
+                report_warning(f"--preview {error}")

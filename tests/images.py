@@ -176,6 +176,21 @@ def oriented(path: Path, orientation: int) -> npt.NDArray[np.uint8]:
     return np.ascontiguousarray(upright)
 
 
+def exif_after_pixels(path: Path) -> None:
+    """Move the EXIF block (eXIf) of the PNG at `path` after its pixels (IDAT), where the PNG
+    specification allows it: a reader learns the orientation only once it has decoded."""
+    data = path.read_bytes()
+    chunks, position = [], 8
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        chunks.append(data[position : position + 12 + length])
+        position += 12 + length
+    exif = [chunk for chunk in chunks if chunk[4:8] == b"eXIf"]
+    assert len(exif) == 1, "no EXIF block to move"
+    rest = [chunk for chunk in chunks if chunk[4:8] != b"eXIf"]
+    path.write_bytes(data[:8] + b"".join(rest[:-1]) + exif[0] + rest[-1])  # before IEND
+
+
 def keyed(path: Path, mode: str) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """A PNG of `mode` (L, RGB, I;16) with one transparent colour (tRNS): (values, alpha)."""
     if mode == "RGB":

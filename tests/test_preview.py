@@ -199,6 +199,17 @@ def test_rows_limit_the_lines_of_every_image() -> None:
     assert len(picture) == 10  # 300x100 in 18x6 (9 lines), 100x100 in 20x20 (10 lines)
 
 
+def test_rows_are_shared_by_images_one_under_another() -> None:
+    images = [PreviewImage("a", image(100, 100), 255), PreviewImage("b", image(100, 100), 255)]
+    drawn = read_cells(draw(preview(images, 30, rows=20), 30))  # too narrow to share
+    # A caption above the first is not counted in `rows`: the rest of the drawing fits them,
+    # the second caption and the blank line above it included. 9 lines each: 18x18.
+    assert len(drawn) == 1 + 20
+    assert [len(drawn[n]) for n in (1, 9, 12, 20)] == [18] * 4
+    layout = plan_layout([(100, 100)] * 3, ["a", "b", "c"], 30, rows=20)
+    assert layout.rows == (20 - 2 * 2) // 3
+
+
 def test_a_long_caption_loses_its_start_not_the_size() -> None:
     name = "a/very/long/directory/name/photo.png"
     drawn = read_cells(draw(preview([PreviewImage(name, image(4, 10), 255)], 20), 20))
@@ -342,6 +353,36 @@ def test_unitless_values_are_drawn_from_their_min_to_their_max() -> None:
 def test_unitless_min_and_max_are_the_whole_image_s_not_the_reduced_one_s() -> None:
     values = np.array([[0.0, 4.0, 2.0, 2.0]])  # reduced to 2: means 2 and 2 of 0..4
     assert display_pixels(values, (1, 2), max_value=None).tolist() == [[128, 128]]
+
+
+def test_unitless_values_near_the_largest_float_are_drawn() -> None:
+    values = np.array([[1e308, -1e308], [0.0, 1.0]] * 5)  # finite: high - low is not
+    assert display_pixels(values, (10, 2), max_value=None).tolist() == [[255, 0], [128, 128]] * 5
+    # Each drawn pixel the mean of 1e308, -1e308, 0 and 1: the middle of the range.
+    assert display_pixels(values, (1, 1), max_value=None).tolist() == [[128]]
+
+
+@given(
+    st.integers(1, 12),
+    st.integers(1, 12),
+    st.integers(950, 1008),  # values up to 25500 < 2 ** 14.7 stay under 2 ** 1023, finite
+    st.integers(1, 30),
+    st.data(),
+)
+def test_unitless_values_are_drawn_alike_at_any_scale(
+    height: int, width: int, exponent: int, strip: int, data: st.DataObject
+) -> None:
+    # Rows of growing size: a strip read later may be far larger than those before it.
+    values = image(height, width) * np.logspace(0, 2, height)[:, np.newaxis] - 300
+    grid = (data.draw(st.integers(1, height)), data.draw(st.integers(1, width)))
+    original = preview_module._STRIP_VALUES
+    preview_module._STRIP_VALUES = strip
+    try:
+        # A power of two scales every sum exactly: the drawing cannot change.
+        scaled = display_pixels(values * 2.0**exponent, grid, max_value=None)
+        assert np.array_equal(scaled, display_pixels(values, grid, max_value=None))
+    finally:
+        preview_module._STRIP_VALUES = original
 
 
 def test_a_constant_unitless_image_is_black() -> None:

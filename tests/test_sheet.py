@@ -16,7 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+from convcli import sheet as sheet_module
 from convcli.cli import cli
+from convcli.image_output import choose_format, format_names
 from convcli.kernel_spec import builtin_names, resolve_kernel
 from convcli.kernels import KERNELS, OPERATORS
 from convcli.params import ConvParams
@@ -176,6 +178,24 @@ def test_long_names_are_shortened_but_the_size_is_kept() -> None:
     assert tile_label("1 0 -1\n2 0 -2", (3, 4)) == "1 0 -1 2 0 -2 3x4"
 
 
+@pytest.mark.parametrize("font", ["freetype", "bitmap"])
+def test_labels_outside_latin_1_are_drawn_with_any_built_in_font(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, font: str
+) -> None:
+    if font == "bitmap":  # what load_default() gives a Pillow built without FreeType
+        from PIL import ImageFont
+
+        monkeypatch.setattr(sheet_module, "_font", ImageFont.load_default_imagefont)
+    assert tile_label("ядро.txt", (3, 4)) == "????.txt 3x4"  # the built-in fonts lack them
+    assert tile_label("café", (3, 4)) == "café 3x4"
+    monkeypatch.chdir(tmp_path)
+    images.gray8(Path("g.png"), 8, 8)
+    Path("ядро.txt").write_text("1 0 -1\n")
+    record = sheet_json("g.png", "-k", "ядро.txt", "-o", "s.png")
+    assert record["tiles"][1]["label"] == "????.txt 8x6"
+    assert record["tiles"][1]["kernel"] == "ядро.txt"
+
+
 def test_shrinking_keeps_every_tile_in_proportion() -> None:
     tiles = [np.full((300, 451), 200, np.uint8), np.full((150, 226), 9, np.uint8)]
     small = shrink(tiles, 100)
@@ -250,6 +270,29 @@ def test_each_tile_equals_apply_with_the_same_options(
         assert tile["label"] == tile_label(tile["kernel"], expected.shape)
 
 
+def test_each_tile_records_its_kernel_as_given_to_k(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    images.gray8(Path("g.png"), 12, 14)
+    Path("kb.json").write_text('{"kernel": [[1, 2, 1]], "name": "myblur"}')
+    Path("vertical").write_text("1 1 1\n")  # a file named like a built-in
+    given = ["kb.json", "./vertical", "vertical", "all-blurs"]
+    record = sheet_json("g.png", *(arg for spec in given for arg in ("-k", spec)), "-o", "s.png")
+    tiles = record["tiles"]
+    assert [tile["kernel"] for tile in tiles] == [
+        None, "kb.json", "./vertical", "vertical", *PRESETS["all-blurs"].kernels
+    ]  # fmt: skip
+    assert [tile["label"].split()[0] for tile in tiles[:4]] == [
+        "input", "myblur", "./vertical", "vertical"
+    ]  # fmt: skip
+    # What a script needs to make a tile again: apply -k with the recorded spec.
+    pixels = read_pixels(Path("s.png"))
+    for tile in tiles[1:4]:
+        expected = apply_output(tmp_path, Path("g.png"), "-k", tile["kernel"])
+        assert np.array_equal(region(pixels, tile["box"]), expected), tile["kernel"]
+
+
 def test_the_default_range_shows_edges_as_abs_and_blurs_as_clip(tmp_path: Path) -> None:
     images.gray8(tmp_path / "g.png", 12, 14)
     record = sheet_json(tmp_path / "g.png", "-k", "vertical", "-k", "gaussian-3", "-k", "sobel",
@@ -304,6 +347,57 @@ def test_tile_size_larger_than_the_tiles_changes_nothing(tmp_path: Path, photo: 
     record = sheet_json(photo, "-k", "sobel", "--tile-size", "1000", "-o", tmp_path / "b.png")
     assert record["shrunk"] is False
     assert np.array_equal(read_pixels(tmp_path / "a.png"), read_pixels(tmp_path / "b.png"))
+
+
+def peak_memory(run: Any) -> int:
+    """The most bytes Python and NumPy held at once while `run()` ran, above what they held
+    before (Pillow's own buffers are not counted, the same in every run)."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_tile_size_keeps_one_full_size_response_at_a_time(tmp_path: Path) -> None:
+    height, width = 600, 800
+    images.gray8(tmp_path / "g.png", height, width)
+    specs = [*PRESETS["all-edges"].kernels, *PRESETS["all-blurs"].kernels] * 2
+
+    def sheet_of(specs: list[str]) -> Any:
+        steps = [resolve_kernel(spec) for spec in specs]
+        return lambda: make_sheet(tmp_path / "g.png", tmp_path / "s.png", steps, ConvParams(),
+                                  tile_size=64)  # fmt: skip
+
+    one_at_a_time = max(peak_memory(sheet_of([spec])) for spec in specs)
+    # Sixteen responses of 8-bit pixels kept at full size would add 16 x 480 KB.
+    assert peak_memory(sheet_of(specs)) < one_at_a_time + 2 * height * width
+
+
+def test_a_sheet_over_max_pixels_is_refused_before_any_work(tmp_path: Path) -> None:
+    images.gray8(tmp_path / "g.png", 40, 60)
+    out = tmp_path / "s.png"
+    out.write_bytes(b"precious")
+    args = ("sheet", tmp_path / "g.png", "-k", "all-edges", "-o", out, "--max-pixels", "20000")
+    result = run(*args)
+    assert result.exit_code == 1
+    message = first_error_line(result)
+    assert message.startswith("the sheet would be ")
+    assert "pixels, over the limit of 20000 (--max-pixels)" in message
+    assert out.read_bytes() == b"precious"
+    # The tile size it advises is the largest that fits.
+    fits = int(message.split("--tile-size ")[1].split()[0])
+    assert run(*args, "--tile-size", str(fits + 1)).exit_code == 1
+    fitted = run(*args, "--tile-size", str(fits), "--json")
+    assert fitted.exit_code == 0, fitted.stderr
+    record = json.loads(fitted.stdout)
+    assert record["size"][0] * record["size"][1] <= 20000
+    assert read_pixels(out).shape == tuple(record["size"])
 
 
 def test_columns_sets_the_grid(tmp_path: Path) -> None:
@@ -385,7 +479,11 @@ def test_a_kernel_too_large_names_it_exits_1_and_writes_nothing(tmp_path: Path) 
     ("spec", "message"),
     [
         ("vertcal", "unknown kernel 'vertcal'; did you mean 'vertical'?"),
-        ("all-edge", "unknown kernel 'all-edge'; did you mean 'all-edges'"),
+        (
+            "all-edge",
+            "unknown kernel 'all-edge'; did you mean 'all-edges'? (list the kernels with"
+            " 'convcli kernels'; the presets are all-edges, all-blurs)",
+        ),
         ("1,2; 3", "row 2 has 1 value"),
     ],
 )
@@ -395,6 +493,25 @@ def test_a_bad_kernel_is_a_usage_error(tmp_path: Path, spec: str, message: str) 
     assert result.exit_code == 2
     assert message in first_error_line(result)
     assert not (tmp_path / "s.png").exists()
+
+
+def test_the_options_offer_what_a_sheet_does(tmp_path: Path) -> None:
+    command = cli.commands["sheet"]
+    options = {param.name: param for param in command.params}
+    holding_gray = []
+    for name in format_names():
+        fmt = choose_format("-", name)
+        if fmt.pillow is not None and "L" in fmt.modes:
+            holding_gray.append(name)
+    assert list(options["output_format"].type.choices) == holding_gray  # type: ignore[attr-defined]
+    images.gray8(tmp_path / "g.png")
+    for refused in ("npy", "ppm"):
+        result = run("sheet", tmp_path / "g.png", "-k", "sobel", "-o", "-", "--format", refused)
+        assert result.exit_code == 2
+        assert "Invalid value for '--format'" in first_error_line(result)
+    assert "a kernel file" in str(options["force"].help)
+    assert "a sheet" in str(options["max_pixels"].help)
+    assert "- for standard input" in str(command.help)
 
 
 def test_writing_over_the_input_needs_force(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from convcli.cli import cli
-from convcli.preview import HALF_BLOCK
+from convcli.preview import HALF_BLOCK, display_pixels, fit
 from tests import images
 from tests.conftest import read_gray, read_pixels, vertical_bar
 from tests.terminal import Cell, plain, read_cells, text_of
@@ -145,6 +145,16 @@ def test_show_unitless_values_from_their_min_to_their_max() -> None:
     assert {cell.bg for cell in picture} == {(128,) * 3}
 
 
+def test_show_values_near_the_largest_float() -> None:
+    np.save("h.npy", np.array([[1e308, -1e308], [0.0, 1.0]] * 5))
+    result = run("show", "h.npy")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    _, *picture = read_cells(result.stdout)
+    assert [[cell.fg for cell in line] for line in picture] == [[(255,) * 3, (0,) * 3]] * 5
+    assert [[cell.bg for cell in line] for line in picture] == [[(128,) * 3] * 2] * 5
+
+
 def test_show_an_npy_of_three_channels_is_colour_and_of_four_is_refused() -> None:
     np.save("c.npy", np.zeros((2, 2, 3)))
     assert run("show", "c.npy").exit_code == 0
@@ -166,6 +176,21 @@ def test_show_turns_a_photograph_upright_unless_told_not_to() -> None:
     assert np.array_equal(colours(picture), as_rgb(upright))
     result = run("show", "--no-auto-orient", "o.png")
     assert text_of(read_cells(result.stdout)[0]) == "o.png 2x3"
+
+
+def test_show_turns_a_png_whose_orientation_comes_after_its_pixels() -> None:
+    stored = np.random.default_rng(6).integers(0, 256, (30, 45), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn clockwise: upright 45x30
+    Image.fromarray(stored).save("late.png", exif=exif.tobytes())
+    images.exif_after_pixels(Path("late.png"))
+    result = run("show", "--width", "20", "late.png")
+    assert result.exit_code == 0, result.stderr
+    caption, *picture = read_cells(result.stdout)
+    assert text_of(caption) == "late.png 45x30"
+    upright = np.rot90(stored, k=-1)
+    expected = display_pixels(upright, fit((45, 30), 20), max_value=255)  # 30x20, not 13x20
+    assert np.array_equal(colours(picture), as_rgb(expected))
 
 
 def test_show_composites_alpha_over_black() -> None:
@@ -197,6 +222,21 @@ def test_show_reads_standard_input_once() -> None:
     assert "give - at most once" in twice.stderr
 
 
+@pytest.mark.parametrize("names", [["fifo", "fifo"], ["fifo", "./fifo"]])
+def test_show_refuses_a_named_pipe_given_twice(names: list[str]) -> None:
+    os.mkfifo("fifo")
+    # No writer: a second read would wait for one for ever. Nothing is read before the refusal.
+    done = subprocess.run(
+        [convcli_executable(), "show", *names], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == (
+        "convcli: error: 'fifo' is a named pipe or a device, which can be read only once: give"
+        " it at most once\n"
+    )
+
+
 def test_show_without_colour_draws_the_ramp() -> None:
     Image.fromarray(np.array([[0, 255, 0], [0, 255, 255]], dtype=np.uint8)).save("r.png")
     result = run("show", "r.png", NO_COLOR="1")
@@ -214,6 +254,14 @@ def test_show_fits_the_terminal_unless_given_a_width() -> None:
     wide = read_cells(run("show", "--width", "10", "tall.png", LINES="10").stdout)
     assert len(wide) == 1 + 25  # 10 wide: 50 pixel rows, whatever the height
     assert {len(line) for line in wide[1:]} == {10}
+
+
+def test_show_fits_images_one_under_another_in_the_terminal_together() -> None:
+    for name in ("a.png", "b.png"):
+        images.gray8(Path(name), 100, 100)
+    drawn = read_cells(run("show", "a.png", "b.png", COLUMNS="30", LINES="20").stdout)
+    assert len(drawn) == 20 - 1  # the prompt's line left free
+    assert text_of(drawn[0]).rstrip() == "a.png 100x100"
 
 
 def test_show_width_may_be_wider_than_the_terminal() -> None:
@@ -239,6 +287,16 @@ def test_preview_draws_the_input_beside_the_output(bar: Path) -> None:
     assert len(picture) == 10
     assert np.array_equal(colours(picture, 0, 30), as_rgb(vertical_bar()))
     assert np.array_equal(colours(picture[:9], 32), as_rgb(read_pixels(Path("out.png"))))
+
+
+def test_preview_leaves_the_line_it_wrote_on_the_terminal() -> None:
+    images.gray8(Path("tall.png"), 100, 50)
+    result = run("apply", "-k", "box-3", "--preview", "tall.png", "out.png", LINES="12")
+    assert result.exit_code == 0, result.stderr
+    assert plain(result.stderr).startswith("wrote out.png: ")
+    drawn = read_cells(result.stdout)
+    # 12 lines less the prompt's, the one on stderr and the captions': 9 lines of pictures.
+    assert len(drawn) == 1 + 9
 
 
 def test_preview_shows_what_landed_in_the_file(tmp_path: Path) -> None:
@@ -287,6 +345,22 @@ def test_preview_refuses_what_cannot_work(bar: Path, args: list[str], message: s
         assert message in result.stderr
         assert result.stdout == ""
     assert sorted(p.name for p in Path().iterdir()) == ["bar.png"]
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_preview_of_what_cannot_be_drawn_still_writes_and_succeeds(terminal: bool) -> None:
+    np.save("c2.npy", np.random.default_rng(1).random((40, 60, 2)))
+    result = run("apply", "-k", "vertical", "--preview", "c2.npy", "o.npy", terminal=terminal)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert np.load("o.npy").shape == (38, 58, 2)
+    if terminal:
+        assert plain(result.stderr).endswith(
+            "convcli: warning: --preview cannot draw 'c2.npy': it has 2 channels; a picture"
+            " has 1 (gray) or 3 (colour)\n"
+        )
+    else:
+        assert result.stderr == PREVIEW_NOTICE
 
 
 def test_preview_of_standard_input(bar: Path) -> None:
@@ -365,17 +439,20 @@ def test_a_real_show_into_a_pipe_says_so_on_stderr_only(bar: Path) -> None:
     assert Path("out.png").exists()
 
 
-def test_a_real_show_on_a_terminal_draws(bar: Path) -> None:
+def on_a_terminal(args: list[str], size: tuple[int, int], **env: str) -> tuple[int, str, bytes]:
+    """Run convcli with stdout on a pseudo-terminal of `size` (lines, columns) and only the
+    environment `env` says of it: (exit code, what the terminal received, stderr)."""
+    import fcntl
     import pty
+    import struct
+    import termios
 
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
     environment = {k: v for k, v in os.environ.items() if k not in TERMINAL}
-    environment.update(COLUMNS="80", LINES="40", TERM="xterm-256color", COLORTERM="truecolor")
+    environment.update(env)
     process = subprocess.Popen(
-        [convcli_executable(), "show", str(bar)],
-        stdout=follower,
-        stderr=subprocess.PIPE,
-        env=environment,
+        [convcli_executable(), *args], stdout=follower, stderr=subprocess.PIPE, env=environment
     )
     os.close(follower)
     shown = b""
@@ -389,8 +466,41 @@ def test_a_real_show_on_a_terminal_draws(bar: Path) -> None:
         shown += chunk
     os.close(leader)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
+    return process.returncode, shown.decode().replace("\r\n", "\n"), err
+
+
+def test_a_real_show_on_a_terminal_draws(bar: Path) -> None:
+    code, shown, err = on_a_terminal(
+        ["show", str(bar)],
+        (40, 80),
+        COLUMNS="80",
+        LINES="40",
+        TERM="xterm-256color",
+        COLORTERM="truecolor",
+    )
+    assert code == 0, err
     assert err == b""
-    lines = read_cells(shown.decode().replace("\r\n", "\n"))
+    lines = read_cells(shown)
     assert text_of(lines[0]) == "bar.png 20x30"
     assert np.array_equal(colours(lines[1:]), as_rgb(vertical_bar()))
+
+
+@pytest.mark.parametrize(
+    ("size", "env", "image", "drawn"),
+    [
+        # Emacs's shell: TERM=dumb and COLUMNS, no LINES; the height is the terminal's.
+        ((24, 40), {"COLUMNS": "40"}, (40, 200), (4, 40)),
+        ((12, 80), {"COLUMNS": "80"}, (200, 100), (10, 10)),
+        ((12, 40), {}, (40, 200), (4, 40)),  # neither: the terminal's own size
+        ((12, 80), {}, (200, 100), (10, 10)),
+    ],
+)
+def test_a_dumb_terminal_is_drawn_to_its_real_size(
+    size: tuple[int, int], env: dict[str, str], image: tuple[int, int], drawn: tuple[int, int]
+) -> None:
+    images.gray8(Path("i.png"), *image)
+    code, shown, err = on_a_terminal(["show", "i.png"], size, TERM="dumb", **env)
+    assert code == 0, err
+    caption, *picture = plain(shown).splitlines()
+    assert caption == f"i.png {image[0]}x{image[1]}"
+    assert (len(picture), max(map(len, picture))) == drawn

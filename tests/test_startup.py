@@ -17,7 +17,7 @@ from PIL import Image
 
 import convcli
 from convcli import choices
-from convcli.image_output import format_names
+from convcli.image_output import choose_format, format_names
 from convcli.rangemap import RANGE_MODES
 
 HEAVY = ("numpy", "PIL", "rich")
@@ -116,3 +116,9 @@ def test_the_choices_copies_match_their_originals() -> None:
     assert choices.DEFAULT_MAX_PIXELS == Image.MAX_IMAGE_PIXELS
     assert choices.RANGE_MODES == RANGE_MODES
     assert list(choices.FORMAT_NAMES) == format_names()
+    pictures = [choose_format("-", name) for name in format_names()]
+    assert list(choices.SHEET_FORMAT_NAMES) == [
+        name
+        for name, fmt in zip(format_names(), pictures, strict=True)
+        if fmt.pillow is not None and "L" in fmt.modes
+    ]
