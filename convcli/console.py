@@ -74,9 +74,7 @@ def print_product(renderable: RenderableType) -> None:
     OutputClosedError
         If stdout is closed (``>&-``).
     """
-    if sys.stdout is None:
-        raise OutputClosedError("cannot write standard output: it is closed")
-    _print_trimmed(stdout_console(), renderable, sys.stdout)
+    _print_trimmed(stdout_console(), renderable, _stdout())
 
 
 def echo_product(text: str, *, newline: bool = True) -> None:
@@ -87,10 +85,16 @@ def echo_product(text: str, *, newline: bool = True) -> None:
     OutputClosedError
         If stdout is closed (``>&-``).
     """
+    stdout = _stdout()
+    stdout.write(text + "\n" if newline else text)
+    stdout.flush()
+
+
+def _stdout() -> TextIO:
+    """sys.stdout, or a refusal when it is closed: Python then sets it to None."""
     if sys.stdout is None:
         raise OutputClosedError("cannot write standard output: it is closed")
-    sys.stdout.write(text + "\n" if newline else text)
-    sys.stdout.flush()
+    return sys.stdout
 
 
 def print_explanation(renderable: RenderableType) -> None:

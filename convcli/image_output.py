@@ -275,6 +275,17 @@ def check_destination(path: Path) -> None:
         raise ImageWriteError(f"cannot write {where}: directory {str(directory)!r} is not writable")
 
 
+def write_output(destination: Path | IO[bytes], write: Callable[[IO[bytes]], object]) -> None:
+    """Call `write` on `destination`: a path (see :func:`write_file`), or a stream (standard
+    output), which receives everything in one write once `write` has succeeded in memory."""
+    if isinstance(destination, Path):
+        write_file(destination, write)
+        return
+    buffer = io.BytesIO()
+    write(buffer)
+    write_stream(destination, buffer.getvalue())
+
+
 def write_file(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Call `write` on `path`: atomically on a file (see :func:`write_atomically`), straight
     into a device or a FIFO (``/dev/null``, a named pipe), which must not be replaced."""

@@ -6,7 +6,6 @@ can hold, the destination, the shape arithmetic of every step, the decompression
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from collections.abc import Sequence
@@ -46,8 +45,7 @@ from convcli.image_output import (
     encode_into,
     output_mode,
     same_file,
-    write_file,
-    write_stream,
+    write_output,
 )
 from convcli.kernel_spec import Step
 from convcli.kernels import Kernel
@@ -393,12 +391,7 @@ def apply_to_image(
             level = options.png_compression
             encode_into(stream, output.values, alpha_plane, plan.mode, fmt, png_compression=level)
 
-    if isinstance(destination, Path):
-        write_file(destination, write)
-    else:  # all or nothing: encoded in memory first
-        buffer = io.BytesIO()
-        write(buffer)
-        write_stream(destination, buffer.getvalue())
+    write_output(destination, write)
     return ApplyReport(
         input=source_name,
         output=destination_name,

@@ -24,7 +24,6 @@ The layout, for tiles of different sizes (a kernel without padding shrinks its o
 from __future__ import annotations
 
 import functools
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -44,8 +43,7 @@ from convcli.image_output import (
     check_format_holds,
     choose_format,
     encode_into,
-    write_file,
-    write_stream,
+    write_output,
 )
 from convcli.kernel_spec import Step
 from convcli.kernels import Kernel
@@ -488,12 +486,7 @@ def make_sheet(
         level = options.png_compression
         encode_into(stream, pixels, None, "L", fmt, png_compression=level)
 
-    if isinstance(destination, Path):
-        write_file(destination, write)
-    else:  # all or nothing: encoded in memory first
-        buffer = io.BytesIO()
-        write(buffer)
-        write_stream(destination, buffer.getvalue())
+    write_output(destination, write)
     names: list[str | None] = [None, *(specs or [step.name for step in steps])]
     layout = plan.layout
     return SheetReport(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -55,3 +56,19 @@ def text_of(line: list[Cell]) -> str:
 def plain(output: str) -> str:
     """`output` without its style codes: the text a terminal shows."""
     return re.sub(r"\x1b\[[0-9;]*m", "", output)
+
+
+def read_terminal(leader: int) -> bytes:
+    """Everything a pseudo-terminal's program shows, read from its `leader` end as it comes
+    (a full terminal buffer would stall the program) until it closes; then closed here."""
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: everything was read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    return shown

@@ -18,6 +18,7 @@ from PIL import Image
 from convcli.cli import cli
 from tests import images
 from tests.conftest import read_pixels
+from tests.terminal import read_terminal
 
 
 def run(*args: object, stdin: str | None = None) -> Result:
@@ -192,16 +193,7 @@ def test_the_progress_bar_shows_on_a_terminal(folder: Path) -> None:
         stdout=subprocess.PIPE, stderr=follower, env={**os.environ, "COLUMNS": "120"}, text=True,
     )  # fmt: skip
     os.close(follower)
-    shown = b""
-    while True:  # read as it comes: a full terminal buffer would stall the process
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closed: everything was read
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(leader)
+    shown = read_terminal(leader)
     records, _ = process.communicate(timeout=120)
     assert process.returncode == 0
     # The JSON records stay on stdout while the bar runs on the terminal.

@@ -23,7 +23,7 @@ from convcli.cli import cli
 from convcli.preview import HALF_BLOCK, display_pixels, fit
 from tests import images
 from tests.conftest import read_gray, read_pixels, vertical_bar
-from tests.terminal import Cell, plain, read_cells, text_of
+from tests.terminal import Cell, plain, read_cells, read_terminal, text_of
 
 TERMINAL = {
     "FORCE_COLOR": "1",
@@ -455,16 +455,7 @@ def on_a_terminal(args: list[str], size: tuple[int, int], **env: str) -> tuple[i
         [convcli_executable(), *args], stdout=follower, stderr=subprocess.PIPE, env=environment
     )
     os.close(follower)
-    shown = b""
-    while True:  # read as it comes: a full terminal buffer would stall the process
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closed: everything was read
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(leader)
+    shown = read_terminal(leader)
     _, err = process.communicate(timeout=60)
     return process.returncode, shown.decode().replace("\r\n", "\n"), err
 
