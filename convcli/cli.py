@@ -415,6 +415,12 @@ def explain(
 
     if (source is None) == (input_size is None):
         raise click.UsageError("give either an IMAGE or --input HxW, not both or neither")
+    if input_size is not None:
+        context = click.get_current_context()
+        for name in ("color", "gray", "no_alpha", "no_auto_orient", "max_pixels"):
+            if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE:
+                option = "--" + name.replace("_", "-")
+                raise click.UsageError(f"{option} is for an IMAGE; the ramp is one gray channel")
     params = ConvParams.from_args(
         stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
     )

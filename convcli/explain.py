@@ -41,7 +41,7 @@ from convcli.kernels import Operator
 from convcli.padding import check_padding
 from convcli.params import ConvParams, PadMode, Pair, format_size
 from convcli.pipeline import ImageOptions, check_writable, planned_mapping
-from convcli.rangemap import PixelMapping, RangeMode
+from convcli.rangemap import PixelMapping, RangeMode, to_output_units
 from convcli.shape import Axes, AxisArithmetic, chain_arithmetic
 
 
@@ -392,8 +392,9 @@ def map_value(
     *,
     computed_in: npt.DTypeLike = np.float64,
 ) -> MappedValue:
-    """One value through `mapping`, step by step. Float output holds it in float32, ``.npy``
-    in the type it was `computed_in`.
+    """One value through `mapping`, a step at a time, by the pipeline's own code and in the
+    float type the value was `computed_in`, as ``apply`` maps a whole image. Float output
+    holds it in float32, ``.npy`` in that type.
 
     >>> from convcli.rangemap import PixelMapping
     >>> map_value(-300.4, PixelMapping("8", "abs", 255, 1.0)).final
@@ -408,18 +409,17 @@ def map_value(
         held_in = np.dtype(np.float32 if mapping.depth == "float" else computed_in)
         held = float(np.asarray(value).astype(held_in))
         return MappedValue(None, value, value, value, value, held, held_in == np.float32)
-    if mode == "rescale":
-        if value_range is None:
-            raise ParameterError("rescale needs the whole result's value range")
-        low, high = value_range
-        span = high - low
-        before = (value - low) * full_scale / span if span > 0 else 0.0
-        in_units = value
-    else:
-        in_units = value * mapping.unit
-        before = abs(in_units) if mode == "abs" else in_units
-    rounded = float(np.rint(before))
-    final = min(max(rounded, 0.0), float(full_scale))
+    if mode == "rescale" and value_range is None:
+        raise ParameterError("rescale needs the whole result's value range")
+    one = np.array([value], dtype=computed_in)
+    to_output_units(one, mode, max_value=full_scale, unit=mapping.unit, value_range=value_range)
+    in_units = float(one[0])
+    if mode == "abs":
+        np.abs(one, out=one)
+    before = float(one[0])
+    np.rint(one, out=one)
+    rounded = float(one[0])
+    final = float(np.clip(one, 0, full_scale)[0])
     return MappedValue(mode, value, in_units, before, rounded, final)
 
 
@@ -493,7 +493,7 @@ def explain_for_apply(
     source = io.BytesIO(kept) if isinstance(kept, bytes) else kept
     destination = job.names()[1] if isinstance(job.destination, Path) else STDOUT_NAME
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the run itself says them, once
+        warnings.simplefilter("ignore", ImageWarning)  # the run itself says them, once
         worked = explain_image(
             source, steps, params, at, options, destination=destination, name=job.names()[0]
         )
@@ -508,10 +508,16 @@ def explain_ramp(
     options: ImageOptions | None = None,
 ) -> WorkedPixel:
     """Work output pixel `at` over :func:`ramp`, as ``apply`` would write the ramp saved as a
-    ``.npy`` file: in ``options.output_format``, or else as ``.npy``, the float result."""
+    ``.npy`` file: in ``options.output_format``; else as ``.npy``, the float result, unless
+    the options ask for pixels (a ``range_mode`` or a ``depth``: PNG, or TIFF for float)."""
     options = options or ImageOptions()
     if options.output_format is None:
-        options = dataclasses.replace(options, output_format="npy")
+        name = "npy"
+        if options.depth == "float":
+            name = "tiff"
+        elif options.depth is not None or options.range_mode != "auto":
+            name = "png"
+        options = dataclasses.replace(options, output_format=name)
     mapping = planned_mapping(ramp_info(size), STDOUT_NAME, steps, params, options)
     fmt = choose_format(STDOUT_NAME, options.output_format)
     return work_pixel(

@@ -57,9 +57,14 @@ _FORMATS = (
     OutputFormat("bmp", (".bmp",), "BMP", frozenset({"L", "RGB"})),
     OutputFormat("gif", (".gif",), "GIF", frozenset({"L"})),
     # WebP has no gray mode (it stores three equal channels) and is written losslessly:
-    # lossy WebP would make those channels differ.
+    # lossy WebP would make those channels differ. Exactly: else the colour under alpha 0
+    # is dropped.
     OutputFormat(
-        "webp", (".webp",), "WEBP", frozenset({"L", "LA", "RGB", "RGBA"}), {"lossless": True}
+        "webp",
+        (".webp",),
+        "WEBP",
+        frozenset({"L", "LA", "RGB", "RGBA"}),
+        {"lossless": True, "exact": True},
     ),
     OutputFormat("pgm", (".pgm",), "PPM", frozenset({"L"})),
     OutputFormat("ppm", (".ppm",), "PPM", frozenset({"RGB"})),

@@ -153,28 +153,49 @@ def _before_clamping(
     values: npt.NDArray[np.floating[Any]], mode: RangeMode, *, max_value: int, unit: float
 ) -> None:
     """Put `values` in output units and round them, in place, before they are clamped."""
+    to_output_units(values, mode, max_value=max_value, unit=unit)
+    if mode == "abs":
+        np.abs(values, out=values)
+    np.rint(values, out=values)
+
+
+def to_output_units(
+    values: npt.NDArray[np.floating[Any]],
+    mode: RangeMode,
+    *,
+    max_value: int,
+    unit: float,
+    value_range: tuple[float, float] | None = None,
+) -> None:
+    """The first step of the mapping, in place and in the values' own float type: times
+    `unit` for ``clip`` and ``abs``; for ``rescale``, min..max onto 0..`max_value`, where
+    `value_range` is (min, max) of the whole result (by default, of `values`).
+
+    >>> values = np.array([-5.0, 5.0, 15.0])
+    >>> to_output_units(values, "rescale", max_value=255, unit=1.0)
+    >>> values
+    array([  0. , 127.5, 255. ])
+    """
     if mode == "auto":
         raise ParameterError("resolve 'auto' with resolve_range_mode before mapping")
-    if mode == "rescale":
-        low, high = float(values.min()), float(values.max())
-        span = high - low
-        if span > 0:
-            if span * max_value <= float(np.finfo(values.dtype).max):
-                # (v - low) * max_value / span, dividing last: for the integer results of
-                # 8-bit input each step is exact but the division, correctly rounded, so a
-                # value halfway between two levels stays halfway and rounds to even.
-                values -= values.dtype.type(low)
-                values *= max_value
-                values /= values.dtype.type(span)
-            else:  # a span so wide that shifting or scaling first could overflow
-                factor = max_value / span
-                values *= factor
-                values -= values.dtype.type(low * factor)
-        else:
-            values[...] = 0
-    else:
+    if mode != "rescale":
         if unit != 1:
             values *= unit
-        if mode == "abs":
-            np.abs(values, out=values)
-    np.rint(values, out=values)
+        return
+    if value_range is None:
+        value_range = (float(values.min()), float(values.max()))
+    low, high = value_range
+    span = high - low
+    if not span > 0:
+        values[...] = 0
+    elif span * max_value <= float(np.finfo(values.dtype).max):
+        # (v - low) * max_value / span, dividing last: for the integer results of 8-bit
+        # input each step is exact but the division, correctly rounded, so a value halfway
+        # between two levels stays halfway and rounds to even.
+        values -= values.dtype.type(low)
+        values *= max_value
+        values /= values.dtype.type(span)
+    else:  # a span so wide that shifting or scaling first could overflow, or its ends' difference
+        factor = (max_value / 2) / (high / 2 - low / 2)
+        values *= factor
+        values -= values.dtype.type(low * factor)

@@ -24,15 +24,19 @@ if TYPE_CHECKING:
 AXIS_WORDS = {"h": ("row", "rows"), "w": ("column", "columns")}
 
 
-def format_number(value: float) -> str:
-    """Integers without a decimal point, other values to 6 significant digits.
+_WHOLE_DIGITS_UP_TO = 1e15
+"""Whole numbers below this are written with every digit, larger ones to 6 digits."""
 
-    >>> format_number(-4.0), format_number(1 / 9), format_number(0.0625)
-    ('-4', '0.111111', '0.0625')
+
+def format_number(value: float) -> str:
+    """Integers without a decimal point (up to 1e15), other values to 6 significant digits.
+
+    >>> format_number(-4.0), format_number(1 / 9), format_number(0.0625), format_number(1e100)
+    ('-4', '0.111111', '0.0625', '1e+100')
     """
     if not math.isfinite(value):
         return str(value)
-    if value == int(value):
+    if value == int(value) and abs(value) < _WHOLE_DIGITS_UP_TO:
         return str(int(value))
     return f"{value:.6g}"
 
@@ -67,7 +71,7 @@ def axis_notes(axis: AxisArithmetic) -> list[str]:
 
     >>> axis_notes(AxisArithmetic("w", 8, 3, 3, 0, 0, 1))
     ['stride 3: the last 2 columns of the padded input are under no window',
-     '2 of the 8 image columns are read by no tap: nothing of them reaches the output']
+     '2 of the 8 input columns are read by no tap: nothing of them reaches the output']
     """
     one, many = AXIS_WORDS[axis.axis]
     notes = []
@@ -84,12 +88,13 @@ def axis_notes(axis: AxisArithmetic) -> list[str]:
             edge = f"the last {one} of the padded input is under no window"
         else:
             edge = f"the last {axis.unvisited} {many} of the padded input are under no window"
-        notes.append(f"stride {axis.stride}: {edge}{'' if unread else ' (padding only)'}")
+        padding_only = axis.unvisited <= axis.pad_after
+        notes.append(f"stride {axis.stride}: {edge}{' (padding only)' if padding_only else ''}")
     if unread:
         lines = one if axis.size == 1 else many
         verb = "is" if unread == 1 else "are"
         notes.append(
-            f"{unread} of the {axis.size} image {lines} {verb} read by no tap:"
+            f"{unread} of the {axis.size} input {lines} {verb} read by no tap:"
             f" nothing of {'it' if unread == 1 else 'them'} reaches the output"
         )
     return notes

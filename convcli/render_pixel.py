@@ -181,11 +181,13 @@ def _and(items: Sequence[str]) -> str:
 def _channel_parts(work: WorkedPixel, channel: ChannelWork) -> list[RenderableType]:
     parts: list[RenderableType] = []
     operator = isinstance(work.step, Operator)
+    # Where the mapping rounds, a value shows which way it rounds; a float output rounds none.
+    number = _number if work.mapping.range_mode is not None else format_number
     for index, (symbol, term) in enumerate(zip(("Gx", "Gy"), channel.terms, strict=False)):
         if operator:
             parts.append(Text(("\n" if index else "") + f"{symbol}: {term.kernel}", style="bold"))
         parts.append(_Matrices(_matrices(work, channel, term)))
-        total = Text(sum_line(term))
+        total = Text(sum_line(term, number))
         if operator:
             total = Text.assemble(f"{symbol} = ", total)
         parts.append(total)
@@ -193,16 +195,17 @@ def _channel_parts(work: WorkedPixel, channel: ChannelWork) -> list[RenderableTy
         gx, gy = (term.total for term in channel.terms)
         parts.append(
             Text(
-                f"sqrt(Gx^2 + Gy^2) = sqrt({_signed(gx)}^2 + {_signed(gy)}^2)"
-                f" = {_number(channel.combined)}"
+                f"sqrt(Gx^2 + Gy^2) = sqrt({_signed(gx, number)}^2 + {_signed(gy, number)}^2)"
+                f" = {number(channel.combined)}"
             )
         )
     step = work.step
     if step.scale != 1 or step.bias != 0:
         parts.append(
             Text(
-                f"scale and bias: {format_number(step.scale)} x {_signed(channel.combined)}"
-                f" + {_signed(step.bias)} = {_number(channel.value)}"
+                f"scale and bias: {format_number(step.scale)}"
+                f" x {_signed(channel.combined, number)} + {_signed(step.bias, number)}"
+                f" = {number(channel.value)}"
             )
         )
     if _differs(work, channel):
@@ -231,8 +234,9 @@ def _differs(work: WorkedPixel, channel: ChannelWork) -> bool:
     return _number(channel.computed) != _number(channel.value)
 
 
-def sum_line(term: Products) -> str:
-    """The sum of the products, its terms written out when there are few that are not 0.
+def sum_line(term: Products, number: Callable[[float], str] = format_number) -> str:
+    """The sum of the products, its terms written out when there are few that are not 0;
+    `number` writes the sum.
 
     >>> from convcli.explain import Products
     >>> products = np.array([[0.0, -2.0], [0.0, -6.0]])
@@ -242,16 +246,16 @@ def sum_line(term: Products) -> str:
     terms = [float(value) for value in term.products.ravel() if value != 0]
     heading = f"sum of the {term.products.size} products"
     if not 1 < len(terms) <= _WRITTEN_TERMS:
-        return f"{heading} = {_number(term.total)}"
+        return f"{heading} = {number(term.total)}"
     written = format_number(terms[0])
     for value in terms[1:]:
         written += f" - {format_number(-value)}" if value < 0 else f" + {format_number(value)}"
-    return f"{heading}: {written} = {_number(term.total)}"
+    return f"{heading}: {written} = {number(term.total)}"
 
 
-def _signed(value: float) -> str:
+def _signed(value: float, number: Callable[[float], str] = format_number) -> str:
     """A value in parentheses when negative, so that it reads in a formula."""
-    text = _number(value)
+    text = number(value)
     return f"({text})" if value < 0 else text
 
 
@@ -265,12 +269,27 @@ class _Matrix:
     rows: AxisWindow | None = None
     columns: AxisWindow | None = None
 
+    def column_width(self, column: int) -> int:
+        """The widest text in `column`: its cells, and its label."""
+        texts = [format_number(float(value)) for value in self.values[:, column]]
+        if self.columns is not None:
+            texts.append(_label(self.columns, column))
+        return max(map(len, texts))
+
+    def label_width(self) -> int:
+        """The widest row label, or 0 for a matrix without them."""
+        if self.rows is None:
+            return 0
+        return max(len(_label(self.rows, i)) for i in range(len(self.values)))
+
     def table(self, first: int = 0, stop: int | None = None, *, header: bool) -> Group:
         """Columns `first` to `stop` (all by default) under the title; with the window's
         labels, or an empty header line (`header`) to stand level with a labelled one."""
         stop = self.values.shape[1] if stop is None else stop
         title = self.title
-        if (first, stop) != (0, self.values.shape[1]):
+        if stop - first == 1 and self.values.shape[1] > 1:
+            title += f", tap {first} across"
+        elif (first, stop) != (0, self.values.shape[1]):
             title += f", taps {first} to {stop - 1} across"
         table = Table(box=None, padding=(0, 1), show_edge=False, show_header=header)
         labelled = self.rows is not None
@@ -339,14 +358,25 @@ class _Matrices:
 def _blocks(
     matrix: _Matrix, max_width: int, width: Callable[[RenderableType], int], *, header: bool
 ) -> Iterator[Group]:
-    """`matrix` in blocks of as many columns as fit `max_width` (at least one)."""
+    """`matrix` in blocks of as many columns as fit `max_width` (at least one).
+
+    Each block's width is estimated from its cells' lengths (each column's widest, and a space
+    either side), then measured once; a block the estimate made too wide loses columns.
+    """
     columns = matrix.values.shape[1]
+    widths = [matrix.column_width(j) + 2 for j in range(columns)]
+    labels = matrix.label_width() + 2 if matrix.rows is not None else 0
     first = 0
     while first < columns:
-        stop = first + 1
-        while stop < columns and width(matrix.table(first, stop + 1, header=header)) <= max_width:
+        stop, used = first + 1, labels + widths[first]
+        while stop < columns and used + widths[stop] <= max_width:
+            used += widths[stop]
             stop += 1
-        yield matrix.table(first, stop, header=header)
+        block = matrix.table(first, stop, header=header)
+        while stop - first > 1 and width(block) > max_width:
+            stop -= 1
+            block = matrix.table(first, stop, header=header)
+        yield block
         first = stop
 
 
@@ -382,7 +412,8 @@ def mapping_line(mapped: MappedValue, work: WorkedPixel) -> str:
         if high > low:
             steps.append(
                 f"the whole result runs {format_number(low)} to {format_number(high)}, so"
-                f" ({value} - {_signed(low)}) x {full} / {format_number(high - low)}"
+                f" ({value} - {_signed(low, _number)}) x {full}"
+                f" / ({format_number(high)} - {_signed(low)})"
                 f" = {_number(mapped.before_rounding)}"
             )
         else:

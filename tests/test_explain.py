@@ -1,9 +1,9 @@
 """One output pixel worked by hand (``convcli explain``, ``apply --at``) against what apply writes.
 
-The worked numbers come from :mod:`convcli.explain`, which reads the window tap by tap in
-float64; apply's come from the core's strips and methods. The kernels drawn here have
-weights of few binary digits (integers, sixteenths), so both compute their sums exactly and
-the pixels must agree to the last bit.
+The hand's numbers come from :mod:`convcli.explain`, which reads the window tap by tap and
+sums in float64, apart from the core; the pixel it reports must be, to the last bit, the one
+apply writes, and the hand's sum the core's up to float rounding. On the ramp, with kernels
+whose weights have few binary digits (integers, sixteenths), it must equal the reference.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from convcli.explain import (
     work_pixel,
 )
 from convcli.kernel_spec import resolve_kernel
-from convcli.kernels import Kernel
+from convcli.kernels import Kernel, Operator
 from convcli.params import ConvParams, PadMode
 from convcli.pipeline import ImageOptions, apply_to_image
 from convcli.rangemap import PixelMapping
@@ -101,8 +101,8 @@ def written_pixel(path: Path, at: tuple[int, int]) -> npt.NDArray[np.generic]:
 
 # Kernels whose weights float32 does not hold exactly, and a chain with an operator inside.
 ANY_KERNELS = [*EXACT_KERNELS, "gaussian:1.4", "box-3", "log:1", "prewitt"]
-INPUT_KINDS = ["L", "RGB as gray", "RGB", "RGBA"]
-OUTPUTS = [(".png", None), (".npy", None), (".tif", "float")]
+INPUT_KINDS = ["L", "RGB as gray", "RGB", "RGBA", "float32 array"]
+OUTPUTS = [(".png", None), (".png", "16"), (".npy", None), (".tif", "float")]
 
 
 def written(path: Path, at: tuple[int, int]) -> tuple[float, ...]:
@@ -122,6 +122,8 @@ def written(path: Path, at: tuple[int, int]) -> tuple[float, ...]:
     output=st.sampled_from(OUTPUTS),
     range_mode=st.sampled_from(["auto", "clip", "abs", "rescale"]),
     scale_bias=st.tuples(st.sampled_from([None, 0.5, 2.0]), st.sampled_from([None, 128.0, -10.0])),
+    how=st.tuples(st.sampled_from(["auto", "direct", "fft"]), st.sampled_from([1, 2])),
+    bigger=st.integers(0, 24),
     data=st.data(),
 )
 def test_the_worked_pixel_is_the_pixel_apply_writes(
@@ -133,9 +135,12 @@ def test_the_worked_pixel_is_the_pixel_apply_writes(
     output: tuple[str, str | None],
     range_mode: str,
     scale_bias: tuple[float | None, float | None],
+    how: tuple[str, int],
+    bigger: int,
     data: st.DataObject,
 ) -> None:
     height, width, params, _ = case
+    height, width = height + bigger, width + bigger  # sometimes enough pixels to meet a half
     names = ["sobel", kernel] if chained else [kernel]
     kernels = [resolve_kernel(name) for name in names]
     shapes = chain_arithmetic((height, width), [k.shape for k in kernels], params)
@@ -143,22 +148,31 @@ def test_the_worked_pixel_is_the_pixel_apply_writes(
     rows, cols = shapes[-1]
     at = (data.draw(st.integers(0, rows.output - 1)), data.draw(st.integers(0, cols.output - 1)))
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-    channels = {"L": (), "RGB as gray": (3,), "RGB": (3,), "RGBA": (4,)}[kind]
-    pixels = rng.integers(0, 256, (height, width, *channels), np.uint8)
+    channels = {"L": (), "RGB as gray": (3,), "RGB": (3,), "RGBA": (4,), "float32 array": ()}
+    pixels = rng.integers(0, 256, (height, width, *channels[kind]), np.uint8)
     suffix, depth = output
     if suffix != ".png":
         range_mode = "auto"  # float output holds the values as they are
-    if suffix != ".png" and kind in ("RGB", "RGBA"):
-        kind = "RGB as gray"  # neither holds alpha; float TIFF holds no colour
+    if (suffix != ".png" or depth == "16") and kind in ("RGB", "RGBA"):
+        kind = "RGB as gray"  # .npy holds no alpha; float and 16-bit output hold no colour
         pixels = pixels[..., :3]
-    source, destination = tmp_path / "in.png", tmp_path / f"out{suffix}"
-    Image.fromarray(pixels).save(source)
+    if kind == "float32 array":
+        source = tmp_path / "in.npy"
+        np.save(source, (rng.standard_normal((height, width)) * 100).astype(np.float32))
+        depth = None if depth == "16" else depth  # a unitless input has no 16-bit to keep
+    else:
+        source = tmp_path / "in.png"
+        Image.fromarray(pixels).save(source)
+    destination = tmp_path / f"out{suffix}"
     scale, bias = scale_bias
     steps = prepare_chain(kernels, normalize=False, scale=scale, bias=bias)
+    method, threads = how
     options = ImageOptions(
         range_mode=range_mode,
         color=kind in ("RGB", "RGBA"),
         depth=depth,  # type: ignore[arg-type]
+        method=method,
+        threads=threads,
     )
     try:
         apply_to_image(source, destination, steps, params, options)
@@ -168,9 +182,39 @@ def test_the_worked_pixel_is_the_pixel_apply_writes(
         return
     worked = explain_image(source, steps, params, at, options, destination=str(destination))
     assert worked.pixel == written(destination, at)
-    for channel in worked.channels:  # the hand's float64 sum is the core's, up to rounding
-        size = float(np.abs(channel.terms[0].products).sum()) + abs(channel.value)
-        assert abs(channel.value - channel.computed) <= 1e-5 * (1 + size)
+    # The hand's float64 sum is the core's, up to the rounding of float32 and of the FFT,
+    # which is relative to the largest value any step can make.
+    largest = float(np.abs(np.load(source) if source.suffix == ".npy" else pixels).max())
+    for step in steps:
+        weights = [step.x.weights, step.y.weights] if isinstance(step, Operator) else [step.weights]
+        largest *= sum(float(np.abs(w).sum()) for w in weights) * abs(step.scale)
+        largest += abs(step.bias)
+    for channel in worked.channels:
+        assert abs(channel.value - channel.computed) <= 1e-5 * (1 + largest)
+
+
+@pytest.mark.parametrize(
+    ("args", "at", "options"),
+    [
+        # (108.274 in float32) x 257 is 27826.4998 in float32, 27826.5009 in float64.
+        (["--depth", "16"], (0, 224), ImageOptions(depth="16")),
+        (["--range", "rescale"], (88, 133), ImageOptions(range_mode="rescale")),
+    ],
+)
+def test_the_mapping_rounds_as_apply_does_in_float32(
+    tmp_path: Path, args: list[str], at: tuple[int, int], options: ImageOptions
+) -> None:
+    coins, output = Path(__file__).parent.parent / "sample_images" / "coins.png", tmp_path / "o.png"
+    result = run("apply", "-k", "gaussian:1.4", *args, "--at", f"{at[0]},{at[1]}", coins, output)
+    assert result.exit_code == 0, result.stderr
+    assert last_pixel(result.stderr)[2] == str(int(written_pixel(output, at)))
+    with Image.open(output) as written_image:  # and a grid of other pixels of the file
+        expected = np.asarray(written_image)
+    steps = [resolve_kernel("gaussian:1.4")]
+    for row in range(0, expected.shape[0], 37):
+        for col in range(0, expected.shape[1], 41):
+            worked = explain_image(coins, steps, ConvParams(), (row, col), options)
+            assert worked.pixel == (float(expected[row, col]),)
 
 
 @pytest.mark.parametrize(("depth", "suffix"), [(None, ".png"), ("8", ".png"), ("float", ".tif")])
@@ -284,7 +328,7 @@ def test_tables_sit_side_by_side_when_they_fit_and_stack_when_not() -> None:
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "\u2026" not in text  # no number shortened to fit
     assert re.search(r"^window, taps 0 to \d+ across\s*$", text, re.M)
-    assert re.search(r"^products, taps \d+ to 18 across\s*$", text, re.M)
+    assert re.search(r"^products, taps? (\d+ to )?18 across\s*$", text, re.M)
     # Every product is shown whole: 19 x 19 of them, in blocks of columns.
     products = text[text.index("products, taps 0") : text.index("sum of the")]
     numbers = [line.split() for line in products.splitlines() if line and line[0] == " "]
@@ -474,6 +518,14 @@ def test_apply_at_outside_the_output_writes_nothing(tmp_path: Path) -> None:
             ],
             "--range does not apply to npy",
         ),
+        (
+            ["explain", "--input", "5x5", "-k", "vertical", "--at", "0,0", "--color"],
+            "--color is for an IMAGE; the ramp is one gray channel",
+        ),
+        (
+            ["explain", "--input", "5x5", "-k", "vertical", "--at", "0,0", "--gray", "average"],
+            "--gray is for an IMAGE",
+        ),
     ],
 )
 def test_usage_errors_exit_2_in_one_line(args: list[str], message: str) -> None:
@@ -623,4 +675,24 @@ def test_a_closed_stdout_is_one_line_and_exit_1(command: str) -> None:
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         "convcli: error: cannot write standard output: it is closed"
+    ]
+
+
+def test_the_ramp_asked_for_pixels_is_mapped_as_a_png() -> None:
+    # Without --format, a --range or --depth asks for pixels: the ramp is mapped as a PNG.
+    result = run("explain", "--input", "5x5", "-k", "sobel-x", "--at", "0,0", "--range", "abs")
+    assert result.exit_code == 0, result.stderr
+    assert "range abs to 8-bit:" in result.stdout
+    assert last_pixel(result.stdout)[2].isdigit()
+
+
+def test_padding_only_is_said_even_with_gaps_between_taps() -> None:
+    from convcli.render import axis_notes
+
+    # 8 rows, padding 1, a 1-tap kernel at stride 2: windows at padded 0, 2, 4, 6, 8; the last
+    # padded row (9) is padding, and input rows 0, 2, 4 and 6 are never read.
+    notes = axis_notes(AxisArithmetic("h", 8, 1, 2, 1, 1, 1))
+    assert notes == [
+        "stride 2: the last row of the padded input is under no window (padding only)",
+        "4 of the 8 input rows are read by no tap: nothing of them reaches the output",
     ]

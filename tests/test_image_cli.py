@@ -558,3 +558,17 @@ def test_a_full_disk_is_a_write_error_naming_the_output(tmp_path: Path, fmt: str
         "apply", "-k", "vertical", *alpha, "--format", fmt, tmp_path / "a.png", "/dev/full"
     )
     one_line_error(result, 1, "cannot write '/dev/full': No space left on device")
+
+
+def test_webp_keeps_the_colour_under_transparent_pixels(tmp_path: Path) -> None:
+    # Lossless WebP drops the colour of pixels whose alpha is 0 unless told to keep it exact;
+    # convcli's WebP holds what PNG holds.
+    source = tmp_path / "in.png"
+    pixels = np.random.default_rng(3).integers(0, 256, (12, 14, 4), np.uint8)
+    pixels[..., 3] = np.where(np.random.default_rng(4).random((12, 14)) < 0.5, 0, 255)
+    Image.fromarray(pixels, "RGBA").save(source)
+    for suffix in (".png", ".webp"):
+        result = run("apply", "-k", "identity", "--color", source, tmp_path / f"out{suffix}")
+        assert result.exit_code == 0, result.stderr
+    with Image.open(tmp_path / "out.png") as png, Image.open(tmp_path / "out.webp") as webp:
+        assert np.array_equal(np.asarray(png), np.asarray(webp))

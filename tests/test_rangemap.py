@@ -46,6 +46,12 @@ def test_rescale_of_a_span_too_wide_to_scale_up_does_not_overflow(
     assert to_pixels(values, "rescale").tolist() == [0, 128, 255]
 
 
+def test_rescale_of_a_span_beyond_the_largest_float_is_still_a_ramp() -> None:
+    # The ends' difference overflows float64 (it would be 3.4e308): the mapping must not.
+    values = np.array([-1.7e308, 0.0, 1.7e308])
+    assert to_pixels(values, "rescale").tolist() == [0, 128, 255]
+
+
 def test_rescale_of_a_constant_is_zero() -> None:
     assert to_pixels(np.full((2, 2), 7.0), "rescale").tolist() == [[0, 0], [0, 0]]
 

@@ -84,9 +84,9 @@ def test_unread_counts_the_image_lines_no_tap_reads(
 @pytest.mark.parametrize(
     ("size", "kernel", "stride", "dilation", "note"),
     [
-        (8, 3, 2, 2, "4 of the 8 image rows are read by no tap"),
-        (9, 2, 4, 1, "5 of the 9 image rows are read by no tap"),
-        (10, 1, 3, 1, "6 of the 10 image rows are read by no tap"),
+        (8, 3, 2, 2, "4 of the 8 input rows are read by no tap"),
+        (9, 2, 4, 1, "5 of the 9 input rows are read by no tap"),
+        (10, 1, 3, 1, "6 of the 10 input rows are read by no tap"),
     ],
 )
 def test_the_notes_count_every_unread_line(
