@@ -3,7 +3,10 @@
 What ``convcli explain`` and ``apply --at`` print. The window is read tap by tap from the
 image (or from the previous step's result, in a chain), through the pad mode's rule for taps
 that fall outside it; the products and their sum are computed here in float64, separately from
-the core, which is what lets the tests hold the two against each other.
+the core, which is what lets the tests hold the two against each other. The chain is also run
+as ``apply`` runs it, and the pixel reported is the core's value, mapped by the pipeline's own
+code in the core's float type: the pixel ``apply`` writes, even where float32 and float64
+round a value near a half level differently.
 
 A tap at input coordinate c (negative, or at least the size n, in the padding) reads::
 
