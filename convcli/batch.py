@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from convcli.errors import ConvcliError, ImageWriteError, ParameterError
+from convcli.errors import ConvcliError, ImageWarning, ImageWriteError, ParameterError
+from convcli.explain import WorkedPixel, explain_image
 from convcli.image_input import STDIN_NAME, bytes_or_path, read_once
 from convcli.image_output import STDOUT_NAME, choose_format, same_file
 from convcli.kernel_spec import Step
@@ -71,6 +72,8 @@ class FileResult:
     report: ApplyReport | None = None
     error: ConvcliError | None = None
     """The file's error; None on success, and for lack of memory (the record says so)."""
+    worked: WorkedPixel | None = None
+    """The output pixel ``apply --at`` asked for, worked by hand; None without it."""
 
     @property
     def ok(self) -> bool:
@@ -177,16 +180,29 @@ def threads_per_job(jobs: int, threads: int | None) -> int:
 
 
 def process(
-    job: Job, steps: Sequence[Step], params: ConvParams, options: ImageOptions
+    job: Job,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions,
+    *,
+    at: tuple[int, int] | None = None,
 ) -> FileResult:
     """Run one job, a single file's or a batch's: an error of the file's own becomes its
-    record (and its `error`), never an exception."""
+    record (and its `error`), never an exception.
+
+    With `at` (``apply --at``), that output pixel is worked by hand first (see
+    :mod:`convcli.explain`), so that a pixel outside the output fails the job before
+    anything is written; an input that one reading would use up (standard input, a named
+    pipe) is kept in memory for both readings.
+    """
     source, destination = job.names()
     started = time.perf_counter()
-    report, error = None, None
+    report, error, worked = None, None, None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
+            if at is not None:
+                job, worked = _work_pixel(job, steps, params, at, options)
             report = apply_to_image(
                 job.source, job.destination, steps, params, options, source_name=source
             )
@@ -198,7 +214,27 @@ def process(
             message = f"not enough memory for {source!r} and this chain"
             record = error_record(source, destination, message, ms=_ms_since(started))
     messages = tuple(str(warning.message) for warning in caught)
-    return FileResult(job, record, messages, report, error)
+    return FileResult(job, record, messages, report, error, worked)
+
+
+def _work_pixel(
+    job: Job,
+    steps: Sequence[Step],
+    params: ConvParams,
+    at: tuple[int, int],
+    options: ImageOptions,
+) -> tuple[Job, WorkedPixel]:
+    """Output pixel `at` of `job` worked by hand, and the job to run, which reads its input
+    from memory where reading it would use it up."""
+    job, kept = with_input_kept(job)
+    source = io.BytesIO(kept) if isinstance(kept, bytes) else kept
+    destination = job.names()[1] if isinstance(job.destination, Path) else STDOUT_NAME
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ImageWarning)  # the run itself says them, once
+        worked = explain_image(
+            source, steps, params, at, options, destination=destination, name=job.names()[0]
+        )
+    return job, worked
 
 
 def planned_record(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -25,7 +24,6 @@ from convcli.console import (
     report_warning,
     stderr_console,
 )
-from convcli.errors import ConvcliError
 from convcli.exits import (
     EXIT_DATA_ERROR,
     EXIT_TERMINATED,
@@ -242,21 +240,8 @@ def apply(
 
         previewer = ApplyPreview(job, image)  # keeps what apply reads only once
         job = previewer.job
-    worked = None
-    if at is not None:  # worked first, so that a pixel outside the output writes nothing
-        from convcli.explain import explain_for_apply
-        from convcli.pipeline import error_record
-
-        started = time.perf_counter()
-        try:
-            job, worked = explain_for_apply(job, chain, params, at, image)
-        except ConvcliError as refused:  # what the run would meet: its record too, with --json
-            if as_json and exit_code_for(refused) == EXIT_DATA_ERROR:
-                ms = (time.perf_counter() - started) * 1000
-                echo_product(json.dumps(error_record(*job.names(), str(refused), ms=ms)))
-            raise
     # One file is a batch of one: the same function runs every file of a batch.
-    result = process(job, chain, params, image)
+    result = process(job, chain, params, image, at=at)
     for warning in result.warnings:
         report_warning(warning)
     if result.report is None:  # it failed: say it in one line, with its exit code
@@ -266,7 +251,7 @@ def apply(
         if error is None:
             raise MemoryError
         raise error
-    report = result.report
+    report, worked = result.report, result.worked
     if as_json:
         echo_product(json.dumps(result.record))
     console = stderr_console()

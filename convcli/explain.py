@@ -22,7 +22,6 @@ allows, so one reflection or one wrap always lands inside.
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 import warnings
 from collections.abc import Sequence
@@ -33,7 +32,6 @@ from typing import IO, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from convcli.batch import Job, with_input_kept
 from convcli.chain import apply_chain, carry_alpha, check_chain_fits
 from convcli.core import FloatArray, as_image_array
 from convcli.errors import ImageWarning, ParameterError
@@ -480,27 +478,6 @@ def explain_image(
         channel_names=names,
         lossy=fmt.lossy,
     )
-
-
-def explain_for_apply(
-    job: Job,
-    steps: Sequence[Step],
-    params: ConvParams,
-    at: tuple[int, int],
-    options: ImageOptions,
-) -> tuple[Job, WorkedPixel]:
-    """``apply --at``: output pixel `at` of `job` worked before the job runs, and the job to
-    run, which reads its input from memory where reading it would use it up (standard input,
-    a named pipe)."""
-    job, kept = with_input_kept(job)
-    source = io.BytesIO(kept) if isinstance(kept, bytes) else kept
-    destination = job.names()[1] if isinstance(job.destination, Path) else STDOUT_NAME
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ImageWarning)  # the run itself says them, once
-        worked = explain_image(
-            source, steps, params, at, options, destination=destination, name=job.names()[0]
-        )
-    return job, worked
 
 
 def explain_ramp(
