@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
@@ -304,8 +305,11 @@ def run_jobs(
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for finished in done:
                 result = finished.result()
-                del running[finished]  # what is left in `running` is not reported yet
-                on_result(result)
+                # What is left in `running` is not reported yet: a result leaves it as it is
+                # reported, never one without the other, or Ctrl-C in between would lose it.
+                with _interruptions_held():
+                    on_result(result)
+                    del running[finished]
                 _submit_next(pool, pending, running, (steps, params, options), on_start)
     except BrokenProcessPool:  # a worker was killed: by the system for memory, say
         _report_lost(list(running.values()), on_result)
@@ -319,6 +323,20 @@ def run_jobs(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextmanager
+def _interruptions_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back until the block is done (where the platform can)."""
+    block = getattr(signal, "pthread_sigmask", None)
+    if block is None:
+        yield
+        return
+    previous = block(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, previous)
 
 
 def _report_lost(jobs: Sequence[Job], on_result: Callable[[FileResult], None]) -> None:
