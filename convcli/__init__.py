@@ -22,9 +22,9 @@ from convcli.errors import (
 )
 
 if TYPE_CHECKING:
-    from convcli.core import apply_kernel, convolve2d
-    from convcli.params import ConvParams
-    from convcli.shape import output_shape
+    from convcli.core.convolution import apply_kernel, convolve2d
+    from convcli.core.params import ConvParams
+    from convcli.core.shape import output_shape
 
 __version__ = "1.0.0"
 
@@ -47,10 +47,10 @@ __all__ = [
 # Imported on first use (PEP 562), so that the command line starts without them: NumPy alone
 # would add ~70 ms to `convcli --help`.
 _LAZY = {
-    "ConvParams": "convcli.params",
-    "apply_kernel": "convcli.core",
-    "convolve2d": "convcli.core",
-    "output_shape": "convcli.shape",
+    "ConvParams": "convcli.core.params",
+    "apply_kernel": "convcli.core.convolution",
+    "convolve2d": "convcli.core.convolution",
+    "output_shape": "convcli.core.shape",
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Literal, TypeAlias, get_args
 
 PadMode: TypeAlias = Literal["zeros", "reflect", "replicate", "circular"]
-"""PyTorch's padding modes; see :mod:`convcli.padding` for what each one adds."""
+"""PyTorch's padding modes; see :mod:`convcli.core.padding` for what each one adds."""
 
 PAD_MODES: tuple[PadMode, ...] = get_args(PadMode)
 
@@ -25,7 +25,7 @@ DEFAULT_MAX_PIXELS = 89_478_485
 """Pillow's decompression-bomb limit: a copy of ``PIL.Image.MAX_IMAGE_PIXELS``."""
 
 Method: TypeAlias = Literal["auto", "direct", "separable", "fft"]
-"""How the core computes a convolution (see :mod:`convcli.methods`)."""
+"""How the core computes a convolution (see :mod:`convcli.core.methods`)."""
 METHODS: tuple[Method, ...] = get_args(Method)
 
 DEFAULT_PNG_COMPRESSION = 1
@@ -33,14 +33,14 @@ DEFAULT_PNG_COMPRESSION = 1
 Pillow's default 6, for a file a few percent larger."""
 
 RANGE_MODES: tuple[str, ...] = ("auto", "clip", "abs", "rescale")
-"""How float results become pixels: a copy of :data:`convcli.rangemap.RANGE_MODES`."""
+"""How float results become pixels: a copy of :data:`convcli.pipeline.rangemap.RANGE_MODES`."""
 
 FORMAT_NAMES: tuple[str, ...] = (
     "png", "tiff", "jpeg", "bmp", "gif", "webp", "pgm", "ppm", "tga", "jp2", "npy",
     "tif", "jpg",
 )  # fmt: skip
 """What ``--format`` takes, names then other extensions: a copy of
-:func:`convcli.image_output.format_names`."""
+:func:`convcli.imageio.writing.format_names`."""
 
 SHEET_FORMAT_NAMES: tuple[str, ...] = tuple(n for n in FORMAT_NAMES if n not in ("ppm", "npy"))
 """What ``sheet --format`` takes: the formats that hold an 8-bit gray picture."""

@@ -1,8 +1,8 @@
 """The exceptions convcli raises, one family under :class:`ConvcliError`.
 
 The library raises them; the command line turns each into a one-line message and an exit code
-in one place (:mod:`convcli.cli`). Argument errors also derive from :class:`ValueError`, so that
-callers of the Python API can catch them the usual way.
+in one place (:mod:`convcli.cli.exits`). Argument errors also derive from :class:`ValueError`,
+so that callers of the Python API can catch them the usual way.
 """
 
 from __future__ import annotations

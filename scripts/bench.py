@@ -45,8 +45,8 @@ from PIL import Image
 
 import convcli
 from convcli import ConvParams, convolve2d
-from convcli.methods import choose_method
-from convcli.params import PaddingArg
+from convcli.core.methods import choose_method
+from convcli.core.params import PaddingArg
 
 Array = npt.NDArray[np.float32]
 T = TypeVar("T")
@@ -484,7 +484,7 @@ def benchmark_process(effort: Effort, imagemagick: str | None, why_not: str) -> 
             "convcli": [str(convcli_command()), "apply", "-k", "vertical", str(source)],
             "NumPy script": [sys.executable, "-c", NUMPY_SCRIPT, str(source)],
         }
-        commands["convcli"].append(str(out / "convcli.png"))
+        commands["convcli"].append(str(out / "convcli.imageio.png"))
         commands["NumPy script"].append(str(out / "numpy.png"))
         if imagemagick is not None:
             commands["ImageMagick"] = [imagemagick, str(source), "-colorspace", "Gray"]

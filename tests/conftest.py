@@ -11,7 +11,11 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from convcli.image_input import open_image
+from convcli.imageio.reading import open_image
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+"""The checkout: README.md, sample_images/, scripts/."""
+SAMPLE_IMAGES = REPOSITORY / "sample_images"
 
 
 def vertical_bar(height: int = 20, width: int = 30) -> npt.NDArray[np.uint8]:

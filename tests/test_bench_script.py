@@ -5,18 +5,18 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
 from convcli import convolve2d
+from tests.conftest import REPOSITORY
 
 
 def load_bench() -> ModuleType:
     """``scripts/bench.py`` as a module (scripts/ is not a package)."""
-    path = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+    path = REPOSITORY / "scripts" / "bench.py"
     spec = importlib.util.spec_from_file_location("bench_script", path)
     assert spec is not None
     assert spec.loader is not None

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 import click
 import numpy as np
 import pytest
 
-from convcli.cli import cli
-from convcli.exits import (
+from convcli.cli.exits import (
     EXIT_DATA_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
     EXIT_USAGE_ERROR,
 )
-from convcli.image_output import FORMATS
-from convcli.kernel_spec import KERNEL_FILE_SUFFIXES
-from convcli.kernels import KERNELS, OPERATORS
-from convcli.parametric import FAMILIES
-from convcli.rangemap import RANGE_MODES
+from convcli.cli.main import cli
+from convcli.imageio.writing import FORMATS
+from convcli.kernels.parametric import FAMILIES
+from convcli.kernels.registry import KERNELS, OPERATORS
+from convcli.kernels.spec import KERNEL_FILE_SUFFIXES
+from convcli.pipeline.rangemap import RANGE_MODES
+from tests.conftest import REPOSITORY
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPOSITORY
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

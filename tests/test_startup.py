@@ -17,20 +17,20 @@ from PIL import Image
 
 import convcli
 from convcli import choices
-from convcli.image_output import choose_format, format_names
-from convcli.rangemap import RANGE_MODES
+from convcli.imageio.writing import choose_format, format_names
+from convcli.pipeline.rangemap import RANGE_MODES
 
 HEAVY = ("numpy", "PIL", "rich")
 
-# Imports convcli.cli, runs the command line on argv[2:] unless told to only import it, and
+# Imports convcli.cli.main, runs the command line on argv[2:] unless told to only import it, and
 # writes the heavy packages then imported, and the exit code, as JSON to the file argv[1].
 RUN = """
 import json, sys
-import convcli.cli
+import convcli.cli.main
 code = None
 if sys.argv[2:] != ["--import-only"]:
     try:
-        convcli.cli.cli.main(sys.argv[2:], prog_name="convcli")
+        convcli.cli.main.cli.main(sys.argv[2:], prog_name="convcli")
     except SystemExit as exit:
         code = exit.code
 loaded = [name for name in {heavy!r} if name in sys.modules]
@@ -40,7 +40,7 @@ with open(sys.argv[1], "w") as file:
 
 
 def heavy_imports(tmp_path: Path, *args: str) -> list[str]:
-    """The heavy packages that importing convcli.cli and running `args` imports."""
+    """The heavy packages that importing convcli.cli.main and running `args` imports."""
     record = tmp_path / "record.json"
     done = subprocess.run(
         [sys.executable, "-c", RUN.format(heavy=HEAVY), str(record), *args],

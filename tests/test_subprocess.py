@@ -16,11 +16,11 @@ import pytest
 from PIL import Image
 
 from convcli import convolve2d
-from convcli.kernels import get_kernel
-from convcli.rangemap import to_pixels
-from tests.conftest import read_pixels, vertical_bar
+from convcli.kernels.registry import get_kernel
+from convcli.pipeline.rangemap import to_pixels
+from tests.conftest import SAMPLE_IMAGES, read_pixels, vertical_bar
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
+SAMPLES = SAMPLE_IMAGES
 
 
 def convcli_executable() -> str:

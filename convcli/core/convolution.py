@@ -1,0 +1,270 @@
+"""The convolution core: pure NumPy, PyTorch's ``conv2d`` semantics on one channel.
+
+Nothing here knows about files, Pillow, Click or Rich: arrays and plain values in, arrays out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.core.methods import Sink, padding_widths, run, run_into
+from convcli.core.padding import RowSource, check_padding
+from convcli.core.params import ConvParams, IntOrPair, PaddingArg, Pair
+from convcli.core.shape import Axes, arithmetic, check_fits
+from convcli.errors import KernelError, ParameterError
+
+FloatArray = npt.NDArray[np.floating[Any]]
+
+
+def convolve2d(
+    image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    *,
+    stride: IntOrPair = 1,
+    padding: PaddingArg = 0,
+    dilation: IntOrPair = 1,
+    pad_mode: str = "zeros",
+    flip: bool = False,
+    method: str = "auto",
+    threads: int | None = None,
+) -> FloatArray:
+    """Slide `kernel` over `image` as ``torch.nn.functional.conv2d`` does on one channel.
+
+    By default the kernel is **not** flipped: each output pixel is the sum of the window times
+    the kernel as written (cross-correlation, the deep-learning convention). With
+    ``flip=True`` the kernel is rotated by 180 degrees first: true convolution, as
+    ``scipy.ndimage.convolve`` computes it.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        A 2-D image, or one whose C channels are filtered independently with the same kernel.
+    kernel : array_like, shape (kh, kw)
+        Any size, square or not, odd or even; finite numbers.
+    stride : int or (int, int)
+        Step between windows, >= 1.
+    padding : int, (int, int), "same" or "valid"
+        Pixels added on each side of each axis (>= 0); "valid" is 0; "same" keeps the size
+        (stride 1 only; an odd total puts the extra row or column at the bottom or right).
+    dilation : int or (int, int)
+        Spacing between kernel taps, >= 1.
+    pad_mode : {"zeros", "reflect", "replicate", "circular"}
+        What the padding holds (see :mod:`convcli.core.padding`).
+    flip : bool
+        Rotate the kernel by 180 degrees (true convolution).
+    method : {"auto", "direct", "separable", "fft"}
+        How to compute it (see :mod:`convcli.core.methods`); "auto" picks the fastest. All give
+        the same result within floating-point rounding; "separable" needs a kernel of rank 1.
+    threads : int or None
+        At most this many threads; None uses every core the process may run on.
+
+    Returns
+    -------
+    ndarray, shape (o_h, o_w) or (o_h, o_w, C)
+        float32 if `image` is float32 (whatever the kernel's dtype), float64 otherwise. The
+        shape is :func:`convcli.output_shape`'s.
+
+    Raises
+    ------
+    ParameterError
+        If an option breaks its rule, or the image is not a non-empty 2-D or 3-D numeric array.
+    KernelError
+        If the kernel is empty, ragged, not 2-D, not numeric or not finite.
+    ShapeError
+        If the dilated kernel is larger than the padded image, or the padding is too wide for
+        ``reflect`` or ``circular``, or too large to allocate. All three are ``ValueError``.
+
+    Notes
+    -----
+    Output pixel (r, c), for a kernel w of size kh x kw, stride s, dilation d and the padded
+    image x::
+
+        y[r, c] = sum over a < kh, b < kw of  w[a, b] * x[r*s_h + a*d_h, c*s_w + b*d_w]
+
+    Examples
+    --------
+    An asymmetric kernel tells correlation from convolution. Element [0, 0] is 1*1 + 10*2 = 21
+    with the kernel as written, and 10*1 + 1*2 = 12 with it flipped:
+
+    >>> convolve2d([[1, 2, 3]], [[1, 10]])
+    array([[21., 32.]])
+    >>> convolve2d([[1, 2, 3]], [[1, 10]], flip=True)
+    array([[12., 23.]])
+
+    A 3x3 window of ones, stride 2 and zero padding 1 on the 4x4 ramp 0..15: element [1, 1] is
+    5 + 6 + 7 + 9 + 10 + 11 + 13 + 14 + 15 = 90, element [0, 0] is 0 + 1 + 4 + 5 = 10.
+
+    >>> ramp = np.arange(16).reshape(4, 4)
+    >>> convolve2d(ramp, np.ones((3, 3)), stride=2, padding=1)
+    array([[10., 24.],
+           [51., 90.]])
+    """
+    params = ConvParams.from_args(
+        stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
+    )
+    return apply_kernel(image, kernel, params, method=method, threads=threads)
+
+
+def apply_kernel(
+    image: npt.ArrayLike | RowSource,
+    kernel: npt.ArrayLike,
+    params: ConvParams,
+    *,
+    method: str = "auto",
+    threads: int | None = None,
+) -> FloatArray:
+    """:func:`convolve2d` with its geometry given as one :class:`ConvParams`.
+
+    Flips the kernel only if ``params.flip`` is true. `image` may also be a
+    :class:`~convcli.core.padding.RowSource` of float32 or float64 rows, read a strip at a time.
+    """
+    pixels, weights, axes = _prepared(image, kernel, params)
+    return run(pixels, weights, axes, params.pad_mode, method=method, threads=threads)
+
+
+def apply_kernel_into(
+    image: npt.ArrayLike | RowSource,
+    kernel: npt.ArrayLike,
+    params: ConvParams,
+    sink: Sink,
+    *,
+    method: str = "auto",
+    threads: int | None = None,
+) -> None:
+    """:func:`apply_kernel`, its output handed to ``sink(start, stop, rows)`` a strip at a time.
+
+    See :func:`convcli.core.methods.run_into`: the whole result never exists at once.
+    """
+    pixels, weights, axes = _prepared(image, kernel, params)
+    run_into(pixels, weights, axes, params.pad_mode, sink, method=method, threads=threads)
+
+
+def _prepared(
+    image: npt.ArrayLike | RowSource, kernel: npt.ArrayLike, params: ConvParams
+) -> tuple[npt.NDArray[Any] | RowSource, FloatArray, Axes]:
+    """(pixels, weights as computed, axes), checked: what every method starts from."""
+    pixels: npt.NDArray[Any] | RowSource
+    if isinstance(image, RowSource):
+        pixels = image
+        if pixels.dtype not in (np.float32, np.float64):
+            raise ParameterError(f"a row source must give float32 or float64, not {pixels.dtype}")
+    else:
+        pixels = as_image_array(image)
+        pixels = pixels.astype(computed_in(pixels.dtype), copy=False)
+    written = as_kernel_array(kernel)
+    weights = _cast_weights(written[::-1, ::-1] if params.flip else written, pixels.dtype.type)
+    axes = arithmetic(pixels.shape[:2], weights.shape, params)
+    check_fits(axes)
+    check_padding(pixels.shape[:2], padding_widths(axes), params.pad_mode)
+    return pixels, weights, axes
+
+
+def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> FloatArray:
+    """What each output pixel's window has under its centre tap, where alpha is taken from.
+
+    The centre tap is row (kh - 1) // 2, column (kw - 1) // 2 of the kernel, dilated, wherever
+    the window is (``flip`` does not move it). Where it falls in the padding it reads what the
+    pad mode puts there: 0 for ``zeros``. The result has :func:`convolve2d`'s shape.
+
+    >>> sample_centre(np.arange(1.0, 5.0).reshape(1, 4), (1, 3), ConvParams(padding=(0, 1)))
+    array([[1., 2., 3., 4.]])
+    >>> sample_centre(np.arange(1.0, 5.0).reshape(1, 4), (1, 2), ConvParams(padding=(0, 1)))
+    array([[0., 1., 2., 3., 4.]])
+    """
+    kh, kw = kernel_hw
+    centre_tap = np.zeros((kh, kw))
+    centre_tap[(kh - 1) // 2, (kw - 1) // 2] = 1
+    return apply_kernel(image, centre_tap, replace(params, flip=False), method="direct")
+
+
+def computed_in(dtype: np.dtype[Any]) -> type[np.float32] | type[np.float64]:
+    """The dtype images of `dtype` are computed in: float32 for 32-bit floats of either byte
+    order, float64 for everything else.
+
+    >>> computed_in(np.dtype(">f4")), computed_in(np.dtype(np.uint8))
+    (<class 'numpy.float32'>, <class 'numpy.float64'>)
+    """
+    return np.float32 if dtype.kind == "f" and dtype.itemsize == 4 else np.float64
+
+
+def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]]) -> FloatArray:
+    """`weights` in the computation's dtype; a weight that overflows float32 is refused."""
+    with np.errstate(over="ignore"):
+        cast = weights.astype(dtype)
+    bad = np.argwhere(~np.isfinite(cast))
+    if len(bad):
+        row, col = (int(i) for i in bad[0])
+        raise KernelError(
+            f"kernel value {weights[row, col]:g} at [{row}, {col}] does not fit in"
+            f" {np.dtype(dtype).name}, the image's precision"
+        )
+    return cast
+
+
+def as_image_array(image: npt.ArrayLike) -> npt.NDArray[Any]:
+    """`image` as a non-empty (H, W) or (H, W, C) numeric array, or :class:`ParameterError`."""
+    if isinstance(image, np.ma.MaskedArray):
+        raise ParameterError("image is a masked array: fill it first, e.g. image.filled(0)")
+    try:
+        pixels = np.asarray(image)
+    except ValueError as error:
+        raise ParameterError(f"image is not a rectangular array: {error}") from None
+    if pixels.dtype.kind not in "biuf":
+        raise ParameterError(f"image must hold real numbers, got dtype {pixels.dtype}")
+    if pixels.ndim not in (2, 3):
+        raise ParameterError(
+            f"image must be 2-D (H, W) or 3-D (H, W, C), got {pixels.ndim}-D shape {pixels.shape}"
+        )
+    if pixels.size == 0:
+        raise ParameterError(f"image is empty: shape {pixels.shape}")
+    return pixels
+
+
+def as_kernel_array(kernel: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """`kernel` as a non-empty 2-D float64 array of finite numbers, or :class:`KernelError`.
+
+    >>> as_kernel_array([[1, 2], [3]])
+    Traceback (most recent call last):
+    ...
+    convcli.errors.KernelError: kernel rows differ in length: row 1 has 1 value, expected 2
+    """
+    if isinstance(kernel, np.ma.MaskedArray):
+        raise KernelError("kernel is a masked array: fill it first, e.g. kernel.filled(0)")
+    if isinstance(kernel, list | tuple):
+        _check_rows(kernel)
+    try:
+        weights = np.asarray(kernel)
+    except ValueError as error:
+        raise KernelError(f"kernel is not a rectangular array: {error}") from None
+    if weights.dtype.kind not in "biuf":
+        raise KernelError(f"kernel must hold real numbers, got dtype {weights.dtype}")
+    if weights.ndim != 2:
+        raise KernelError(f"kernel must be 2-D, got {weights.ndim}-D shape {weights.shape}")
+    if weights.size == 0:
+        raise KernelError(f"kernel is empty: shape {weights.shape}")
+    weights = weights.astype(np.float64)
+    bad = np.argwhere(~np.isfinite(weights))
+    if len(bad):
+        row, col = (int(i) for i in bad[0])
+        raise KernelError(f"kernel value at [{row}, {col}] is {weights[row, col]}, not finite")
+    return weights
+
+
+def _check_rows(rows: list[Any] | tuple[Any, ...]) -> None:
+    """Name the first ragged row of a nested list (NumPy's own message names none)."""
+    if not rows or not isinstance(rows[0], list | tuple):
+        return  # not a nested list: the dimension checks will say what it is
+    expected = len(rows[0])
+    for index, row in enumerate(rows):
+        if not isinstance(row, list | tuple):
+            raise KernelError(f"kernel row {index} is not a list of numbers: {row!r}")
+        if len(row) != expected:
+            values = "value" if len(row) == 1 else "values"
+            raise KernelError(
+                f"kernel rows differ in length: row {index} has {len(row)} {values},"
+                f" expected {expected}"
+            )

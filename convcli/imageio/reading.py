@@ -1,0 +1,621 @@
+"""Reading images: Pillow and ``.npy`` in, float matrices in the image's own units out.
+
+An image is opened in two stages, so that every check that needs only the header (size,
+mode, frames, the decompression-bomb limit) runs before any pixel is decoded::
+
+    with open_image(Path("photo.png")) as image:
+        image.info.size              # (height, width), upright
+        image.decode(color=False, gray="rec601", keep_alpha=True)
+
+Values keep the image's units: 0..255 for 8-bit samples, 0..65535 for 16-bit, and 32-bit
+integer, float and ``.npy`` values as stored ("unitless": they have no fixed range).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any, Literal, TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
+
+# The command line shows these without importing Pillow; they live with its other choices.
+from convcli.choices import DEFAULT_MAX_PIXELS as DEFAULT_MAX_PIXELS
+from convcli.choices import GRAY_CHOICES as GRAY_CHOICES
+from convcli.choices import GrayWeights as GrayWeights
+from convcli.core.padding import RowSource, read_rows
+from convcli.core.params import Pair, to_choice
+from convcli.errors import ImageReadError, ImageWarning
+
+FloatArray = npt.NDArray[np.floating[Any]]
+
+GRAY_WEIGHTS: Mapping[str, tuple[float, float, float]] = MappingProxyType(
+    {
+        "rec601": (0.299, 0.587, 0.114),  # ITU-R BT.601, Pillow's "L" conversion
+        "rec709": (0.2126, 0.7152, 0.0722),  # ITU-R BT.709, sRGB primaries
+        "average": (1 / 3, 1 / 3, 1 / 3),
+    }
+)
+"""Luma weights for R, G and B: gray = wR R + wG G + wB B, computed in float."""
+
+Depth: TypeAlias = Literal["8", "16", "unitless"]
+
+STDIN_NAME = "-"
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+# Pillow modes by what they hold. Colour modes are read through RGB or RGBA.
+_GRAY_8 = frozenset({"1", "L"})
+_GRAY_ALPHA_8 = frozenset({"LA", "La"})
+_COLOUR_8 = frozenset({"RGB", "RGBX", "CMYK", "YCbCr", "HSV", "P"})
+_COLOUR_ALPHA_8 = frozenset({"RGBA", "RGBa", "PA"})
+_GRAY_16 = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+_GRAY_UNITLESS = frozenset({"I", "F"})
+# Modes whose transparency may be one colour (a PNG tRNS chunk), made into an alpha plane here.
+_KEYED = frozenset({"L", "I;16", "I;16B", "I;16L", "I;16N", "RGB"})
+
+# EXIF orientation -> the transposition that shows the image upright (as ImageOps does).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_UNDO = {**_UPRIGHT, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+_ORIENTATION = ExifTags.Base.Orientation
+_TIFF_WIDTH, _TIFF_LENGTH = 256, 257
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an image's header says, before any pixel is decoded. Sizes are (height, width)."""
+
+    name: str
+    """The path as given, or ``-`` for standard input."""
+    format: str
+    """Pillow's format name (``PNG``, ``JPEG``, ...) or ``NPY``."""
+    mode: str
+    """Pillow's mode (``L``, ``RGBA``, ``I;16``, ...) or ``npy``."""
+    size: Pair
+    """(height, width), upright when EXIF orientation is applied."""
+    depth: Depth
+    channels: int
+    """Colour or value channels, alpha not counted: 1 for gray, 3 for colour, C for npy."""
+    has_alpha: bool
+    frames: int
+
+    @property
+    def computed_in(self) -> type[np.float32] | type[np.float64]:
+        """The float type its pixels are computed in: float32 for 8-bit samples (a result
+        within a thousandth of a level), float64 for 16-bit ones (257 times finer levels)
+        and unitless ones (32-bit integers need it)."""
+        return np.float32 if self.depth == "8" else np.float64
+
+    @property
+    def max_value(self) -> float | None:
+        """The full-scale value of the image's units: 255, 65535, or None when unitless."""
+        return {"8": 255.0, "16": 65535.0}.get(self.depth)
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """Pixels as floats in the image's own units: float32 for 8-bit samples, float64 for
+    16-bit and unitless ones (see :class:`_PillowRows`)."""
+
+    info: ImageInfo
+    """The header's facts; the size is the decoded one."""
+    values: FloatArray
+    """(H, W) for one channel, (H, W, C) for several."""
+    alpha: FloatArray | None
+    """(H, W) in the same units, or None."""
+    gray: GrayWeights | None
+    """The weights that made colour gray, or None when nothing was converted."""
+
+
+@dataclass(frozen=True)
+class DecodedRows:
+    """A decoded image whose float values are made a strip of rows at a time, when asked.
+
+    Pillow's decoded pixels stay as they are (8 or 16 bits); `values` converts the rows a
+    caller reads, so the whole float image never exists at once. Valid inside the
+    :func:`open_image` block only.
+    """
+
+    info: ImageInfo
+    """The header's facts; the size is the decoded one."""
+    values: FloatArray | RowSource
+    """(H, W) for one channel, (H, W, C) for several: an array for ``.npy``."""
+    alpha: FloatArray | None
+    """(H, W) in the same units, whole, or None."""
+    gray: GrayWeights | None
+    """The weights that make colour gray, or None when nothing is converted."""
+
+
+class OpenImage:
+    """An image whose header is read and whose pixels are not (yet); see :func:`open_image`."""
+
+    info: ImageInfo
+
+    def decode_rows(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedRows:
+        """The pixels: gray (by `gray`'s weights) unless `color`, with alpha unless dropped.
+
+        Raises
+        ------
+        ImageReadError
+            If the data is truncated or cannot be decoded.
+        ParameterError
+            If `gray` names no weights.
+        """
+        raise NotImplementedError
+
+    def decode(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedImage:
+        """:meth:`decode_rows`, every row made at once."""
+        decoded = self.decode_rows(color=color, gray=gray, keep_alpha=keep_alpha)
+        values = read_rows(decoded.values, 0, decoded.info.size[0])
+        return DecodedImage(decoded.info, values, decoded.alpha, decoded.gray)
+
+
+class _ArrayImage(OpenImage):
+    """An ``.npy`` array: used as it is, every channel a channel."""
+
+    def __init__(self, info: ImageInfo, stream: IO[bytes]) -> None:
+        self.info = info
+        self._stream = stream
+
+    def decode_rows(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedRows:
+        to_choice(gray, GRAY_CHOICES, "gray weights")
+        self._stream.seek(0)
+        try:
+            array = np.load(self._stream, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:
+            raise ImageReadError(f"cannot read {self.info.name!r}: {error}") from None
+        # float32 stays float32 (what an 8- or 16-bit image becomes); the rest is float64.
+        values: FloatArray = np.asarray(
+            array,
+            dtype=np.float32 if array.dtype.kind == "f" and array.itemsize == 4 else np.float64,
+        )
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise ImageReadError(f"cannot read {self.info.name!r}: it holds NaN or infinite values")
+        return DecodedRows(self.info, values, None, None)
+
+
+class _PillowImage(OpenImage):
+    """An image Pillow reads, its header parsed, its warnings held until it is decoded."""
+
+    def __init__(
+        self, info: ImageInfo, image: ImageFile.ImageFile, *, orientation: int, auto_orient: bool
+    ) -> None:
+        self.info = info
+        self._image = image
+        self._orientation = orientation
+        self._auto_orient = auto_orient
+        self.held: list[str] = []
+        """Warnings met so far, issued once the image is read (or closed undecoded)."""
+
+    def decode_rows(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedRows:
+        weights = to_choice(gray, GRAY_CHOICES, "gray weights")
+        with _held_warnings(self.info.name, self.held), _pixel_limit(self.info):
+            try:
+                self._image.load()
+                image = self._upright(self._image)
+                if image is not self._image:
+                    self._image.close()  # frees the unturned pixels: only the turned are read
+                converts = self.info.channels == 3 and not color
+                rows = _PillowRows(image, self.info, GRAY_WEIGHTS[weights] if converts else None)
+                alpha = rows.alpha() if keep_alpha and self.info.has_alpha else None
+            except (OSError, ValueError, SyntaxError) as error:
+                raise ImageReadError(f"cannot decode {self.info.name!r}: {error}") from None
+        _issue(self.held)
+        info = replace(self.info, size=(image.height, image.width))
+        return DecodedRows(info, rows, alpha, weights if converts else None)
+
+    def _upright(self, image: Image.Image) -> Image.Image:
+        """The image turned as asked, whether or not Pillow turned it already (TIFF does)."""
+        orientation = self._orientation
+        if orientation == 1 and image.format != "TIFF":
+            # A PNG may keep its EXIF block after the pixels: known only now.
+            orientation = _orientation_of(image.getexif())
+        applied_by_pillow = (
+            image.format == "TIFF"
+            and orientation != 1
+            and _ORIENTATION not in getattr(image, "tag_v2", {})
+        )
+        if self._auto_orient and not applied_by_pillow and orientation in _UPRIGHT:
+            return image.transpose(_UPRIGHT[orientation])
+        if not self._auto_orient and applied_by_pillow and orientation in _UNDO:
+            return image.transpose(_UNDO[orientation])
+        return image
+
+
+class _PillowRows:
+    """Float rows of a decoded Pillow image, converted strip by strip (a :class:`RowSource`).
+
+    8-bit samples become float32, 16-bit and unitless ones float64, all exactly. Colour
+    becomes gray by `weights` when given, computed in that float type.
+    """
+
+    _ALPHA_STRIP = 256
+    """Rows converted at a time when the alpha plane is made."""
+
+    def __init__(
+        self, image: Image.Image, info: ImageInfo, weights: tuple[float, float, float] | None
+    ) -> None:
+        self._image, self._info = image, info
+        self.dtype = np.dtype(info.computed_in)
+        self._weights = None if weights is None else np.array(weights, dtype=self.dtype)
+        channels = () if info.channels == 1 or weights is not None else (info.channels,)
+        self.shape: tuple[int, ...] = (image.height, image.width, *channels)
+
+    def rows(self, start: int, stop: int) -> FloatArray:
+        strip = self._strip(start, stop)
+        if self._weights is None:
+            return _planes(strip, self._info, self.dtype)[0]
+        # Straight from RGB's 8-bit samples: no float copy of all three channels.
+        samples = (
+            np.asarray(strip) if strip.mode == "RGB" else _planes(strip, self._info, self.dtype)[0]
+        )
+        gray: FloatArray = np.multiply(samples[..., 0], self._weights[0], dtype=self.dtype)
+        for channel in (1, 2):
+            gray += np.multiply(samples[..., channel], self._weights[channel], dtype=self.dtype)
+        return gray
+
+    def alpha(self) -> FloatArray:
+        """The whole alpha plane, made a strip at a time."""
+        plane = np.empty(self.shape[:2], dtype=self.dtype)
+        for start in range(0, self.shape[0], self._ALPHA_STRIP):
+            stop = min(start + self._ALPHA_STRIP, self.shape[0])
+            _, alpha = _planes(self._strip(start, stop), self._info, self.dtype)
+            assert alpha is not None, "alpha asked of an image without"
+            plane[start:stop] = alpha
+        return plane
+
+    def _strip(self, start: int, stop: int) -> Image.Image:
+        return self._image.crop((0, start, self._image.width, stop))
+
+
+def _planes(
+    image: Image.Image, info: ImageInfo, dtype: np.dtype[Any]
+) -> tuple[FloatArray, FloatArray | None]:
+    """(values, alpha) of a loaded Pillow image, in its own units, as `dtype`."""
+    mode = image.mode
+    key = image.info.get("transparency")
+    if mode in _GRAY_16 or mode in _GRAY_UNITLESS or mode in _GRAY_8:
+        values = np.asarray(image.convert("L") if mode == "1" else image, dtype=dtype)
+        return values, _keyed_alpha(values, key, info) if info.has_alpha else None
+    if mode in _GRAY_ALPHA_8:
+        planes = np.asarray(image.convert("LA"), dtype=dtype)
+        return planes[..., 0], planes[..., 1]
+    if info.channels == 1:  # 16-bit gray and alpha, which Pillow reads as 8-bit RGBA
+        planes = np.asarray(image, dtype=dtype)
+        return planes[..., 0], planes[..., 3]
+    if mode == "RGB" and info.has_alpha:
+        values = np.asarray(image, dtype=dtype)
+        return values, _keyed_alpha(values, key, info)
+    if info.has_alpha:
+        planes = np.asarray(image.convert("RGBA"), dtype=dtype)
+        return planes[..., :3], planes[..., 3]
+    return np.asarray(image.convert("RGB"), dtype=dtype), None
+
+
+def _keyed_alpha(values: FloatArray, key: Any, info: ImageInfo) -> FloatArray:
+    """Alpha from a transparent colour: 0 where a pixel has exactly it, full scale elsewhere."""
+    key_value = np.asarray(key, dtype=values.dtype)
+    hit = values == key_value if values.ndim == 2 else (values == key_value).all(axis=-1)
+    alpha: FloatArray = np.where(
+        hit, values.dtype.type(0), values.dtype.type(info.max_value or 255)
+    )
+    return alpha
+
+
+@contextmanager
+def open_image(
+    source: Path | bytes | IO[bytes],
+    *,
+    name: str | None = None,
+    auto_orient: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> Iterator[OpenImage]:
+    """Open an image from a path, its bytes or a stream (standard input), reading its header.
+
+    The format is detected from the bytes: any image Pillow reads, or a NumPy ``.npy`` array
+    ((H, W) or (H, W, C) of real numbers, loaded without pickle). The source is read once,
+    so a pipe or a FIFO works.
+
+    Parameters
+    ----------
+    source
+        A path, the image's bytes, or a binary stream.
+    name
+        How messages name it (default: the path, or ``-``).
+    auto_orient
+        Apply the EXIF orientation, so that a phone photograph comes out upright.
+    max_pixels
+        Refuse an image whose header claims more pixels than this (a decompression bomb)
+        before anything is allocated; None for no limit, when only the header is wanted.
+
+    Raises
+    ------
+    ImageReadError
+        If the file is missing, unreadable, empty, not an image, too large, or of a mode
+        convcli does not read.
+    """
+    label = name or (str(source) if isinstance(source, Path) else STDIN_NAME)
+    stream = _seekable(source, label)
+    try:
+        magic = stream.read(len(_NPY_MAGIC))
+        stream.seek(0)
+        if not magic:
+            raise ImageReadError(f"cannot read {label!r}: it is empty")
+        if magic == _NPY_MAGIC:
+            yield _ArrayImage(_npy_info(stream, label, max_pixels), stream)
+            return
+        held: list[str] = []
+        with _held_warnings(label, held):
+            image = _open_pillow(stream, label)
+            info, orientation = _pillow_info(image, label, auto_orient, max_pixels)
+        opened = _PillowImage(info, image, orientation=orientation, auto_orient=auto_orient)
+        opened.held.extend(held)
+        try:
+            yield opened
+            _issue(opened.held)  # not decoded (the header was all that was needed): say them
+        finally:
+            image.close()
+    finally:
+        stream.close()
+
+
+def _seekable(source: Path | bytes | IO[bytes], label: str) -> IO[bytes]:
+    """A seekable binary stream over `source`, reading a pipe (or FIFO) into memory once."""
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
+    if isinstance(source, Path):
+        where = repr(label)
+        try:
+            stream: IO[bytes] = source.open("rb")
+        except FileNotFoundError:
+            raise ImageReadError(f"cannot read {where}: no such file") from None
+        except IsADirectoryError:
+            raise ImageReadError(f"cannot read {where}: it is a directory") from None
+        except PermissionError:
+            raise ImageReadError(f"cannot read {where}: permission denied") from None
+        except OSError as error:
+            raise ImageReadError(f"cannot read {where}: {error.strerror or error}") from None
+    else:
+        stream = source
+    if stream.seekable():
+        return stream
+    with stream:
+        return io.BytesIO(stream.read())
+
+
+def _open_pillow(stream: IO[bytes], label: str) -> ImageFile.ImageFile:
+    """Open lazily (header only), turning every failure into :class:`ImageReadError`."""
+    where = repr(label)
+    try:
+        with _no_pixel_limit():
+            return Image.open(stream)
+    except UnidentifiedImageError:
+        raise ImageReadError(f"cannot read {where}: not an image format Pillow knows") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageReadError(f"cannot read {where}: {error}") from None
+
+
+def _pillow_info(
+    image: ImageFile.ImageFile, label: str, auto_orient: bool, max_pixels: int | None
+) -> tuple[ImageInfo, int]:
+    """The header's facts, and the EXIF orientation (1 if none is known before the pixels)."""
+    mode = image.mode
+    rawmodes = " ".join(str(tile.args) for tile in image.tile)
+    keyed = mode in _KEYED and "transparency" in image.info
+    depth: Depth
+    if mode in _GRAY_8 or mode in _GRAY_ALPHA_8:
+        depth, channels, alpha = "8", 1, mode in _GRAY_ALPHA_8 or keyed
+    elif mode == "RGBA" and "LA;16" in rawmodes:
+        depth, channels, alpha = "8", 1, True
+        warnings.warn(
+            f"{label}: 16-bit gray with alpha is read as 8 bits (Pillow has no such mode)",
+            ImageWarning,
+            stacklevel=3,
+        )
+    elif mode in _COLOUR_ALPHA_8 or (mode == "P" and "transparency" in image.info):
+        depth, channels, alpha = "8", 3, True
+    elif mode in _COLOUR_8:
+        depth, channels, alpha = "8", 3, keyed
+    elif mode in _GRAY_16:
+        depth, channels, alpha = "16", 1, keyed
+    elif mode in _GRAY_UNITLESS:
+        depth, channels, alpha = "unitless", 1, False
+    else:
+        raise ImageReadError(f"cannot read {label!r}: mode {mode} images are not supported")
+    if channels == 3 and ";16" in rawmodes:
+        warnings.warn(
+            f"{label}: 16-bit colour is read as 8 bits per channel (Pillow has no 16-bit"
+            " colour mode)",
+            ImageWarning,
+            stacklevel=3,
+        )
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        warnings.warn(
+            f"{label}: {frames} frames; convcli reads the first", ImageWarning, stacklevel=3
+        )
+    orientation = _orientation_before_pixels(image)
+    height, width = _stored_size(image)
+    _check_pixels(label, (height, width), max_pixels)
+    if auto_orient and orientation in {5, 6, 7, 8}:
+        height, width = width, height
+    info = ImageInfo(
+        name=label,
+        format=image.format or "unknown",
+        mode=mode,
+        size=(height, width),
+        depth=depth,
+        channels=channels,
+        has_alpha=alpha,
+        frames=frames,
+    )
+    return info, orientation
+
+
+def _orientation_before_pixels(image: ImageFile.ImageFile) -> int:
+    """The EXIF orientation, read without decoding pixels: 1 when none is known yet."""
+    if image.format == "TIFF":
+        value = getattr(image, "tag_v2", {}).get(_ORIENTATION, 1)
+        return value if value in _UPRIGHT else 1
+    raw = image.info.get("exif")
+    if not raw:
+        return 1
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+    except (OSError, ValueError, SyntaxError, KeyError, IndexError):
+        return 1  # a broken EXIF block: the image is shown as stored
+    return _orientation_of(exif)
+
+
+def _orientation_of(exif: Image.Exif) -> int:
+    value = exif.get(_ORIENTATION, 1)
+    return value if value in _UPRIGHT else 1
+
+
+def _stored_size(image: ImageFile.ImageFile) -> Pair:
+    """(height, width) as stored. Pillow reports a TIFF's size turned by its orientation."""
+    tags = getattr(image, "tag_v2", None)
+    if image.format == "TIFF" and tags is not None and _TIFF_WIDTH in tags and _TIFF_LENGTH in tags:
+        return (int(tags[_TIFF_LENGTH]), int(tags[_TIFF_WIDTH]))
+    return (image.height, image.width)
+
+
+def _check_pixels(label: str, size: Pair, max_pixels: int | None, channels: int = 1) -> None:
+    """Refuse what a header claims beyond `max_pixels` (counting up to 4 values a pixel)."""
+    pixels = size[0] * size[1]
+    if max_pixels is not None and pixels * max(1, channels / 4) > max_pixels:
+        raise ImageReadError(
+            f"cannot read {label!r}: its header claims {size[0]}x{size[1]} = {pixels} pixels"
+            f"{f' of {channels} values' if channels > 4 else ''}, over the limit of {max_pixels}"
+            " (a decompression bomb?); raise it with --max-pixels if the image is genuine"
+        )
+
+
+def _npy_info(stream: IO[bytes], label: str, max_pixels: int | None) -> ImageInfo:
+    """An ``.npy`` header's facts, read before its data."""
+    where = repr(label)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    except ValueError as error:
+        raise ImageReadError(f"cannot read {where}: not a readable .npy file: {error}") from None
+    if dtype.hasobject:
+        raise ImageReadError(
+            f"cannot read {where}: it holds Python objects (pickled data); convcli reads"
+            " numeric arrays only"
+        )
+    if len(shape) not in (2, 3) or 0 in shape:
+        raise ImageReadError(
+            f"cannot read {where}: an array of shape {shape}; an image is (H, W) or (H, W, C)"
+        )
+    if dtype.kind not in "biuf":
+        raise ImageReadError(f"cannot read {where}: dtype {dtype} is not real numbers")
+    channels = 1 if len(shape) == 2 else shape[2]
+    _check_pixels(label, (shape[0], shape[1]), max_pixels, channels)
+    return ImageInfo(
+        name=label,
+        format="NPY",
+        mode="npy",
+        size=(shape[0], shape[1]),
+        depth="unitless",
+        channels=channels,
+        has_alpha=False,
+        frames=1,
+    )
+
+
+# Pillow warnings that say nothing to a convcli user: the size warning (convcli applies its
+# own limit first) and the advice to convert transparent palette images to RGBA, which
+# convcli does (alpha is carried to the output).
+_QUIET_CATEGORIES = (Image.DecompressionBombWarning,)
+_QUIET_MESSAGES = frozenset(
+    {"Palette images with Transparency expressed in bytes should be converted to RGBA images"}
+)
+
+
+@contextmanager
+def _held_warnings(label: str, held: list[str]) -> Iterator[None]:
+    """Hold the warnings raised inside, naming `label`, in `held` (the useful ones, once each).
+
+    They are issued by :func:`_issue` once the image is read: when reading fails, the error
+    says what matters and they are dropped with it.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        message = str(warning.message)
+        if issubclass(warning.category, _QUIET_CATEGORIES) or message in _QUIET_MESSAGES:
+            continue
+        if not issubclass(warning.category, ImageWarning):  # convcli's own name the file
+            message = f"{label}: {message}"
+        if message not in held:
+            held.append(message)
+
+
+def _issue(held: list[str]) -> None:
+    """Issue the held warnings as :class:`ImageWarning` and forget them."""
+    for message in held:
+        warnings.warn(message, ImageWarning, stacklevel=4)
+    held.clear()
+
+
+@contextmanager
+def _pixel_limit(info: ImageInfo) -> Iterator[None]:
+    """Let Pillow decode an image that convcli's own limit has already allowed."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max(previous or 0, info.size[0] * info.size[1])
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+@contextmanager
+def _no_pixel_limit() -> Iterator[None]:
+    """Open without Pillow's limit: :func:`_check_pixels` applies convcli's, with its message."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def read_once(path: Path) -> bool:
+    """Whether `path` is a named pipe or a device: what a second read would not find again."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
+def bytes_or_path(path: Path) -> Path | bytes:
+    """The bytes at `path`, or `path` itself when they cannot be read: then the reader that
+    opens it says why, in the words it uses for every file."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return path
+
+
+def read_size(path: Path, *, auto_orient: bool = True) -> Pair:
+    """(height, width) of an image, from its header: the pixels are not decoded."""
+    with open_image(path, auto_orient=auto_orient, max_pixels=None) as image:
+        return image.info.size

@@ -1,0 +1,596 @@
+"""One image through a chain of kernels: read, filter, map to pixels, write. What ``apply`` runs.
+
+Everything that can be checked before pixels are decoded is: the output format and what it
+can hold, the destination, the shape arithmetic of every step, the decompression-bomb limit.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.core.methods import METHODS
+from convcli.core.params import ConvParams, Pair, to_choice
+from convcli.core.shape import Axes
+from convcli.errors import ImageWarning, ImageWriteError, ParameterError
+from convcli.imageio.png import STREAM_MODES, PngStrips, StreamMode
+from convcli.imageio.reading import (
+    DEFAULT_MAX_PIXELS,
+    STDIN_NAME,
+    DecodedRows,
+    GrayWeights,
+    ImageInfo,
+    open_image,
+)
+from convcli.imageio.writing import (
+    DEFAULT_PNG_COMPRESSION,
+    STDOUT_NAME,
+    OutputDepth,
+    OutputFormat,
+    check_destination,
+    check_format_holds,
+    choose_format,
+    encode_into,
+    output_mode,
+    same_file,
+    write_output,
+)
+from convcli.kernels.registry import Kernel
+from convcli.kernels.spec import Step
+from convcli.pipeline.chain import (
+    apply_chain,
+    carry_alpha,
+    chain_arithmetic,
+    check_chain_fits,
+    check_method,
+    is_signed,
+    stream_chain,
+)
+from convcli.pipeline.rangemap import (
+    RANGE_MODES,
+    PixelMapping,
+    RangeMode,
+    map_into,
+    pixel_mapping,
+    to_pixels,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageOptions:
+    """How an image is read, computed and written: everything that is not the kernels."""
+
+    color: bool = False
+    """Filter R, G and B separately and write colour; else filter one gray channel."""
+    gray: GrayWeights = "rec601"
+    keep_alpha: bool = True
+    """Carry alpha to the output (never composited); False drops it, as asked."""
+    auto_orient: bool = True
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    depth: OutputDepth | None = None
+    """Output depth; None keeps the input's (see :func:`default_depth`)."""
+    output_format: str | None = None
+    """``--format``: needed for standard output or a name without extension."""
+    range_mode: str = "auto"
+    force: bool = False
+    """Allow the output to overwrite the input."""
+    png_compression: int = DEFAULT_PNG_COMPRESSION
+    """zlib level of PNG output, 0 (none) to 9 (smallest, slowest)."""
+    method: str = "auto"
+    """How the core computes (see :mod:`convcli.core.methods`)."""
+    threads: int | None = None
+    """At most this many threads; None: every core."""
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """What one run did. Sizes are (height, width); values are before mapping to pixels."""
+
+    input: str
+    output: str
+    input_shape: Pair
+    output_shape: Pair
+    kernels: tuple[str, ...]
+    gray: GrayWeights | None
+    """The weights that made colour gray, or None (gray input, --color, or .npy)."""
+    format: str
+    depth: str
+    """The output's: ``8``, ``16``, ``float`` or ``npy``."""
+    range_mode: RangeMode | None
+    """How values became pixels, or None when written as they are (npy, float)."""
+    value_range: tuple[float, float]
+    clipped: int
+    """How many values the mapping clamped to 0 or full scale: what was lost."""
+    steps: tuple[Axes, ...]
+
+    def record(self, *, ms: float) -> dict[str, Any]:
+        """The JSON record of a run that succeeded (``--json``)."""
+        return {
+            "input": self.input,
+            "output": self.output,
+            "status": "ok",
+            "error": None,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "kernels": list(self.kernels),
+            "gray": self.gray,
+            "format": self.format,
+            "depth": self.depth,
+            "range": self.range_mode,
+            "value_range": list(self.value_range),
+            "clipped": self.clipped,
+            "ms": round(ms, 3),
+        }
+
+
+def error_record(source: str, destination: str, message: str, *, ms: float) -> dict[str, Any]:
+    """The JSON record of a run that failed, with the same keys as :meth:`ApplyReport.record`."""
+    return {
+        "input": source,
+        "output": destination,
+        "status": "error",
+        "error": message,
+        "input_shape": None,
+        "output_shape": None,
+        "kernels": None,
+        "gray": None,
+        "format": None,
+        "depth": None,
+        "range": None,
+        "value_range": None,
+        "clipped": None,
+        "ms": round(ms, 3),
+    }
+
+
+def default_depth(info: ImageInfo, fmt: OutputFormat, *, channels: int, alpha: bool) -> OutputDepth:
+    """The output depth that keeps the input's, as far as `fmt` can.
+
+    16-bit gray stays 16-bit where the format holds it; unitless values (32-bit, float,
+    .npy) stay float where the format holds float gray (TIFF); everything else is 8-bit.
+    """
+    if info.depth == "16" and channels == 1 and not alpha and "I;16" in fmt.modes:
+        return "16"
+    if info.depth == "unitless" and channels == 1 and not alpha and "F" in fmt.modes:
+        return "float"
+    if info.depth == "16":
+        warnings.warn(
+            f"{info.name}: 16-bit input written as 8-bit ({fmt.name} holds no 16-bit"
+            f"{' colour' if channels == 3 else ''}{' with alpha' if alpha else ''})",
+            ImageWarning,
+            stacklevel=3,
+        )
+    return "8"
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the output will be, decided from the header before any pixel is decoded."""
+
+    channels: int
+    alpha: bool
+    depth: str
+    """``8``, ``16``, ``float`` or ``npy``."""
+    mode: str
+
+
+def _plan(info: ImageInfo, fmt: OutputFormat, options: ImageOptions, range_mode: str) -> _Plan:
+    channels = info.channels if (options.color or info.format == "NPY") else 1
+    alpha = info.has_alpha and options.keep_alpha
+    if fmt.name == "npy":
+        if alpha:
+            raise ParameterError(
+                f"{info.name!r} has an alpha channel, which .npy (the float result) does not"
+                " hold; drop it with --no-alpha, or write an image format"
+            )
+        return _Plan(channels, False, "npy", "npy")
+    depth = options.depth or default_depth(info, fmt, channels=channels, alpha=alpha)
+    mode = output_mode(channels=channels, alpha=alpha, depth=depth)
+    check_format_holds(fmt, mode)
+    if depth == "float" and range_mode != "auto":
+        raise ParameterError(
+            "--range does not apply to float output: it holds the values as they are"
+        )
+    return _Plan(channels, alpha, depth, mode)
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    """What :func:`apply_to_image` would write, from the input's header alone."""
+
+    info: ImageInfo
+    format: str
+    depth: str
+    steps: tuple[Axes, ...]
+
+
+def plan_image(
+    source: Path,
+    destination: Path,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions = ImageOptions(),
+    *,
+    directory_made: bool = False,
+) -> PlannedImage:
+    """Every check :func:`apply_to_image` makes before it decodes a pixel, and what it would
+    write: ``--dry-run``. Raises what :func:`apply_to_image` would; `directory_made` says
+    the output's directory will be made first (a batch's ``--out-dir``), so it may be missing.
+    """
+    fmt, range_mode = _check_request(
+        source, destination, steps, options, check_directory=not directory_made
+    )
+    with open_image(
+        source, auto_orient=options.auto_orient, max_pixels=options.max_pixels
+    ) as image:
+        plan = _check_header(image.info, fmt, range_mode, steps, params, options)
+        info = image.info
+    axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
+    return PlannedImage(info, fmt.name, plan.depth, tuple(axes))
+
+
+def _check_request(
+    source: Path | IO[bytes],
+    destination: Path | IO[bytes],
+    steps: Sequence[Step],
+    options: ImageOptions,
+    *,
+    check_directory: bool = True,
+) -> tuple[OutputFormat, str]:
+    """(output format, range mode): the checks that need neither pixels nor a header."""
+    destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
+    fmt = choose_format(destination_name, options.output_format)
+    range_mode = _checked_range(fmt, options)
+    if isinstance(destination, Path):
+        if check_directory:
+            check_destination(destination)
+        check_overwrite(source, destination, steps, force=options.force)
+    return fmt, range_mode
+
+
+def _checked_range(fmt: OutputFormat, options: ImageOptions) -> str:
+    """The requested range mode, refused with a depth where `fmt` holds the float result."""
+    range_mode = to_choice(options.range_mode, RANGE_MODES, "range")
+    if fmt.name == "npy" and options.depth is not None:
+        raise ParameterError("--depth does not apply to .npy output: it holds the float result")
+    if fmt.name == "npy" and range_mode != "auto":
+        raise ParameterError(
+            "--range does not apply to npy output: it holds the values as they are"
+        )
+    return range_mode
+
+
+def planned_mapping(
+    info: ImageInfo,
+    destination: str,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions = ImageOptions(),
+) -> PixelMapping:
+    """How :func:`apply_to_image` would map the results of `steps` over the image `info`
+    describes, written to `destination` (a path or ``-``) with `options`.
+
+    Raises what :func:`apply_to_image` raises about them before it decodes a pixel.
+    """
+    fmt = choose_format(destination, options.output_format)
+    range_mode = _checked_range(fmt, options)
+    plan = _check_header(info, fmt, range_mode, steps, params, options)
+    return pixel_mapping(plan.depth, range_mode, max_value=info.max_value, signed=is_signed(steps))
+
+
+def check_overwrite(
+    source: Path | IO[bytes], destination: Path, steps: Sequence[Step], *, force: bool
+) -> None:
+    """Refuse, unless `force`, a `destination` that is a file the run reads: the image or a
+    kernel file of `steps`.
+
+    Raises
+    ------
+    ParameterError
+        Naming the input that would be replaced.
+    """
+    for path in _protected(source, steps):
+        if same_file(path, destination) and not force:
+            raise ParameterError(
+                f"OUTPUT {str(destination)!r} is the input {str(path)!r}: writing over it"
+                " needs --force"
+            )
+
+
+def _check_header(
+    info: ImageInfo,
+    fmt: OutputFormat,
+    range_mode: str,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions,
+) -> _Plan:
+    """The output's plan, and the checks that need the header but no pixel."""
+    plan = _plan(info, fmt, options, range_mode)
+    axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
+    check_chain_fits(axes, [step.name for step in steps])
+    check_method(steps, to_choice(options.method, METHODS, "method"), dtype=info.computed_in)
+    return plan
+
+
+def _protected(source: Path | IO[bytes], steps: Sequence[Step]) -> list[Path]:
+    """The files a run reads, which its output must not replace: the image and kernel files."""
+    paths = [source] if isinstance(source, Path) else []
+    return paths + [step.path for step in steps if isinstance(step, Kernel) and step.path]
+
+
+def apply_to_image(
+    source: Path | IO[bytes],
+    destination: Path | IO[bytes],
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions = ImageOptions(),
+    *,
+    source_name: str = STDIN_NAME,
+) -> ApplyReport:
+    """Filter an image with `steps` and write the result.
+
+    Parameters
+    ----------
+    source
+        A path, or a binary stream (standard input), read only once every check that needs
+        no pixels has passed.
+    source_name
+        How messages and the report name a stream `source` (a path names itself).
+    destination
+        A path, written atomically (or straight into a device or FIFO), or a binary stream
+        (standard output) that receives the encoded image in one write, after everything has
+        succeeded.
+
+    Raises
+    ------
+    ParameterError
+        For what the command line got wrong, checked before any pixel is decoded: the output
+        format, a depth or alpha it cannot hold, writing over an input without ``force``.
+    ImageReadError, ImageWriteError
+        If the input cannot be read or the output cannot be written.
+    ShapeError
+        If a kernel does not fit its input; nothing is written.
+    """
+    source_name = str(source) if isinstance(source, Path) else source_name
+    destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
+    fmt, range_mode = _check_request(source, destination, steps, options)
+    with open_image(
+        source, name=source_name, auto_orient=options.auto_orient, max_pixels=options.max_pixels
+    ) as image:
+        plan = _check_header(image.info, fmt, range_mode, steps, params, options)
+        decoded = image.decode_rows(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
+        # The chain checks its arithmetic again on the decoded size: a PNG may tell its
+        # orientation only after its pixels.
+        png = None
+        if fmt.name == "png" and plan.mode in STREAM_MODES:
+            png = (plan.mode, options.png_compression)
+        output = _filtered(decoded, steps, params, plan, range_mode, png, options)
+    # What is left of the input; the decoded pixels are freed before the output is encoded.
+    info, gray, alpha = decoded.info, decoded.gray, decoded.alpha
+    del decoded
+    alpha_plane: npt.NDArray[Any] | None = None
+    if alpha is not None:
+        alpha_plane = carry_alpha(alpha, steps, params)
+        if output.full_scale:
+            alpha_plane = to_pixels(
+                alpha_plane, "clip", max_value=output.full_scale, unit=output.unit
+            )
+
+    def write(stream: IO[bytes]) -> None:
+        if output.png is not None:
+            output.png.write(stream)
+        else:
+            level = options.png_compression
+            encode_into(stream, output.values, alpha_plane, plan.mode, fmt, png_compression=level)
+
+    write_output(destination, write)
+    return ApplyReport(
+        input=source_name,
+        output=destination_name,
+        input_shape=info.size,
+        output_shape=(output.steps[-1][0].output, output.steps[-1][1].output),
+        kernels=tuple(step.name for step in steps),
+        gray=gray,
+        format=fmt.name,
+        depth=plan.depth,
+        range_mode=output.range_mode,
+        value_range=output.value_range,
+        clipped=output.clipped,
+        steps=output.steps,
+    )
+
+
+@dataclass(frozen=True)
+class GrayPixels:
+    """A chain's result as 8-bit gray pixels, and what the mapping did on the way."""
+
+    values: npt.NDArray[np.uint8]
+    """(H, W), the output's size."""
+    range_mode: RangeMode
+    """How values became pixels (never ``auto``)."""
+    value_range: tuple[float, float]
+    """min and max of the result before mapping."""
+    clipped: int
+    """How many values the mapping clamped to 0 or 255."""
+    steps: tuple[Axes, ...]
+
+
+def gray_pixels(
+    decoded: DecodedRows,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions = ImageOptions(),
+) -> GrayPixels:
+    """The 8-bit pixels :func:`apply_to_image` writes for one gray channel filtered by `steps`.
+
+    The same code maps them, so they equal what ``apply`` writes with ``--depth 8
+    --no-alpha`` (its default for 8-bit images) and the same ``--range``, ``--method`` and
+    ``--threads`` (`options`; the rest of them does not apply). `decoded` may be used again:
+    each call reads its rows anew. Call it inside :func:`~convcli.imageio.reading.open_image`'s
+    block, as :meth:`~convcli.imageio.reading.OpenImage.decode_rows` requires.
+
+    Raises
+    ------
+    ParameterError
+        If `decoded` holds more than one channel (decode it gray), or the range mode is not one.
+    ShapeError
+        If a kernel does not fit its input.
+    ImageWriteError
+        If the result overflows to infinity or NaN.
+    """
+    if len(decoded.values.shape) == 3 and decoded.values.shape[2] != 1:
+        raise ParameterError(
+            f"{decoded.info.name!r} has {decoded.values.shape[2]} channels; this takes one"
+        )
+    range_mode = to_choice(options.range_mode, RANGE_MODES, "range")
+    plan = _Plan(channels=1, alpha=False, depth="8", mode="L")
+    output = _filtered(decoded, steps, params, plan, range_mode, None, options)
+    assert output.range_mode is not None  # pixel output always has one
+    return GrayPixels(
+        output.values, output.range_mode, output.value_range, output.clipped, output.steps
+    )
+
+
+@dataclass(frozen=True)
+class _Output:
+    """The chain's result as the output holds it, and what the mapping did on the way."""
+
+    values: npt.NDArray[Any]
+    """The output's values; empty when `png` holds them."""
+    png: PngStrips | None
+    """The PNG, compressed strip by strip as the values were made, or None."""
+    range_mode: RangeMode | None
+    value_range: tuple[float, float]
+    clipped: int
+    steps: tuple[Axes, ...]
+    full_scale: int
+    """255 or 65535 for pixel output (alpha is mapped alike), 0 for float and .npy."""
+    unit: float
+
+
+def _filtered(
+    decoded: DecodedRows,
+    steps: Sequence[Step],
+    params: ConvParams,
+    plan: _Plan,
+    range_mode: str,
+    png: tuple[StreamMode, int] | None,
+    options: ImageOptions,
+) -> _Output:
+    """Run the chain and map its result to the output's values.
+
+    Pixel output whose mapping needs no global statistic (``clip``, ``abs``) is mapped a strip
+    at a time as the last step makes it: the float result never exists whole, so memory stays
+    near the decoded input plus the output. PNG without alpha is even compressed strip by
+    strip (see :mod:`convcli.imageio.png`) when `png` gives its mode and zlib level: then the output
+    never exists whole either. ``rescale``, float and ``.npy`` output keep the float result.
+    """
+    info = decoded.info
+    how: dict[str, Any] = {"method": options.method, "threads": options.threads}
+    mapping = pixel_mapping(
+        plan.depth, range_mode, max_value=info.max_value, signed=is_signed(steps)
+    )
+    concrete, full_scale, unit = mapping.range_mode, mapping.full_scale, mapping.unit
+    with np.errstate(over="ignore", invalid="ignore"):
+        if concrete in ("clip", "abs"):
+            assert concrete is not None
+            return _mapped_in_strips(
+                decoded, steps, params, plan, concrete, (full_scale, unit), how, png
+            )
+        chained = apply_chain(decoded.values, steps, params, **how)
+    result = chained.values
+    low, high = float(result.min()), float(result.max())
+    check_writable(low, high, info.name, plan.depth)
+    if result.ndim == 3 and plan.channels == 1:  # an (H, W, 1) array is one gray channel
+        result = result[..., 0]
+    values: npt.NDArray[Any]
+    clipped = 0
+    if plan.depth == "npy":
+        values = result
+    elif plan.depth == "float":
+        if max(-low, high) > _FLOAT32_EXACT:
+            warnings.warn(
+                f"{info.name}: values beyond 2^24 lose digits in 32-bit float; .npy keeps them",
+                ImageWarning,
+                stacklevel=4,
+            )
+        values = result.astype(np.float32, copy=False)
+    else:
+        assert concrete is not None
+        values = np.empty(result.shape, dtype=np.uint8 if full_scale == 255 else np.uint16)
+        # The result is not needed afterwards: mapped in place, no copy of it.
+        clipped = map_into(result, concrete, values, max_value=full_scale, unit=unit)
+    return _Output(values, None, concrete, (low, high), clipped, chained.steps, full_scale, unit)
+
+
+def _mapped_in_strips(
+    decoded: DecodedRows,
+    steps: Sequence[Step],
+    params: ConvParams,
+    plan: _Plan,
+    mode: RangeMode,
+    scale: tuple[int, float],
+    how: dict[str, Any],
+    png: tuple[StreamMode, int] | None,
+) -> _Output:
+    """The chain with its last step mapped to pixels strip by strip (see :func:`_filtered`):
+    into the output's array, or compressed into a PNG (`png`: its mode and zlib level)."""
+    full_scale, unit = scale
+    axes = chain_arithmetic(decoded.info.size, [step.shape for step in steps], params)
+    rows, cols = axes[-1]
+    shape = (rows.output, cols.output, *(() if plan.channels == 1 else (plan.channels,)))
+    dtype = np.uint8 if full_scale == 255 else np.uint16
+    compressed = None if png is None else PngStrips(rows.output, cols.output, png[0], level=png[1])
+    pixels = np.empty(shape if compressed is None else (0,), dtype=dtype)
+    strips: list[tuple[float, float, int]] = []  # appended from several threads: one call each
+
+    def map_strip(start: int, stop: int, values: npt.NDArray[Any]) -> None:
+        if values.ndim == 3 and plan.channels == 1:
+            values = values[..., 0]
+        low, high = float(values.min()), float(values.max())
+        if not (math.isfinite(low) and math.isfinite(high)):
+            strips.append((low, high, 0))
+            return
+        # The strip is ours to change: mapped in place, written into the output's rows.
+        target = pixels[start:stop] if compressed is None else np.empty(values.shape, dtype)
+        clipped = map_into(values, mode, target, max_value=full_scale, unit=unit)
+        if compressed is not None:
+            compressed.add(start, target)
+        strips.append((low, high, clipped))
+
+    chained = stream_chain(decoded.values, steps, params, map_strip, **how)
+    low, high = min(strip[0] for strip in strips), max(strip[1] for strip in strips)
+    check_writable(low, high, decoded.info.name, plan.depth)
+    clipped = sum(strip[2] for strip in strips)
+    return _Output(pixels, compressed, mode, (low, high), clipped, chained, full_scale, unit)
+
+
+def check_writable(low: float, high: float, name: str, depth: str) -> None:
+    """Refuse a result, from its minimum `low` and maximum `high`, that the output of `depth`
+    cannot hold: infinite or NaN values (which show in either), or for 32-bit float output,
+    values beyond float32's range.
+
+    Raises
+    ------
+    ImageWriteError
+        Naming the image `name`.
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ImageWriteError(f"the result for {name!r} overflows: it has infinite or NaN values")
+    if depth == "float" and max(-low, high) > float(np.finfo(np.float32).max):
+        raise ImageWriteError(
+            f"the result for {name!r} overflows 32-bit float output ({low:g} to {high:g});"
+            " .npy holds it"
+        )
+
+
+# float32 holds every integer up to 2^24 exactly.
+_FLOAT32_EXACT = 2**24
