@@ -49,7 +49,7 @@ from convcli.terminal.console import (
 
 if TYPE_CHECKING:
     from convcli.core.params import Pair
-    from convcli.kernels.spec import Step
+    from convcli.kernels.kernel import Step
     from convcli.pipeline.apply import ImageOptions
     from convcli.terminal.show import ApplyPreview
 
@@ -187,7 +187,8 @@ def apply(
     import json
 
     from convcli.core.params import ConvParams, format_size
-    from convcli.pipeline.batch import Job, process
+    from convcli.imageio.files import Job
+    from convcli.pipeline.batch import process
     from convcli.pipeline.chain import prepare_chain
     from convcli.terminal.render import chain_report, explain_values
 
@@ -303,8 +304,9 @@ def kernels(spec: Step | None, output_format: str | None) -> None:
       convcli kernels "1,2,1; 2,4,2; 1,2,1" --format json
     """
     from convcli.kernels.formats import to_json, to_text
+    from convcli.kernels.kernel import Operator
     from convcli.kernels.parametric import FAMILIES
-    from convcli.kernels.registry import KERNELS, OPERATORS, Operator
+    from convcli.kernels.registry import KERNELS, OPERATORS
     from convcli.terminal.render import kernel_listing, step_view
 
     if spec is None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
     from convcli.core.params import Pair
-    from convcli.kernels.spec import Step
+    from convcli.kernels.kernel import Step
 
 # The library is imported where a value is converted, and Click's completion where a value is
 # completed, not here: `convcli --help` needs neither, and the kernels and images bring NumPy
@@ -113,7 +113,7 @@ class KernelSpecType(click.ParamType["Step"]):
         return "SPEC"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Step:
-        from convcli.kernels.registry import Kernel, Operator
+        from convcli.kernels.kernel import Kernel, Operator
         from convcli.kernels.spec import resolve_kernel
 
         if isinstance(value, Kernel | Operator):

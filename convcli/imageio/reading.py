@@ -33,6 +33,7 @@ from convcli.choices import GrayWeights as GrayWeights
 from convcli.core.padding import RowSource, read_rows
 from convcli.core.params import Pair, to_choice
 from convcli.errors import ImageReadError, ImageWarning
+from convcli.imageio.files import STDIN_NAME
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
@@ -47,7 +48,6 @@ GRAY_WEIGHTS: Mapping[str, tuple[float, float, float]] = MappingProxyType(
 
 Depth: TypeAlias = Literal["8", "16", "unitless"]
 
-STDIN_NAME = "-"
 
 _NPY_MAGIC = b"\x93NUMPY"
 
@@ -599,20 +599,6 @@ def _no_pixel_limit() -> Iterator[None]:
         yield
     finally:
         Image.MAX_IMAGE_PIXELS = previous
-
-
-def read_once(path: Path) -> bool:
-    """Whether `path` is a named pipe or a device: what a second read would not find again."""
-    return path.exists() and not path.is_file() and not path.is_dir()
-
-
-def bytes_or_path(path: Path) -> Path | bytes:
-    """The bytes at `path`, or `path` itself when they cannot be read: then the reader that
-    opens it says why, in the words it uses for every file."""
-    try:
-        return path.read_bytes()
-    except OSError:
-        return path
 
 
 def read_size(path: Path, *, auto_orient: bool = True) -> Pair:

@@ -1,17 +1,13 @@
-"""Writing results: which formats hold what, encoding, and writes that never lose a file.
+"""The output formats: which format holds what, and encoding values into one.
 
-Outputs are written atomically: to a temporary file beside the destination, renamed over it
-only once complete, so a failed or interrupted run never leaves a partial file and never
-destroys an existing one. Standard output gets the encoded bytes in one piece, after success.
+Where the encoded bytes go, and how a file is replaced without ever being lost, is
+:mod:`convcli.imageio.files`.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import stat
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -26,8 +22,7 @@ from convcli.choices import DEFAULT_PNG_COMPRESSION as DEFAULT_PNG_COMPRESSION
 from convcli.choices import OUTPUT_DEPTHS as OUTPUT_DEPTHS
 from convcli.choices import OutputDepth as OutputDepth
 from convcli.errors import ImageWriteError, ParameterError
-
-STDOUT_NAME = "-"
+from convcli.imageio.files import STDOUT_NAME
 
 
 @dataclass(frozen=True)
@@ -253,148 +248,3 @@ def encode_into(
         raise ImageWriteError(f"cannot encode {fmt.name} ({mode}): {error}") from None
     except (ValueError, KeyError, TypeError) as error:
         raise ImageWriteError(f"cannot encode {fmt.name} ({mode}): {error}") from None
-
-
-def check_destination(path: Path) -> None:
-    """Fail early, before any work, if `path` cannot be written: a missing directory, say.
-
-    Raises
-    ------
-    ImageWriteError
-        If the directory is missing, not a directory or not writable, or `path` is a
-        directory.
-    """
-    where = repr(str(path))
-    target = _final_target(path)
-    directory = target.parent
-    if not directory.exists():
-        raise ImageWriteError(f"cannot write {where}: directory {str(directory)!r} does not exist")
-    if not directory.is_dir():
-        raise ImageWriteError(f"cannot write {where}: {str(directory)!r} is not a directory")
-    if path.is_dir():
-        raise ImageWriteError(f"cannot write {where}: it is a directory")
-    if _is_special(target):
-        if not os.access(target, os.W_OK):
-            raise ImageWriteError(f"cannot write {where}: permission denied")
-    elif not os.access(directory, os.W_OK):
-        raise ImageWriteError(f"cannot write {where}: directory {str(directory)!r} is not writable")
-
-
-def write_output(destination: Path | IO[bytes], write: Callable[[IO[bytes]], object]) -> None:
-    """Call `write` on `destination`: a path (see :func:`write_file`), or a stream (standard
-    output), which receives everything in one write once `write` has succeeded in memory."""
-    if isinstance(destination, Path):
-        write_file(destination, write)
-        return
-    buffer = io.BytesIO()
-    write(buffer)
-    write_stream(destination, buffer.getvalue())
-
-
-def write_file(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Call `write` on `path`: atomically on a file (see :func:`write_atomically`), straight
-    into a device or a FIFO (``/dev/null``, a named pipe), which must not be replaced."""
-    if _is_special(_final_target(path)):
-        where = repr(str(path))
-        check_destination(path)
-        try:
-            with path.open("wb") as stream:
-                write(stream)
-        except OSError as error:
-            raise ImageWriteError(f"cannot write {where}: {error.strerror or error}") from None
-        return
-    write_atomically(path, write)
-
-
-def write_stream(stream: IO[bytes], data: bytes) -> None:
-    """Write `data` to a stream (standard output) in one piece.
-
-    Raises
-    ------
-    ImageWriteError
-        If the stream fails: the reader closed the pipe, the disk is full.
-    """
-    try:
-        remaining = memoryview(data)
-        while remaining:  # an unbuffered stream may take only part of it
-            written = stream.write(remaining)
-            remaining = remaining[written if written is not None else len(remaining) :]
-        stream.flush()
-    except BrokenPipeError:
-        _discard_further_output(stream)
-        raise ImageWriteError("cannot write '-': the reader closed the pipe") from None
-    except OSError as error:
-        raise ImageWriteError(f"cannot write '-': {error.strerror or error}") from None
-
-
-def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Call `write` on a temporary file beside `path`, then rename it to `path`.
-
-    The rename is atomic on POSIX file systems: readers see the old file or the new one, never
-    a partial one. A new file gets the usual permissions (0666 minus the umask); a replaced
-    file keeps its own. If `path` is a symbolic link, the file it points to is replaced and
-    the link kept, as writing through it would do. A file with several hard links gets a new
-    inode: the other names keep the old content (as with ``sed -i``).
-    """
-    where = repr(str(path))
-    check_destination(path)
-    target = _final_target(path)
-    try:
-        fd, temporary = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-        )
-    except OSError as error:
-        raise ImageWriteError(f"cannot write {where}: {error.strerror or error}") from None
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(temporary).chmod(_permissions_for(target))
-        Path(temporary).replace(target)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise ImageWriteError(f"cannot write {where}: {error.strerror or error}") from None
-        raise
-
-
-def same_file(first: Path, second: Path) -> bool:
-    """Whether two paths name one file (through links too); False if either does not exist."""
-    try:
-        return first.samefile(second)
-    except OSError:
-        return False
-
-
-def _permissions_for(path: Path) -> int:
-    """The mode bits for a file written at `path`: its own if it exists, else 0666 - umask."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _discard_further_output(stream: IO[bytes]) -> None:
-    """Point a broken stream at /dev/null, so that flushing it at exit cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, io.UnsupportedOperation):
-        pass  # not a real file descriptor (a test's stream): nothing will flush it
-
-
-def _is_special(path: Path) -> bool:
-    """Whether `path` exists and is not a regular file: a device, a FIFO, a socket."""
-    try:
-        return not stat.S_ISREG(path.stat().st_mode)
-    except OSError:
-        return False
-
-
-def _final_target(path: Path) -> Path:
-    """`path` with symbolic links followed, even to a file that does not exist yet."""
-    return Path(os.path.realpath(path))

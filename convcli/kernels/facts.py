@@ -13,8 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.core.methods import separable_factors
-from convcli.kernels.registry import Kernel
-from convcli.pipeline.rangemap import is_zero_sum
+from convcli.kernels.kernel import Kernel, is_zero_sum
 
 # An 8-bit input's samples.
 _EIGHT_BIT = 255.0

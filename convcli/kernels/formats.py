@@ -1,9 +1,9 @@
 """Kernels from the formats other tools use, and back: text, libvips .mat, JSON, .npy, inline.
 
-Every reader returns a :class:`~convcli.kernels.registry.Kernel` or raises :class:`KernelError`
+Every reader returns a :class:`~convcli.kernels.kernel.Kernel` or raises :class:`KernelError`
 with one line that names the file (or the inline text) and, for text, the line and column:
 ``edges.txt:3:5: 'l' is not a number``. Files are read up to a fixed size, rows are refused as
-soon as they pass :data:`~convcli.kernels.registry.MAX_KERNEL_SIDE` values, and ``.npy``
+soon as they pass :data:`~convcli.kernels.kernel.MAX_KERNEL_SIDE` values, and ``.npy``
 headers are checked before their data is read, so no request builds more than a full-size
 kernel.
 """
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from convcli.errors import KernelError
-from convcli.kernels.registry import MAX_KERNEL_SIDE, Kernel, check_kernel_size
+from convcli.kernels.kernel import MAX_KERNEL_SIDE, Kernel, check_kernel_size
 
 _DECIMAL = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _NUMBER = re.compile(rf"({_DECIMAL})(?:/({_DECIMAL}))?")

@@ -1,7 +1,7 @@
 """Kernel families with a parameter: ``gaussian:SIGMA``, ``box:N`` and ``log:SIGMA``.
 
 Each family parses its arguments, checks the size against the limit *before* building
-anything, and returns a :class:`~convcli.kernels.registry.Kernel` named as it was asked for.
+anything, and returns a :class:`~convcli.kernels.kernel.Kernel` named as it was asked for.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from convcli.errors import KernelError
 from convcli.kernels.formats import parse_number
-from convcli.kernels.registry import MAX_KERNEL_SIDE, Kernel, check_kernel_size
+from convcli.kernels.kernel import MAX_KERNEL_SIDE, Kernel, check_kernel_size
 
 MIN_SIGMA = 0.1
 """Below this the sampled Gaussian is one pixel: exp(-1 / (2 sigma^2)) is under 1e-21."""

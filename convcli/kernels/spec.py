@@ -14,15 +14,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TypeAlias
 
 from convcli.errors import KernelError, UnknownKernelError, did_you_mean
 from convcli.kernels.formats import is_imagemagick_string, parse_inline, read_kernel_file
+from convcli.kernels.kernel import Step
 from convcli.kernels.parametric import FAMILIES
-from convcli.kernels.registry import KERNELS, OPERATORS, Kernel, Operator, closest_names
-
-Step: TypeAlias = Kernel | Operator
-"""One step of a chain: a kernel, or an operator such as ``sobel``."""
+from convcli.kernels.registry import KERNELS, OPERATORS, closest_names
 
 KERNEL_FILE_SUFFIXES = frozenset({".txt", ".csv", ".tsv", ".mat", ".json", ".npy"})
 

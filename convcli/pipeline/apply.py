@@ -20,10 +20,16 @@ from convcli.core.methods import METHODS
 from convcli.core.params import ConvParams, Pair, to_choice
 from convcli.core.shape import Axes
 from convcli.errors import ImageWarning, ImageWriteError, ParameterError
+from convcli.imageio.files import (
+    STDIN_NAME,
+    STDOUT_NAME,
+    check_destination,
+    same_file,
+    write_output,
+)
 from convcli.imageio.png import STREAM_MODES, PngStrips, StreamMode
 from convcli.imageio.reading import (
     DEFAULT_MAX_PIXELS,
-    STDIN_NAME,
     DecodedRows,
     GrayWeights,
     ImageInfo,
@@ -31,19 +37,14 @@ from convcli.imageio.reading import (
 )
 from convcli.imageio.writing import (
     DEFAULT_PNG_COMPRESSION,
-    STDOUT_NAME,
     OutputDepth,
     OutputFormat,
-    check_destination,
     check_format_holds,
     choose_format,
     encode_into,
     output_mode,
-    same_file,
-    write_output,
 )
-from convcli.kernels.registry import Kernel
-from convcli.kernels.spec import Step
+from convcli.kernels.kernel import Kernel, Step
 from convcli.pipeline.chain import (
     apply_chain,
     carry_alpha,

@@ -26,9 +26,9 @@ from typing import IO, Any
 from convcli.core.methods import default_threads
 from convcli.core.params import ConvParams
 from convcli.errors import ConvcliError, ImageWarning, ImageWriteError, ParameterError
-from convcli.imageio.reading import STDIN_NAME, bytes_or_path, read_once
-from convcli.imageio.writing import STDOUT_NAME, choose_format, same_file
-from convcli.kernels.spec import Step
+from convcli.imageio.files import STDOUT_NAME, Job, same_file, with_input_kept
+from convcli.imageio.writing import choose_format
+from convcli.kernels.kernel import Step
 from convcli.pipeline.apply import (
     ApplyReport,
     ImageOptions,
@@ -37,35 +37,6 @@ from convcli.pipeline.apply import (
     plan_image,
 )
 from convcli.pipeline.explain import WorkedPixel, explain_image
-
-
-@dataclass(frozen=True)
-class Job:
-    """One input and the output it is written to: paths, or for a single file the standard
-    streams (``-``)."""
-
-    source: Path | IO[bytes]
-    destination: Path | IO[bytes]
-    source_name: str = STDIN_NAME
-    """How a stream `source` is named: ``-``, or the named pipe it was read from."""
-
-    def names(self) -> tuple[str, str]:
-        """The input and output as records and messages name them."""
-        return _name(self.source, self.source_name), _name(self.destination, STDOUT_NAME)
-
-
-def with_input_kept(job: Job) -> tuple[Job, Path | bytes]:
-    """`job` made to read its input from memory where reading it would use it up (standard
-    input, a named pipe), and that input for another reader: its bytes, or its path."""
-    source = job.source
-    if not isinstance(source, Path):
-        data = source.read()
-        return replace(job, source=io.BytesIO(data)), data
-    if read_once(source):
-        kept = bytes_or_path(source)
-        if isinstance(kept, bytes):
-            return replace(job, source=io.BytesIO(kept), source_name=job.names()[0]), kept
-    return job, source
 
 
 @dataclass(frozen=True)
@@ -391,10 +362,6 @@ def _ignore_interrupts() -> None:
     """In a worker: Ctrl-C reaches the whole process group, and the batch's own process
     decides what it means (finish the files in hand, start no other)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _name(stream_or_path: Path | IO[bytes], stream_name: str) -> str:
-    return str(stream_or_path) if isinstance(stream_or_path, Path) else stream_name
 
 
 def _ms_since(started: float) -> float:

@@ -33,9 +33,7 @@ from convcli.core.shape import Axes
 from convcli.core.shape import chain_arithmetic as chain_arithmetic
 from convcli.core.shape import check_chain_fits as check_chain_fits
 from convcli.errors import KernelError, ParameterError
-from convcli.kernels.registry import Kernel, Operator
-from convcli.kernels.spec import Step
-from convcli.pipeline.rangemap import is_zero_sum
+from convcli.kernels.kernel import Kernel, Operator, Step, is_zero_sum
 
 
 @dataclass(frozen=True)

@@ -37,10 +37,10 @@ from convcli.core.padding import check_padding
 from convcli.core.params import ConvParams, PadMode, Pair, format_size
 from convcli.core.shape import Axes, AxisArithmetic, chain_arithmetic
 from convcli.errors import ImageWarning, ParameterError
+from convcli.imageio.files import STDOUT_NAME
 from convcli.imageio.reading import GrayWeights, ImageInfo, open_image
-from convcli.imageio.writing import STDOUT_NAME, choose_format
-from convcli.kernels.registry import Operator
-from convcli.kernels.spec import Step
+from convcli.imageio.writing import choose_format
+from convcli.kernels.kernel import Operator, Step
 from convcli.pipeline.apply import ImageOptions, check_writable, planned_mapping
 from convcli.pipeline.chain import apply_chain, carry_alpha, check_chain_fits
 from convcli.pipeline.rangemap import PixelMapping, RangeMode, to_output_units

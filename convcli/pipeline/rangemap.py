@@ -23,18 +23,6 @@ from convcli.errors import ParameterError
 RangeMode: TypeAlias = Literal["auto", "clip", "abs", "rescale"]
 RANGE_MODES: tuple[RangeMode, ...] = get_args(RangeMode)
 
-# Relative to the sum of |weights|: float kernels that should sum to 0 rarely do exactly.
-_ZERO_SUM_TOLERANCE = 1e-9
-
-
-def is_zero_sum(weights: npt.NDArray[np.floating[Any]]) -> bool:
-    """Whether the weights sum to 0, up to rounding.
-
-    >>> is_zero_sum(np.array([[1.0, 0.0, -1.0]])), is_zero_sum(np.array([[0.25, 0.5, 0.25]]))
-    (True, False)
-    """
-    return bool(abs(weights.sum()) <= _ZERO_SUM_TOLERANCE * np.abs(weights).sum())
-
 
 def resolve_range_mode(mode: str, *, signed: bool) -> RangeMode:
     """The concrete mode (never ``auto``) for `mode`, given whether the result is `signed`.

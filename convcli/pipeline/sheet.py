@@ -38,17 +38,10 @@ from PIL import Image, ImageDraw, ImageFont
 from convcli.core.methods import METHODS
 from convcli.core.params import ConvParams, Pair, format_size, to_choice
 from convcli.errors import ImageReadError, ImageWriteError, ParameterError, ShapeError
-from convcli.imageio.reading import STDIN_NAME, open_image
-from convcli.imageio.writing import (
-    STDOUT_NAME,
-    check_destination,
-    check_format_holds,
-    choose_format,
-    encode_into,
-    write_output,
-)
-from convcli.kernels.registry import Kernel
-from convcli.kernels.spec import Step
+from convcli.imageio.files import STDIN_NAME, STDOUT_NAME, check_destination, write_output
+from convcli.imageio.reading import open_image
+from convcli.imageio.writing import check_format_holds, choose_format, encode_into
+from convcli.kernels.kernel import Kernel, Step
 from convcli.pipeline.apply import ImageOptions, check_overwrite, gray_pixels
 from convcli.pipeline.chain import chain_arithmetic, check_chain_fits, check_method
 from convcli.pipeline.rangemap import RANGE_MODES, RangeMode

@@ -19,9 +19,10 @@ import numpy as np
 from convcli.core.methods import default_threads
 from convcli.core.params import ConvParams
 from convcli.errors import ImageWriteError, ParameterError
-from convcli.kernels.spec import Step
+from convcli.imageio.files import Job
+from convcli.kernels.kernel import Step
 from convcli.pipeline.apply import ImageOptions
-from convcli.pipeline.batch import FileResult, Job, plan, planned_record, read_input_list, run_jobs
+from convcli.pipeline.batch import FileResult, plan, planned_record, read_input_list, run_jobs
 from convcli.pipeline.chain import check_method
 from convcli.terminal.console import echo_product, report_error, report_warning, stderr_console
 

@@ -14,8 +14,8 @@ from convcli.core.params import format_pair, format_size
 from convcli.core.shape import Axes, AxisArithmetic
 
 if TYPE_CHECKING:
+    from convcli.kernels.kernel import Kernel, Operator
     from convcli.kernels.parametric import Family
-    from convcli.kernels.registry import Kernel, Operator
     from convcli.pipeline.apply import ApplyReport
 
 # The kernels' renderings import NumPy themselves: `convcli shape --kernel-size` shows only
@@ -218,7 +218,7 @@ def _listing_table(*headers: str) -> Table:
 
 def format_sum(kernel: Kernel) -> str:
     """The sum of the weights, ``0`` for a kernel that sums to 0 up to rounding (``log:``)."""
-    from convcli.pipeline.rangemap import is_zero_sum
+    from convcli.kernels.kernel import is_zero_sum
 
     return "0" if is_zero_sum(kernel.weights) else format_number(kernel.total)
 
@@ -325,7 +325,7 @@ def kernel_statements(kernel: Kernel) -> list[str]:
 
 def step_view(step: Kernel | Operator) -> Group:
     """A kernel's matrix, or an operator's description and both of its kernels."""
-    from convcli.kernels.registry import Kernel
+    from convcli.kernels.kernel import Kernel
 
     if isinstance(step, Kernel):
         return kernel_matrix(step)

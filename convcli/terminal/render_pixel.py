@@ -20,7 +20,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from convcli.kernels.registry import Operator
+from convcli.kernels.kernel import Operator
 from convcli.pipeline.explain import (
     RAMP,
     AxisWindow,

@@ -18,21 +18,14 @@ from typing import TYPE_CHECKING
 
 from convcli.core.params import Pair
 from convcli.errors import ImageReadError, ImageWarning, ParameterError
-from convcli.imageio.reading import (
-    DEFAULT_MAX_PIXELS,
-    STDIN_NAME,
-    ImageInfo,
-    bytes_or_path,
-    open_image,
-    read_once,
-)
-from convcli.imageio.writing import same_file
+from convcli.imageio.files import STDIN_NAME, bytes_or_path, read_once, same_file
+from convcli.imageio.reading import DEFAULT_MAX_PIXELS, ImageInfo, open_image
 from convcli.terminal.console import report_note, report_warning, stderr_console, stdout_console
 from convcli.terminal.preview import Tile, caption, display_pixels, fit, gallery
 
 if TYPE_CHECKING:  # `show` needs neither: the filtering modules are for `apply --preview`
+    from convcli.imageio.files import Job
     from convcli.pipeline.apply import ImageOptions
-    from convcli.pipeline.batch import Job
 
 # Lines a drawing leaves free on the terminal, so that it is seen whole: the first captions',
 # and the prompt's after it.
@@ -207,7 +200,7 @@ class ApplyPreview:
         """The input to draw; None when stdout is not a terminal: nothing is drawn or kept."""
         if not self.on_terminal:
             return
-        from convcli.pipeline.batch import with_input_kept
+        from convcli.imageio.files import with_input_kept
 
         self.job, data = with_input_kept(job)
         if isinstance(data, Path) and same_file(data, output):

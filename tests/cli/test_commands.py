@@ -12,7 +12,8 @@ from click.testing import CliRunner, Result
 
 from convcli import __version__, convolve2d
 from convcli.cli.main import cli
-from convcli.kernels.registry import KERNELS, Kernel, get_kernel
+from convcli.kernels.kernel import Kernel
+from convcli.kernels.registry import KERNELS, get_kernel
 from convcli.kernels.spec import resolve_kernel
 from convcli.pipeline.rangemap import RangeMode, to_pixels
 from tests.conftest import open_with_a_warning, read_gray, read_pixels

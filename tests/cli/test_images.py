@@ -20,7 +20,8 @@ from convcli import convolve2d
 from convcli.cli.main import cli
 from convcli.core.convolution import sample_centre
 from convcli.core.params import ConvParams
-from convcli.kernels.registry import Kernel, get_kernel
+from convcli.kernels.kernel import Kernel
+from convcli.kernels.registry import get_kernel
 from convcli.kernels.spec import resolve_kernel
 from convcli.pipeline.rangemap import to_pixels
 from tests import images
@@ -456,7 +457,7 @@ def test_an_unwritable_directory_is_found_before_any_work(
     (tmp_path / "ro").mkdir()
     real_access = os.access
     monkeypatch.setattr(
-        "convcli.imageio.writing.os.access",
+        "convcli.imageio.files.os.access",
         lambda path, mode: False if Path(path).name == "ro" else real_access(path, mode),
     )
     monkeypatch.setattr("convcli.imageio.reading._PillowImage.decode", _must_not_decode)

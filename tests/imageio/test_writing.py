@@ -15,16 +15,8 @@ import pytest
 from PIL import Image
 
 from convcli import ImageWriteError, ParameterError
-from convcli.imageio.writing import (
-    FORMATS,
-    check_format_holds,
-    choose_format,
-    encode,
-    output_mode,
-    write_atomically,
-    write_file,
-    write_stream,
-)
+from convcli.imageio.files import write_atomically, write_file, write_stream
+from convcli.imageio.writing import FORMATS, check_format_holds, choose_format, encode, output_mode
 
 RNG = np.random.default_rng(4)
 

@@ -9,7 +9,8 @@ import pytest
 
 from convcli import convolve2d
 from convcli.kernels.facts import kernel_facts
-from convcli.kernels.registry import KERNELS, Kernel, get_kernel
+from convcli.kernels.kernel import Kernel
+from convcli.kernels.registry import KERNELS, get_kernel
 
 
 @pytest.mark.parametrize("name", sorted(KERNELS))

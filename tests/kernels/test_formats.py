@@ -26,7 +26,8 @@ from convcli.kernels.formats import (
     to_json,
     to_text,
 )
-from convcli.kernels.registry import KERNELS, Kernel
+from convcli.kernels.kernel import Kernel
+from convcli.kernels.registry import KERNELS
 
 SOBEL_X = [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]
 

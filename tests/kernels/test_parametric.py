@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcli import KernelError, convolve2d
+from convcli.kernels.kernel import Kernel
 from convcli.kernels.parametric import box, gaussian, laplacian_of_gaussian
-from convcli.kernels.registry import KERNELS, Kernel
+from convcli.kernels.registry import KERNELS
 from convcli.kernels.spec import resolve_kernel
 
 

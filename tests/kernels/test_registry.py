@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from convcli import UnknownKernelError, convolve2d
-from convcli.kernels.registry import KERNELS, Kernel, get_kernel
-from convcli.pipeline.rangemap import is_zero_sum
+from convcli.kernels.kernel import Kernel, is_zero_sum
+from convcli.kernels.registry import KERNELS, get_kernel
 from tests.conftest import SAMPLE_IMAGES, read_gray
 
 # Written out in full, independently of how the registry builds them.

@@ -14,10 +14,11 @@ import pytest
 
 from convcli.core.params import ConvParams
 from convcli.errors import ImageWriteError, ParameterError
+from convcli.imageio.files import Job
 from convcli.kernels.spec import resolve_kernel
 from convcli.pipeline import apply, batch
 from convcli.pipeline.apply import ImageOptions
-from convcli.pipeline.batch import FileResult, Job, output_path, plan, read_input_list, run_jobs
+from convcli.pipeline.batch import FileResult, output_path, plan, read_input_list, run_jobs
 from tests import images
 from tests.conftest import read_pixels
 

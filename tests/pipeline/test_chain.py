@@ -14,8 +14,9 @@ from hypothesis.extra import numpy as hnp
 
 from convcli import KernelError, ShapeError, convolve2d
 from convcli.core.params import PAD_MODES, ConvParams
-from convcli.kernels.registry import KERNELS, OPERATORS, Kernel
-from convcli.kernels.spec import Step, resolve_kernel
+from convcli.kernels.kernel import Kernel, Step
+from convcli.kernels.registry import KERNELS, OPERATORS
+from convcli.kernels.spec import resolve_kernel
 from convcli.pipeline.chain import apply_chain, is_signed, normalized, prepare_chain
 from tests.reference import reference_conv2d
 

@@ -31,7 +31,7 @@ from convcli.cli.main import cli
 from convcli.core.params import ConvParams, PadMode
 from convcli.core.shape import AxisArithmetic, arithmetic, chain_arithmetic
 from convcli.errors import ImageWriteError, ParameterError, ShapeError
-from convcli.kernels.registry import Kernel, Operator
+from convcli.kernels.kernel import Kernel, Operator
 from convcli.kernels.spec import resolve_kernel
 from convcli.pipeline.apply import ImageOptions, apply_to_image
 from convcli.pipeline.chain import prepare_chain

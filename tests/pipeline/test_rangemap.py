@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from convcli import ParameterError
+from convcli.kernels.kernel import is_zero_sum
 from convcli.kernels.registry import KERNELS
-from convcli.pipeline.rangemap import is_zero_sum, resolve_range_mode, to_pixels
+from convcli.pipeline.rangemap import resolve_range_mode, to_pixels
 
 VALUES = np.array([[-300.0, -1.4, 0.5, 1.5, 100.6, 254.5, 255.4, 400.0]])
 
