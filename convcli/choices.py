@@ -19,7 +19,11 @@ GrayWeights: TypeAlias = Literal["rec601", "rec709", "average"]
 GRAY_CHOICES: tuple[GrayWeights, ...] = get_args(GrayWeights)
 
 OutputDepth: TypeAlias = Literal["8", "16", "float"]
+"""What ``--depth`` asks for: 8- or 16-bit pixels, or 32-bit floats."""
 OUTPUT_DEPTHS: tuple[OutputDepth, ...] = get_args(OutputDepth)
+
+WrittenDepth: TypeAlias = Literal["8", "16", "float", "npy"]
+"""What an output holds: an :data:`OutputDepth`, or ``npy``, the float result as computed."""
 
 DEFAULT_MAX_PIXELS = 89_478_485
 """Pillow's decompression-bomb limit: a copy of ``PIL.Image.MAX_IMAGE_PIXELS``."""
@@ -32,8 +36,9 @@ DEFAULT_PNG_COMPRESSION = 1
 """zlib level for PNG output: 1 writes a 4096x4096 photograph several times faster than
 Pillow's default 6, for a file a few percent larger."""
 
-RANGE_MODES: tuple[str, ...] = ("auto", "clip", "abs", "rescale")
-"""How float results become pixels: a copy of :data:`convcli.pipeline.rangemap.RANGE_MODES`."""
+RangeMode: TypeAlias = Literal["auto", "clip", "abs", "rescale"]
+"""How float results become pixels (see :mod:`convcli.pipeline.rangemap`)."""
+RANGE_MODES: tuple[RangeMode, ...] = get_args(RangeMode)
 
 FORMAT_NAMES: tuple[str, ...] = (
     "png", "tiff", "jpeg", "bmp", "gif", "webp", "pgm", "ppm", "tga", "jp2", "npy",

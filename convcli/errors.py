@@ -47,6 +47,10 @@ class ImageWriteError(ConvcliError):
     """An output image cannot be encoded or written."""
 
 
+class NotEnoughMemoryError(ConvcliError, MemoryError):
+    """An image and its chain need more memory than there is."""
+
+
 class OutputClosedError(ConvcliError):
     """Standard output is closed: a command's product has nowhere to go."""
 

@@ -6,14 +6,14 @@ Nothing here knows about files, Pillow, Click or Rich: arrays and plain values i
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli.core.methods import Sink, padding_widths, run, run_into
+from convcli.core.methods import METHODS, Compute, Sink, padding_widths, run
 from convcli.core.padding import RowSource, check_padding
-from convcli.core.params import ConvParams, IntOrPair, PaddingArg, Pair
+from convcli.core.params import ConvParams, IntOrPair, PaddingArg, Pair, to_choice
 from convcli.core.shape import Axes, arithmetic, check_fits
 from convcli.errors import KernelError, ParameterError
 
@@ -109,6 +109,30 @@ def convolve2d(
     return apply_kernel(image, kernel, params, method=method, threads=threads)
 
 
+@overload
+def apply_kernel(
+    image: npt.ArrayLike | RowSource,
+    kernel: npt.ArrayLike,
+    params: ConvParams,
+    *,
+    method: str = ...,
+    threads: int | None = ...,
+    sink: None = None,
+) -> FloatArray: ...
+
+
+@overload
+def apply_kernel(
+    image: npt.ArrayLike | RowSource,
+    kernel: npt.ArrayLike,
+    params: ConvParams,
+    *,
+    method: str = ...,
+    threads: int | None = ...,
+    sink: Sink,
+) -> None: ...
+
+
 def apply_kernel(
     image: npt.ArrayLike | RowSource,
     kernel: npt.ArrayLike,
@@ -116,31 +140,22 @@ def apply_kernel(
     *,
     method: str = "auto",
     threads: int | None = None,
-) -> FloatArray:
+    sink: Sink | None = None,
+) -> FloatArray | None:
     """:func:`convolve2d` with its geometry given as one :class:`ConvParams`.
 
     Flips the kernel only if ``params.flip`` is true. `image` may also be a
-    :class:`~convcli.core.padding.RowSource` of float32 or float64 rows, read a strip at a time.
+    :class:`~convcli.core.padding.RowSource` of float32 or float64 rows, read a strip at a
+    time. With `sink`, the output goes to ``sink(start, stop, rows)`` a strip of rows at a
+    time instead of being returned (see :func:`convcli.core.methods.run`): the whole result
+    never exists at once.
     """
+    compute = Compute(method=to_choice(method, METHODS, "method"), threads=threads)
     pixels, weights, axes = _prepared(image, kernel, params)
-    return run(pixels, weights, axes, params.pad_mode, method=method, threads=threads)
-
-
-def apply_kernel_into(
-    image: npt.ArrayLike | RowSource,
-    kernel: npt.ArrayLike,
-    params: ConvParams,
-    sink: Sink,
-    *,
-    method: str = "auto",
-    threads: int | None = None,
-) -> None:
-    """:func:`apply_kernel`, its output handed to ``sink(start, stop, rows)`` a strip at a time.
-
-    See :func:`convcli.core.methods.run_into`: the whole result never exists at once.
-    """
-    pixels, weights, axes = _prepared(image, kernel, params)
-    run_into(pixels, weights, axes, params.pad_mode, sink, method=method, threads=threads)
+    if sink is None:
+        return run(pixels, weights, axes, params.pad_mode, compute=compute)
+    run(pixels, weights, axes, params.pad_mode, compute=compute, sink=sink)
+    return None
 
 
 def _prepared(

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -197,74 +197,112 @@ def _facts_of(shape: tuple[int, ...], dtype: str, data: bytes) -> _KernelFacts:
     return _KernelFacts(factors, _passes(weights.ravel()), *passes)
 
 
+Sink: TypeAlias = Callable[[int, int, Array], None]
+"""Takes output rows [start, stop) in a buffer it may change but not keep: ``sink(start, stop,
+rows)``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Compute:
+    """How the core computes a convolution, never what: every method and thread count gives
+    the same result within floating-point rounding.
+
+    Attributes
+    ----------
+    method : {"auto", "direct", "separable", "fft"}
+        "auto" picks the cheapest by :func:`choose_method`'s cost model; "separable" needs a
+        kernel of rank 1.
+    threads : int or None
+        At most this many threads; None uses every core the process may run on.
+    """
+
+    method: Method = "auto"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        to_choice(self.method, METHODS, "method")
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise ParameterError(f"threads must be at least 1, got {self.threads!r}")
+
+
+@overload
 def run(
     pixels: Pixels,
     weights: Array,
     axes: Axes,
     pad_mode: PadMode,
     *,
-    method: str = "auto",
-    threads: int | None = None,
-) -> Array:
-    """Correlate `pixels` with `weights` (as given: flip beforehand) by `method`.
+    compute: Compute = ...,
+    sink: None = None,
+) -> Array: ...
+
+
+@overload
+def run(
+    pixels: Pixels,
+    weights: Array,
+    axes: Axes,
+    pad_mode: PadMode,
+    *,
+    compute: Compute = ...,
+    sink: Sink,
+) -> None: ...
+
+
+def run(
+    pixels: Pixels,
+    weights: Array,
+    axes: Axes,
+    pad_mode: PadMode,
+    *,
+    compute: Compute = Compute(),
+    sink: Sink | None = None,
+) -> Array | None:
+    """Correlate `pixels` with `weights` (as given: flip beforehand) as `compute` says.
 
     `pixels` is (H, W) or (H, W, C) of float32 or float64, an array or a :class:`RowSource`,
-    and `weights` has the same dtype; `axes` is their checked shape arithmetic. `threads`
-    caps the threads (None: every core). The result has the dtype of `pixels` and the shape
-    the axes predict.
+    and `weights` has the same dtype; `axes` is their checked shape arithmetic. Returns the
+    result, of the dtype of `pixels` and the shape the axes predict; or, with `sink`, hands
+    each strip of output rows to it instead (from whichever thread computed them; strips
+    never overlap) and returns None, so that a caller can map values to pixels strip by
+    strip and never hold the float result whole.
 
     Raises
     ------
     ParameterError
-        If `method` is unknown, ``separable`` is asked of a kernel whose rank is not 1, or
-        `threads` is below 1.
+        If ``separable`` is asked of a kernel whose rank is not 1.
     ShapeError
         If the output or the strips' buffers cannot be allocated.
     """
-    rows, cols = axes
-    shape = (rows.output, cols.output, *pixels.shape[2:])
-    out: Array = _allocate(axes, lambda: np.empty(shape, dtype=pixels.dtype))
-    worker = _worker(pixels, weights, axes, pad_mode, method, target=out)
-    _in_strips(axes, worker, threads, store=None)
-    return out
+    worker = _worker(pixels, weights, axes, pad_mode, compute.method)
+    deliver: Callable[[int, int, Any], None]
+    if sink is None:
+        rows, cols = axes
+        shape = (rows.output, cols.output, *pixels.shape[2:])
+        out: Array = _allocate(axes, lambda: np.empty(shape, dtype=pixels.dtype))
 
+        def deliver(start: int, stop: int, scratch: Any) -> None:
+            worker(start, stop, scratch, out[start:stop])
 
-def run_into(
-    pixels: Pixels,
-    weights: Array,
-    axes: Axes,
-    pad_mode: PadMode,
-    sink: Sink,
-    *,
-    method: str = "auto",
-    threads: int | None = None,
-) -> None:
-    """:func:`run`, handing each strip of output rows to `sink` instead of keeping them.
+        _in_strips(axes, worker, compute.threads, deliver)
+        return out
 
-    ``sink(start, stop, values)`` receives output rows [start, stop) in a buffer it may
-    change but not keep, from whichever thread computed them (strips never overlap). So a
-    caller can map values to pixels strip by strip and never hold the float result whole.
-    """
-    worker = _worker(pixels, weights, axes, pad_mode, method, target=None)
-    _in_strips(axes, worker, threads, store=sink)
+    def deliver_to_sink(start: int, stop: int, scratch: Any) -> None:
+        rows = scratch[-1][: stop - start]
+        worker(start, stop, scratch, rows)
+        sink(start, stop, rows)
 
-
-Sink: TypeAlias = Callable[[int, int, Array], None]
+    _in_strips(axes, worker, compute.threads, deliver_to_sink)
+    return None
 
 
 def _worker(
-    pixels: Pixels,
-    weights: Array,
-    axes: Axes,
-    pad_mode: PadMode,
-    method: str,
-    *,
-    target: Array | None,
+    pixels: Pixels, weights: Array, axes: Axes, pad_mode: PadMode, method: Method
 ) -> _StripWorker:
     """The strip worker of `method` (chosen when ``auto``), its buffers checked allocatable."""
-    chosen = to_choice(method, METHODS, "method")
-    if chosen == "auto":
-        chosen = _cheapest(weights, axes)
+    chosen = _cheapest(weights, axes) if method == "auto" else method
     factors = _kernel_facts(weights).factors if chosen == "separable" else None
     if chosen == "separable" and factors is None:
         raise ParameterError(
@@ -278,7 +316,6 @@ def _worker(
         worker = _FFTStrip(pixels, weights, axes, pad_mode)
     else:
         worker = _DirectStrip(pixels, weights, axes, pad_mode)
-    worker.target = target
     worker.work = float(axes[0].output) * axes[1].output * weights.size
     _allocate(axes, worker.scratch)  # what each thread will: fail here, not in a thread
     return worker
@@ -303,8 +340,6 @@ def _allocate(axes: Axes, allocate: Callable[[], Any]) -> Any:
 class _StripWorker:
     """Computes strips of output rows; one object shared by the threads, scratch per thread."""
 
-    target: Array | None = None
-    """The whole output, or None when strips go to a sink."""
     work: float = 0.0
     """Multiply-adds in all: small calls run on one thread."""
 
@@ -342,15 +377,16 @@ class _StripWorker:
 
 
 def _in_strips(
-    axes: Axes, worker: _StripWorker, threads: int | None, *, store: Sink | None
+    axes: Axes,
+    worker: _StripWorker,
+    threads: int | None,
+    deliver: Callable[[int, int, Any], None],
 ) -> None:
-    """Run `worker` over every output row in strips, on up to `threads` threads.
+    """Call ``deliver(start, stop, scratch)`` for every strip of output rows, on up to
+    `threads` threads, each with the scratch buffers of its thread.
 
-    Each thread takes one contiguous run of strips, so it allocates its buffers once. Strips
-    go to `worker.target`, or through a scratch buffer to `store`.
+    Each thread takes one contiguous run of strips, so it allocates its buffers once.
     """
-    if threads is not None and threads < 1:
-        raise ParameterError(f"threads must be at least 1, got {threads}")
     total, per_strip = axes[0].output, worker.rows_per_strip
     starts = list(range(0, total, per_strip))
     workers = min(threads or default_threads(), len(starts))
@@ -365,14 +401,7 @@ def _in_strips(
             for start in chunk:
                 if stopping.is_set():
                     return
-                stop = min(start + per_strip, total)
-                if worker.target is not None:
-                    worker(start, stop, scratch, worker.target[start:stop])
-                else:
-                    out = scratch[-1][: stop - start]
-                    worker(start, stop, scratch, out)
-                    assert store is not None
-                    store(start, stop, out)
+                deliver(start, min(start + per_strip, total), scratch)
         except BaseException:
             stopping.set()
             raise

@@ -35,6 +35,15 @@ _FILTER_NONE, _FILTER_UP = 0, 2
 _ADLER_BASE = 65521
 
 
+def stream_mode(mode: str) -> StreamMode | None:
+    """`mode` if a PNG of it can be written strip by strip, else None.
+
+    >>> stream_mode("RGB"), stream_mode("RGBA")
+    ('RGB', None)
+    """
+    return next((streamed for streamed in STREAM_MODES if streamed == mode), None)
+
+
 class PngStrips:
     """Collects the rows of an image of `height` x `width` in `mode`, compressed per strip.
 

@@ -16,7 +16,8 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.core.methods import METHODS
+from convcli.choices import RANGE_MODES, OutputDepth, RangeMode, WrittenDepth
+from convcli.core.methods import Compute
 from convcli.core.params import ConvParams, Pair, to_choice
 from convcli.core.shape import Axes
 from convcli.errors import ImageWarning, ImageWriteError, ParameterError
@@ -27,7 +28,7 @@ from convcli.imageio.files import (
     same_file,
     write_output,
 )
-from convcli.imageio.png import STREAM_MODES, PngStrips, StreamMode
+from convcli.imageio.png import PngStrips, StreamMode, stream_mode
 from convcli.imageio.reading import (
     DEFAULT_MAX_PIXELS,
     DecodedRows,
@@ -37,7 +38,6 @@ from convcli.imageio.reading import (
 )
 from convcli.imageio.writing import (
     DEFAULT_PNG_COMPRESSION,
-    OutputDepth,
     OutputFormat,
     check_format_holds,
     choose_format,
@@ -52,12 +52,10 @@ from convcli.pipeline.chain import (
     check_chain_fits,
     check_method,
     is_signed,
-    stream_chain,
 )
 from convcli.pipeline.rangemap import (
-    RANGE_MODES,
     PixelMapping,
-    RangeMode,
+    concrete_range_mode,
     map_into,
     pixel_mapping,
     to_pixels,
@@ -79,15 +77,18 @@ class ImageOptions:
     """Output depth; None keeps the input's (see :func:`default_depth`)."""
     output_format: str | None = None
     """``--format``: needed for standard output or a name without extension."""
-    range_mode: str = "auto"
+    range_mode: RangeMode = "auto"
+    """How results become pixels (see :mod:`convcli.pipeline.rangemap`)."""
     force: bool = False
     """Allow the output to overwrite the input."""
     png_compression: int = DEFAULT_PNG_COMPRESSION
     """zlib level of PNG output, 0 (none) to 9 (smallest, slowest)."""
-    method: str = "auto"
-    """How the core computes (see :mod:`convcli.core.methods`)."""
-    threads: int | None = None
-    """At most this many threads; None: every core."""
+    compute: Compute = Compute()
+    """How the core computes: the method and the most threads."""
+
+    def __post_init__(self) -> None:
+        # Also catches options built directly rather than from the command line.
+        to_choice(self.range_mode, RANGE_MODES, "range")
 
 
 @dataclass(frozen=True)
@@ -102,53 +103,13 @@ class ApplyReport:
     gray: GrayWeights | None
     """The weights that made colour gray, or None (gray input, --color, or .npy)."""
     format: str
-    depth: str
-    """The output's: ``8``, ``16``, ``float`` or ``npy``."""
+    depth: WrittenDepth
     range_mode: RangeMode | None
     """How values became pixels, or None when written as they are (npy, float)."""
     value_range: tuple[float, float]
     clipped: int
     """How many values the mapping clamped to 0 or full scale: what was lost."""
     steps: tuple[Axes, ...]
-
-    def record(self, *, ms: float) -> dict[str, Any]:
-        """The JSON record of a run that succeeded (``--json``)."""
-        return {
-            "input": self.input,
-            "output": self.output,
-            "status": "ok",
-            "error": None,
-            "input_shape": list(self.input_shape),
-            "output_shape": list(self.output_shape),
-            "kernels": list(self.kernels),
-            "gray": self.gray,
-            "format": self.format,
-            "depth": self.depth,
-            "range": self.range_mode,
-            "value_range": list(self.value_range),
-            "clipped": self.clipped,
-            "ms": round(ms, 3),
-        }
-
-
-def error_record(source: str, destination: str, message: str, *, ms: float) -> dict[str, Any]:
-    """The JSON record of a run that failed, with the same keys as :meth:`ApplyReport.record`."""
-    return {
-        "input": source,
-        "output": destination,
-        "status": "error",
-        "error": message,
-        "input_shape": None,
-        "output_shape": None,
-        "kernels": None,
-        "gray": None,
-        "format": None,
-        "depth": None,
-        "range": None,
-        "value_range": None,
-        "clipped": None,
-        "ms": round(ms, 3),
-    }
 
 
 def default_depth(info: ImageInfo, fmt: OutputFormat, *, channels: int, alpha: bool) -> OutputDepth:
@@ -177,12 +138,14 @@ class _Plan:
 
     channels: int
     alpha: bool
-    depth: str
-    """``8``, ``16``, ``float`` or ``npy``."""
+    depth: WrittenDepth
     mode: str
+    """The Pillow mode written, or ``npy``."""
+    png_stream: StreamMode | None = None
+    """The mode of a PNG compressed strip by strip as it is made, or None: not such a PNG."""
 
 
-def _plan(info: ImageInfo, fmt: OutputFormat, options: ImageOptions, range_mode: str) -> _Plan:
+def _plan(info: ImageInfo, fmt: OutputFormat, options: ImageOptions) -> _Plan:
     channels = info.channels if (options.color or info.format == "NPY") else 1
     alpha = info.has_alpha and options.keep_alpha
     if fmt.name == "npy":
@@ -195,11 +158,12 @@ def _plan(info: ImageInfo, fmt: OutputFormat, options: ImageOptions, range_mode:
     depth = options.depth or default_depth(info, fmt, channels=channels, alpha=alpha)
     mode = output_mode(channels=channels, alpha=alpha, depth=depth)
     check_format_holds(fmt, mode)
-    if depth == "float" and range_mode != "auto":
+    if depth == "float" and options.range_mode != "auto":
         raise ParameterError(
             "--range does not apply to float output: it holds the values as they are"
         )
-    return _Plan(channels, alpha, depth, mode)
+    png_stream = stream_mode(mode) if fmt.name == "png" else None
+    return _Plan(channels, alpha, depth, mode, png_stream)
 
 
 @dataclass(frozen=True)
@@ -207,8 +171,9 @@ class PlannedImage:
     """What :func:`apply_to_image` would write, from the input's header alone."""
 
     info: ImageInfo
+    kernels: tuple[str, ...]
     format: str
-    depth: str
+    depth: WrittenDepth
     steps: tuple[Axes, ...]
 
 
@@ -225,16 +190,15 @@ def plan_image(
     write: ``--dry-run``. Raises what :func:`apply_to_image` would; `directory_made` says
     the output's directory will be made first (a batch's ``--out-dir``), so it may be missing.
     """
-    fmt, range_mode = _check_request(
-        source, destination, steps, options, check_directory=not directory_made
-    )
+    fmt = _check_request(source, destination, steps, options, check_directory=not directory_made)
     with open_image(
         source, auto_orient=options.auto_orient, max_pixels=options.max_pixels
     ) as image:
-        plan = _check_header(image.info, fmt, range_mode, steps, params, options)
+        plan = _check_header(image.info, fmt, steps, params, options)
         info = image.info
     axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
-    return PlannedImage(info, fmt.name, plan.depth, tuple(axes))
+    kernels = tuple(step.name for step in steps)
+    return PlannedImage(info, kernels, fmt.name, plan.depth, tuple(axes))
 
 
 def _check_request(
@@ -244,28 +208,28 @@ def _check_request(
     options: ImageOptions,
     *,
     check_directory: bool = True,
-) -> tuple[OutputFormat, str]:
-    """(output format, range mode): the checks that need neither pixels nor a header."""
+) -> OutputFormat:
+    """The output format, and the checks that need neither pixels nor a header."""
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
-    fmt = choose_format(destination_name, options.output_format)
-    range_mode = _checked_range(fmt, options)
+    fmt = _checked_format(destination_name, options)
     if isinstance(destination, Path):
         if check_directory:
             check_destination(destination)
         check_overwrite(source, destination, steps, force=options.force)
-    return fmt, range_mode
+    return fmt
 
 
-def _checked_range(fmt: OutputFormat, options: ImageOptions) -> str:
-    """The requested range mode, refused with a depth where `fmt` holds the float result."""
-    range_mode = to_choice(options.range_mode, RANGE_MODES, "range")
+def _checked_format(destination: str, options: ImageOptions) -> OutputFormat:
+    """The format `destination` is written in, refused with a depth or a range where it
+    holds the float result."""
+    fmt = choose_format(destination, options.output_format)
     if fmt.name == "npy" and options.depth is not None:
         raise ParameterError("--depth does not apply to .npy output: it holds the float result")
-    if fmt.name == "npy" and range_mode != "auto":
+    if fmt.name == "npy" and options.range_mode != "auto":
         raise ParameterError(
             "--range does not apply to npy output: it holds the values as they are"
         )
-    return range_mode
+    return fmt
 
 
 def planned_mapping(
@@ -280,10 +244,10 @@ def planned_mapping(
 
     Raises what :func:`apply_to_image` raises about them before it decodes a pixel.
     """
-    fmt = choose_format(destination, options.output_format)
-    range_mode = _checked_range(fmt, options)
-    plan = _check_header(info, fmt, range_mode, steps, params, options)
-    return pixel_mapping(plan.depth, range_mode, max_value=info.max_value, signed=is_signed(steps))
+    plan = _check_header(info, _checked_format(destination, options), steps, params, options)
+    return pixel_mapping(
+        plan.depth, options.range_mode, max_value=info.max_value, signed=is_signed(steps)
+    )
 
 
 def check_overwrite(
@@ -308,16 +272,15 @@ def check_overwrite(
 def _check_header(
     info: ImageInfo,
     fmt: OutputFormat,
-    range_mode: str,
     steps: Sequence[Step],
     params: ConvParams,
     options: ImageOptions,
 ) -> _Plan:
     """The output's plan, and the checks that need the header but no pixel."""
-    plan = _plan(info, fmt, options, range_mode)
+    plan = _plan(info, fmt, options)
     axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
     check_chain_fits(axes, [step.name for step in steps])
-    check_method(steps, to_choice(options.method, METHODS, "method"), dtype=info.computed_in)
+    check_method(steps, options.compute.method, dtype=info.computed_in)
     return plan
 
 
@@ -362,27 +325,27 @@ def apply_to_image(
     """
     source_name = str(source) if isinstance(source, Path) else source_name
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
-    fmt, range_mode = _check_request(source, destination, steps, options)
+    fmt = _check_request(source, destination, steps, options)
     with open_image(
         source, name=source_name, auto_orient=options.auto_orient, max_pixels=options.max_pixels
     ) as image:
-        plan = _check_header(image.info, fmt, range_mode, steps, params, options)
+        plan = _check_header(image.info, fmt, steps, params, options)
         decoded = image.decode_rows(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
         # The chain checks its arithmetic again on the decoded size: a PNG may tell its
         # orientation only after its pixels.
-        png = None
-        if fmt.name == "png" and plan.mode in STREAM_MODES:
-            png = (plan.mode, options.png_compression)
-        output = _filtered(decoded, steps, params, plan, range_mode, png, options)
+        mapping = pixel_mapping(
+            plan.depth, options.range_mode, max_value=image.info.max_value, signed=is_signed(steps)
+        )
+        output = _filtered(decoded, steps, params, plan, mapping, options)
     # What is left of the input; the decoded pixels are freed before the output is encoded.
     info, gray, alpha = decoded.info, decoded.gray, decoded.alpha
     del decoded
     alpha_plane: npt.NDArray[Any] | None = None
     if alpha is not None:
         alpha_plane = carry_alpha(alpha, steps, params)
-        if output.full_scale:
+        if mapping.full_scale:
             alpha_plane = to_pixels(
-                alpha_plane, "clip", max_value=output.full_scale, unit=output.unit
+                alpha_plane, "clip", max_value=mapping.full_scale, unit=mapping.unit
             )
 
     def write(stream: IO[bytes]) -> None:
@@ -402,7 +365,7 @@ def apply_to_image(
         gray=gray,
         format=fmt.name,
         depth=plan.depth,
-        range_mode=output.range_mode,
+        range_mode=mapping.range_mode,
         value_range=output.value_range,
         clipped=output.clipped,
         steps=output.steps,
@@ -435,13 +398,14 @@ def gray_pixels(
     The same code maps them, so they equal what ``apply`` writes with ``--depth 8
     --no-alpha`` (its default for 8-bit images) and the same ``--range``, ``--method`` and
     ``--threads`` (`options`; the rest of them does not apply). `decoded` may be used again:
-    each call reads its rows anew. Call it inside :func:`~convcli.imageio.reading.open_image`'s
-    block, as :meth:`~convcli.imageio.reading.OpenImage.decode_rows` requires.
+    each call reads its rows anew. Call it inside
+    :func:`~convcli.imageio.reading.open_image`'s block, as
+    :meth:`~convcli.imageio.reading.OpenImage.decode_rows` requires.
 
     Raises
     ------
     ParameterError
-        If `decoded` holds more than one channel (decode it gray), or the range mode is not one.
+        If `decoded` holds more than one channel (decode it gray).
     ShapeError
         If a kernel does not fit its input.
     ImageWriteError
@@ -451,13 +415,12 @@ def gray_pixels(
         raise ParameterError(
             f"{decoded.info.name!r} has {decoded.values.shape[2]} channels; this takes one"
         )
-    range_mode = to_choice(options.range_mode, RANGE_MODES, "range")
+    max_value, signed = decoded.info.max_value, is_signed(steps)
+    mode = concrete_range_mode(options.range_mode, max_value=max_value, signed=signed)
+    mapping = pixel_mapping("8", mode, max_value=max_value, signed=signed)
     plan = _Plan(channels=1, alpha=False, depth="8", mode="L")
-    output = _filtered(decoded, steps, params, plan, range_mode, None, options)
-    assert output.range_mode is not None  # pixel output always has one
-    return GrayPixels(
-        output.values, output.range_mode, output.value_range, output.clipped, output.steps
-    )
+    output = _filtered(decoded, steps, params, plan, mapping, options)
+    return GrayPixels(output.values, mode, output.value_range, output.clipped, output.steps)
 
 
 @dataclass(frozen=True)
@@ -468,13 +431,9 @@ class _Output:
     """The output's values; empty when `png` holds them."""
     png: PngStrips | None
     """The PNG, compressed strip by strip as the values were made, or None."""
-    range_mode: RangeMode | None
     value_range: tuple[float, float]
     clipped: int
     steps: tuple[Axes, ...]
-    full_scale: int
-    """255 or 65535 for pixel output (alpha is mapped alike), 0 for float and .npy."""
-    unit: float
 
 
 def _filtered(
@@ -482,31 +441,23 @@ def _filtered(
     steps: Sequence[Step],
     params: ConvParams,
     plan: _Plan,
-    range_mode: str,
-    png: tuple[StreamMode, int] | None,
+    mapping: PixelMapping,
     options: ImageOptions,
 ) -> _Output:
-    """Run the chain and map its result to the output's values.
+    """Run the chain and map its result to the output's values by `mapping`.
 
     Pixel output whose mapping needs no global statistic (``clip``, ``abs``) is mapped a strip
     at a time as the last step makes it: the float result never exists whole, so memory stays
     near the decoded input plus the output. PNG without alpha is even compressed strip by
-    strip (see :mod:`convcli.imageio.png`) when `png` gives its mode and zlib level: then the output
-    never exists whole either. ``rescale``, float and ``.npy`` output keep the float result.
+    strip (see :mod:`convcli.imageio.png`) when the plan says so: then the output never
+    exists whole either. ``rescale``, float and ``.npy`` output keep the float result.
     """
     info = decoded.info
-    how: dict[str, Any] = {"method": options.method, "threads": options.threads}
-    mapping = pixel_mapping(
-        plan.depth, range_mode, max_value=info.max_value, signed=is_signed(steps)
-    )
-    concrete, full_scale, unit = mapping.range_mode, mapping.full_scale, mapping.unit
+    mode = mapping.range_mode
     with np.errstate(over="ignore", invalid="ignore"):
-        if concrete in ("clip", "abs"):
-            assert concrete is not None
-            return _mapped_in_strips(
-                decoded, steps, params, plan, concrete, (full_scale, unit), how, png
-            )
-        chained = apply_chain(decoded.values, steps, params, **how)
+        if mode == "clip" or mode == "abs":
+            return _mapped_in_strips(decoded, steps, params, plan, mode, mapping, options)
+        chained = apply_chain(decoded.values, steps, params, compute=options.compute)
     result = chained.values
     low, high = float(result.min()), float(result.max())
     check_writable(low, high, info.name, plan.depth)
@@ -514,8 +465,11 @@ def _filtered(
         result = result[..., 0]
     values: npt.NDArray[Any]
     clipped = 0
-    if plan.depth == "npy":
-        values = result
+    if mode is not None:  # rescale
+        dtype = np.uint8 if mapping.full_scale == 255 else np.uint16
+        values = np.empty(result.shape, dtype=dtype)
+        # The result is not needed afterwards: mapped in place, no copy of it.
+        clipped = map_into(result, mode, values, max_value=mapping.full_scale, unit=mapping.unit)
     elif plan.depth == "float":
         if max(-low, high) > _FLOAT32_EXACT:
             warnings.warn(
@@ -524,12 +478,9 @@ def _filtered(
                 stacklevel=4,
             )
         values = result.astype(np.float32, copy=False)
-    else:
-        assert concrete is not None
-        values = np.empty(result.shape, dtype=np.uint8 if full_scale == 255 else np.uint16)
-        # The result is not needed afterwards: mapped in place, no copy of it.
-        clipped = map_into(result, concrete, values, max_value=full_scale, unit=unit)
-    return _Output(values, None, concrete, (low, high), clipped, chained.steps, full_scale, unit)
+    else:  # .npy: the values as computed
+        values = result
+    return _Output(values, None, (low, high), clipped, chained.steps)
 
 
 def _mapped_in_strips(
@@ -538,18 +489,21 @@ def _mapped_in_strips(
     params: ConvParams,
     plan: _Plan,
     mode: RangeMode,
-    scale: tuple[int, float],
-    how: dict[str, Any],
-    png: tuple[StreamMode, int] | None,
+    mapping: PixelMapping,
+    options: ImageOptions,
 ) -> _Output:
-    """The chain with its last step mapped to pixels strip by strip (see :func:`_filtered`):
-    into the output's array, or compressed into a PNG (`png`: its mode and zlib level)."""
-    full_scale, unit = scale
+    """The chain with its last step mapped to pixels by `mode` strip by strip (see
+    :func:`_filtered`): into the output's array, or compressed into a PNG."""
+    full_scale, unit = mapping.full_scale, mapping.unit
     axes = chain_arithmetic(decoded.info.size, [step.shape for step in steps], params)
     rows, cols = axes[-1]
     shape = (rows.output, cols.output, *(() if plan.channels == 1 else (plan.channels,)))
     dtype = np.uint8 if full_scale == 255 else np.uint16
-    compressed = None if png is None else PngStrips(rows.output, cols.output, png[0], level=png[1])
+    compressed = None
+    if plan.png_stream is not None:
+        compressed = PngStrips(
+            rows.output, cols.output, plan.png_stream, level=options.png_compression
+        )
     pixels = np.empty(shape if compressed is None else (0,), dtype=dtype)
     strips: list[tuple[float, float, int]] = []  # appended from several threads: one call each
 
@@ -567,14 +521,14 @@ def _mapped_in_strips(
             compressed.add(start, target)
         strips.append((low, high, clipped))
 
-    chained = stream_chain(decoded.values, steps, params, map_strip, **how)
+    chained = apply_chain(decoded.values, steps, params, compute=options.compute, sink=map_strip)
     low, high = min(strip[0] for strip in strips), max(strip[1] for strip in strips)
     check_writable(low, high, decoded.info.name, plan.depth)
     clipped = sum(strip[2] for strip in strips)
-    return _Output(pixels, compressed, mode, (low, high), clipped, chained, full_scale, unit)
+    return _Output(pixels, compressed, (low, high), clipped, chained)
 
 
-def check_writable(low: float, high: float, name: str, depth: str) -> None:
+def check_writable(low: float, high: float, name: str, depth: WrittenDepth) -> None:
     """Refuse a result, from its minimum `low` and maximum `high`, that the output of `depth`
     cannot hold: infinite or NaN values (which show in either), or for 32-bit float output,
     values beyond float32's range.

@@ -1,8 +1,8 @@
 """Many images through one chain: the output names, the work shared among processes, a result
 per file. One bad file does not stop the others.
 
-Each file goes through :func:`convcli.pipeline.apply.apply_to_image`, the single-file path itself,
-in this process (one job) or in worker processes (several): results are the same either way.
+Each file goes through :func:`convcli.pipeline.job.run_job`, the single file's path itself, in
+this process (one job) or in worker processes (several): results are the same either way.
 Workers split the cores among themselves, so jobs and the core's threads together never ask
 for more threads than there are cores, and each worker has one file in hand, so a batch of
 10,000 files holds a handful of images, not 10,000.
@@ -10,52 +10,87 @@ for more threads than there are cores, and each worker has one file in hand, so 
 
 from __future__ import annotations
 
-import io
+import multiprocessing
 import os
 import signal
-import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+
+import numpy as np
 
 from convcli.core.methods import default_threads
-from convcli.core.params import ConvParams
-from convcli.errors import ConvcliError, ImageWarning, ImageWriteError, ParameterError
-from convcli.imageio.files import STDOUT_NAME, Job, same_file, with_input_kept
+from convcli.errors import ImageWriteError, ParameterError
+from convcli.imageio.files import Job, same_file
 from convcli.imageio.writing import choose_format
-from convcli.kernels.kernel import Step
-from convcli.pipeline.apply import (
-    ApplyReport,
-    ImageOptions,
-    apply_to_image,
-    error_record,
-    plan_image,
-)
-from convcli.pipeline.explain import WorkedPixel, explain_image
+from convcli.pipeline.chain import check_method
+from convcli.pipeline.job import FileResult, Recipe, run_job
 
 
 @dataclass(frozen=True)
-class FileResult:
-    """What became of one job: its JSON record, the error if it failed, the warnings met."""
+class BatchRequest:
+    """Which files a batch takes and where it writes them, as ``apply`` is given them."""
 
-    job: Job
-    record: dict[str, Any]
-    """:meth:`~convcli.pipeline.apply.ApplyReport.record`, or :func:`error_record` on failure."""
-    warnings: tuple[str, ...] = ()
-    report: ApplyReport | None = None
-    error: ConvcliError | None = None
-    """The file's error; None on success, and for lack of memory (the record says so)."""
-    worked: WorkedPixel | None = None
-    """The output pixel ``apply --at`` asked for, worked by hand; None without it."""
+    out_dir: Path
+    """Where every output goes, made if missing (unless `dry_run`)."""
+    suffix: str = ""
+    """Added to each output's stem."""
+    inputs_from: IO[str] | None = None
+    """More inputs, one path a line (``--inputs-from``)."""
+    jobs: int | None = None
+    """Files processed at once, by as many processes; None: one a core."""
+    dry_run: bool = False
+    """Plan every file, write none."""
 
-    @property
-    def ok(self) -> bool:
-        return bool(self.record["status"] == "ok")
+
+def plan_batch(paths: Sequence[Path], request: BatchRequest, recipe: Recipe) -> list[Job]:
+    """The jobs of a batch, checked before any work, its output directory made (unless a dry
+    run): a job for each of `paths` and of ``request.inputs_from``.
+
+    Raises
+    ------
+    ParameterError
+        Before any work, for what every file would refuse: no input, standard input as an
+        input, a ``--method`` the chain cannot use, and what :func:`plan` refuses.
+    ImageWriteError
+        If the output directory cannot be made.
+    """
+    inputs = list(paths)
+    if request.inputs_from is not None:
+        inputs += read_input_list(request.inputs_from)
+    if any(str(path) == "-" for path in inputs):
+        raise ParameterError("a batch reads files: '-' (standard input) is not one")
+    if not inputs and request.inputs_from is None:
+        raise ParameterError("no INPUT to process")
+    # A chain that --method cannot run is refused once, before any file: float32 judges
+    # separability most leniently, so what it refuses every image would.
+    check_method(recipe.steps, recipe.options.compute.method, dtype=np.float32)
+    jobs = plan(
+        inputs,
+        request.out_dir,
+        suffix=request.suffix,
+        output_format=recipe.options.output_format,
+        force=recipe.options.force,
+    )
+    if not request.dry_run:
+        try:
+            request.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ImageWriteError(
+                f"cannot make the output directory {str(request.out_dir)!r}:"
+                f" {error.strerror or error}"
+            ) from None
+    return jobs
+
+
+def batch_workers(request: BatchRequest, jobs: Sequence[Job]) -> int:
+    """How many processes run `jobs`: as asked, else one a core; never more than the jobs."""
+    return max(1, min(request.jobs or default_threads(), len(jobs)))
 
 
 def read_input_list(stream: IO[str]) -> list[Path]:
@@ -157,106 +192,17 @@ def threads_per_job(jobs: int, threads: int | None) -> int:
     return threads if threads is not None else max(1, default_threads() // jobs)
 
 
-def process(
-    job: Job,
-    steps: Sequence[Step],
-    params: ConvParams,
-    options: ImageOptions,
-    *,
-    at: tuple[int, int] | None = None,
-) -> FileResult:
-    """Run one job, a single file's or a batch's: an error of the file's own becomes its
-    record (and its `error`), never an exception.
-
-    With `at` (``apply --at``), that output pixel is worked by hand first (see
-    :mod:`convcli.pipeline.explain`), so that a pixel outside the output fails the job before
-    anything is written; an input that one reading would use up (standard input, a named
-    pipe) is kept in memory for both readings.
-    """
-    source, destination = job.names()
-    started = time.perf_counter()
-    report, error, worked = None, None, None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            if at is not None:
-                job, worked = _work_pixel(job, steps, params, at, options)
-            report = apply_to_image(
-                job.source, job.destination, steps, params, options, source_name=source
-            )
-            record = report.record(ms=_ms_since(started))
-        except ConvcliError as failure:
-            error = failure
-            record = error_record(source, destination, str(failure), ms=_ms_since(started))
-        except MemoryError:
-            message = f"not enough memory for {source!r} and this chain"
-            record = error_record(source, destination, message, ms=_ms_since(started))
-    messages = tuple(str(warning.message) for warning in caught)
-    return FileResult(job, record, messages, report, error, worked)
-
-
-def _work_pixel(
-    job: Job,
-    steps: Sequence[Step],
-    params: ConvParams,
-    at: tuple[int, int],
-    options: ImageOptions,
-) -> tuple[Job, WorkedPixel]:
-    """Output pixel `at` of `job` worked by hand, and the job to run, which reads its input
-    from memory where reading it would use it up."""
-    job, kept = with_input_kept(job)
-    source = io.BytesIO(kept) if isinstance(kept, bytes) else kept
-    destination = job.names()[1] if isinstance(job.destination, Path) else STDOUT_NAME
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ImageWarning)  # the run itself says them, once
-        worked = explain_image(
-            source, steps, params, at, options, destination=destination, name=job.names()[0]
-        )
-    return job, worked
-
-
-def planned_record(
-    job: Job, steps: Sequence[Step], params: ConvParams, options: ImageOptions
-) -> dict[str, Any]:
-    """What running `job` would write, from the input's header and every check the run
-    makes before decoding: a record with status ``planned`` (or ``error``) and no values."""
-    source, destination = job.names()
-    started = time.perf_counter()
-    assert isinstance(job.source, Path), "a batch reads files"
-    assert isinstance(job.destination, Path), "a batch writes files"
-    try:
-        made = not job.destination.parent.exists()  # the run makes --out-dir first
-        planned = plan_image(
-            job.source, job.destination, steps, params, options, directory_made=made
-        )
-    except ConvcliError as error:
-        return error_record(source, destination, str(error), ms=_ms_since(started))
-    rows, cols = planned.steps[-1]
-    return {
-        **error_record(source, destination, "", ms=_ms_since(started)),
-        "status": "planned",
-        "error": None,
-        "input_shape": list(planned.info.size),
-        "output_shape": [rows.output, cols.output],
-        "kernels": [step.name for step in steps],
-        "format": planned.format,
-        "depth": planned.depth,
-    }
-
-
 def run_jobs(
     jobs: Sequence[Job],
-    steps: Sequence[Step],
-    params: ConvParams,
-    options: ImageOptions,
+    recipe: Recipe,
     *,
     workers: int,
     on_result: Callable[[FileResult], None],
     on_start: Callable[[Job], None] = lambda job: None,
 ) -> None:
-    """Run every job, on `workers` processes (1: in this one), calling `on_start` as each
-    is handed over and `on_result` as each finishes (in the order they finish), both in
-    this process.
+    """Run every job by `recipe`, on `workers` processes (1: in this one), calling `on_start`
+    as each is handed over and `on_result` as each finishes (in the order they finish), both
+    in this process.
 
     On Ctrl-C (or SIGTERM in this process), no new file is started; the files being written
     are finished and reported (so none is left half-written, and what is reported is what is
@@ -264,20 +210,33 @@ def run_jobs(
     """
     if workers < 1:
         raise ParameterError(f"jobs must be at least 1, got {workers}")
-    options = replace(options, threads=threads_per_job(workers, options.threads))
+    options = recipe.options
+    threads = threads_per_job(workers, options.compute.threads)
+    recipe = replace(
+        recipe, options=replace(options, compute=replace(options.compute, threads=threads))
+    )
     if workers == 1 or len(jobs) <= 1:
         for job in jobs:
             on_start(job)
-            on_result(process(job, steps, params, options))
+            on_result(run_job(job, recipe))
         return
     pending = iter(jobs)
+    # The pool's workers are the children started from here on: what a second Ctrl-C stops.
+    children_before = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupts)
     running: dict[Future[FileResult], Job] = {}
+
+    def submit_next() -> None:
+        job = next(pending, None)
+        if job is not None:
+            on_start(job)
+            running[pool.submit(run_job, job, recipe)] = job
+
     try:
         # One file a worker at a time: a file handed over cannot be taken back, and on Ctrl-C
         # none may start. Each worker's next file waits in this process, not in the pool.
         for _ in range(workers):
-            _submit_next(pool, pending, running, (steps, params, options), on_start)
+            submit_next()
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for finished in done:
@@ -287,7 +246,7 @@ def run_jobs(
                 with _interruptions_held():
                     on_result(result)
                     del running[finished]
-                _submit_next(pool, pending, running, (steps, params, options), on_start)
+                submit_next()
     except BrokenProcessPool:  # a worker was killed: by the system for memory, say
         _report_lost(list(running.values()), on_result)
         running.clear()
@@ -296,7 +255,7 @@ def run_jobs(
             f" {len(list(pending))} files not started"
         ) from None
     except BaseException:
-        _finish_running(pool, running, on_result)
+        _finish_running(running, on_result, children_before)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -319,19 +278,19 @@ def _interruptions_held() -> Iterator[None]:
 def _report_lost(jobs: Sequence[Job], on_result: Callable[[FileResult], None]) -> None:
     """Report the files a dead worker pool took down with it as failed."""
     for job in jobs:
-        source, destination = job.names()
-        message = "its worker process died while making it (out of memory?)"
-        on_result(FileResult(job, error_record(source, destination, message, ms=0.0)))
+        error = ImageWriteError("its worker process died while making it (out of memory?)")
+        on_result(FileResult(job, error, 0.0))
 
 
 def _finish_running(
-    pool: ProcessPoolExecutor,
     running: dict[Future[FileResult], Job],
     on_result: Callable[[FileResult], None],
+    children_before: set[BaseProcess],
 ) -> None:
     """After an interruption or an error: let the files being written finish and report
     them, so that what is reported is what is on disk. A second Ctrl-C stops the workers at
-    once (SIGTERM: each removes its temporary file)."""
+    once (SIGTERM: each removes its temporary file): the children this process started
+    after `children_before`."""
     try:
         for finished in running:
             try:
@@ -339,30 +298,13 @@ def _finish_running(
             except Exception:  # the worker's own failure: the first error is the one to say
                 continue
     except KeyboardInterrupt:
-        # The executor keeps its processes private; terminating them is the only way to
-        # stop a file half-way, and each worker's SIGTERM handler unwinds its write.
-        for worker in list(getattr(pool, "_processes", {}).values()):
+        # Terminating a worker is the only way to stop a file half-way; each worker's SIGTERM
+        # handler unwinds its write.
+        for worker in set(multiprocessing.active_children()) - children_before:
             worker.terminate()
-
-
-def _submit_next(
-    pool: ProcessPoolExecutor,
-    pending: Iterator[Job],
-    running: dict[Future[FileResult], Job],
-    how: tuple[Sequence[Step], ConvParams, ImageOptions],
-    on_start: Callable[[Job], None],
-) -> None:
-    job = next(pending, None)
-    if job is not None:
-        on_start(job)
-        running[pool.submit(process, job, *how)] = job
 
 
 def _ignore_interrupts() -> None:
     """In a worker: Ctrl-C reaches the whole process group, and the batch's own process
     decides what it means (finish the files in hand, start no other)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _ms_since(started: float) -> float:
-    return (time.perf_counter() - started) * 1000

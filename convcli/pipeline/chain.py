@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -18,12 +18,11 @@ import numpy.typing as npt
 from convcli.core.convolution import (
     FloatArray,
     apply_kernel,
-    apply_kernel_into,
     as_image_array,
     computed_in,
     sample_centre,
 )
-from convcli.core.methods import Sink, separable_factors
+from convcli.core.methods import Compute, Sink, separable_factors
 from convcli.core.padding import RowSource
 from convcli.core.params import ConvParams, Pair
 from convcli.core.shape import Axes
@@ -44,18 +43,44 @@ class ChainResult:
     steps: tuple[Axes, ...]
 
 
+@overload
 def apply_chain(
     image: npt.ArrayLike | RowSource,
     steps: Sequence[Step],
     params: ConvParams,
     *,
-    method: str = "auto",
-    threads: int | None = None,
-) -> ChainResult:
+    compute: Compute = ...,
+    sink: None = None,
+) -> ChainResult: ...
+
+
+@overload
+def apply_chain(
+    image: npt.ArrayLike | RowSource,
+    steps: Sequence[Step],
+    params: ConvParams,
+    *,
+    compute: Compute = ...,
+    sink: Sink,
+) -> tuple[Axes, ...]: ...
+
+
+def apply_chain(
+    image: npt.ArrayLike | RowSource,
+    steps: Sequence[Step],
+    params: ConvParams,
+    *,
+    compute: Compute = Compute(),
+    sink: Sink | None = None,
+) -> ChainResult | tuple[Axes, ...]:
     """Apply `steps` in order to an (H, W) or (H, W, C) image; see the module docstring.
 
-    float32 images stay float32 throughout; anything else is computed in float64. `method`
-    and `threads` are :func:`convcli.convolve2d`'s, for every step.
+    float32 images stay float32 throughout; anything else is computed in float64. `compute`
+    says how the core computes every step. Returns the result and the shape arithmetic of
+    each step; or, with `sink`, hands the last step's result to ``sink(start, stop, rows)``
+    a strip of rows at a time, from whichever thread made it (see
+    :func:`convcli.core.methods.run`), and returns the arithmetic alone. Earlier steps are
+    kept whole, as the next one reads them.
 
     Raises
     ------
@@ -67,61 +92,55 @@ def apply_chain(
     if not steps:
         raise KernelError("a chain needs at least one kernel")
     pixels = image if isinstance(image, RowSource) else as_image_array(image)
-    axes = chain_arithmetic(_size(pixels), [step.shape for step in steps], params)
+    axes = tuple(chain_arithmetic(_size(pixels), [step.shape for step in steps], params))
     check_chain_fits(axes, [step.name for step in steps])
-    dtype = computed_in(pixels.dtype)
-    out = np.empty((axes[-1][0].output, axes[-1][1].output, *pixels.shape[2:]), dtype=dtype)
+    if sink is not None:
+        _run_steps(pixels, steps, params, compute, sink)
+        return axes
+    out = np.empty(
+        (axes[-1][0].output, axes[-1][1].output, *pixels.shape[2:]),
+        dtype=computed_in(pixels.dtype),
+    )
 
     def keep(start: int, stop: int, rows: FloatArray) -> None:
         out[start:stop] = rows
 
-    stream_chain(pixels, steps, params, keep, method=method, threads=threads)
-    return ChainResult(out, tuple(axes))
+    _run_steps(pixels, steps, params, compute, keep)
+    return ChainResult(out, axes)
 
 
-def stream_chain(
-    image: npt.ArrayLike | RowSource,
+def _run_steps(
+    values: npt.NDArray[Any] | RowSource,
     steps: Sequence[Step],
     params: ConvParams,
+    compute: Compute,
     sink: Sink,
-    *,
-    method: str = "auto",
-    threads: int | None = None,
-) -> tuple[Axes, ...]:
-    """:func:`apply_chain`, the last step's result handed to ``sink(start, stop, rows)`` a
-    strip of rows at a time, from whichever thread made it (see
-    :func:`convcli.core.methods.run_into`). Earlier steps are kept whole, as the next one reads
-    them. Returns the shape arithmetic of each step.
-    """
-    if not steps:
-        raise KernelError("a chain needs at least one kernel")
-    values = image if isinstance(image, RowSource) else as_image_array(image)
-    axes = chain_arithmetic(_size(values), [step.shape for step in steps], params)
-    check_chain_fits(axes, [step.name for step in steps])
-    how: dict[str, Any] = {"method": method, "threads": threads}
+) -> None:
+    """The chain's steps, checked to fit, the last one's rows handed to `sink`."""
+    method, threads = compute.method, compute.threads
     for step in steps[:-1]:
         if isinstance(step, Operator):
-            gx = apply_kernel(values, step.x.weights, params, **how)
-            response = np.hypot(gx, apply_kernel(values, step.y.weights, params, **how), out=gx)
+            gx = apply_kernel(values, step.x.weights, params, method=method, threads=threads)
+            gy = apply_kernel(values, step.y.weights, params, method=method, threads=threads)
+            response = np.hypot(gx, gy, out=gx)
         else:
-            response = apply_kernel(values, step.weights, params, **how)
+            response = apply_kernel(values, step.weights, params, method=method, threads=threads)
         values = _scaled(response, step.scale, step.bias)
     last = steps[-1]
     if isinstance(last, Operator):
-        gx = apply_kernel(values, last.x.weights, params, **how)
+        gx = apply_kernel(values, last.x.weights, params, method=method, threads=threads)
 
         def magnitude(start: int, stop: int, gy: FloatArray) -> None:
             np.hypot(gx[start:stop], gy, out=gy)
             sink(start, stop, _scaled(gy, last.scale, last.bias))
 
-        apply_kernel_into(values, last.y.weights, params, magnitude, **how)
+        apply_kernel(values, last.y.weights, params, method=method, threads=threads, sink=magnitude)
     else:
 
         def scaled(start: int, stop: int, rows: FloatArray) -> None:
             sink(start, stop, _scaled(rows, last.scale, last.bias))
 
-        apply_kernel_into(values, last.weights, params, scaled, **how)
-    return tuple(axes)
+        apply_kernel(values, last.weights, params, method=method, threads=threads, sink=scaled)
 
 
 def check_method(steps: Sequence[Step], method: str, *, dtype: npt.DTypeLike) -> None:
@@ -242,8 +261,9 @@ def is_signed(steps: Sequence[Step]) -> bool:
     if last_zero_sum < last_operator or last_zero_sum < 0:
         return False
     offset = steps[last_zero_sum].bias
-    for step in steps[last_zero_sum + 1 :]:
-        # A constant c through a kernel becomes scale * c * sum(weights) + bias.
-        assert isinstance(step, Kernel)  # no operator follows the last zero-sum kernel
-        offset = step.scale * offset * step.total + step.bias
+    # The last operator comes before the last zero-sum kernel: only kernels follow it. A
+    # constant c through a kernel becomes scale * c * sum(weights) + bias.
+    following = [step for step in steps[last_zero_sum + 1 :] if isinstance(step, Kernel)]
+    for kernel in following:
+        offset = kernel.scale * offset * kernel.total + kernel.bias
     return offset == 0

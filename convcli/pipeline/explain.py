@@ -27,12 +27,13 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from convcli.core.convolution import FloatArray, as_image_array
+from convcli.core.methods import Compute
 from convcli.core.padding import check_padding
 from convcli.core.params import ConvParams, PadMode, Pair, format_size
 from convcli.core.shape import Axes, AxisArithmetic, chain_arithmetic
@@ -150,6 +151,20 @@ class ChannelWork:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """What the report of a worked pixel says its input and output are: labels, no numbers."""
+
+    source: str = "image"
+    """The input's name (``-`` for standard input), or :data:`RAMP`."""
+    gray: GrayWeights | None = None
+    """The weights that made colour gray, or None when nothing was converted."""
+    channel_names: tuple[str, ...] = ()
+    """``R G B`` for colour, ``0 1 ...`` for an array's channels; empty for one channel."""
+    lossy: bool = False
+    """Whether the output format (JPEG) then changes the pixel as it compresses it."""
+
+
+@dataclass(frozen=True)
 class WorkedPixel:
     """Output pixel `at` of a chain's last step, worked by hand in every channel."""
 
@@ -167,16 +182,9 @@ class WorkedPixel:
     """The whole result's minimum and maximum, which ``rescale`` maps; None otherwise."""
     computed_in: str
     """The float type the core computes the image in: ``float32`` or ``float64``."""
-    source: str
-    """The input's name (``-`` for standard input), or :data:`RAMP`."""
-    gray: GrayWeights | None
-    """The weights that made colour gray, or None when nothing was converted."""
-    channel_names: tuple[str, ...]
-    """``R G B`` for colour, ``0 1 ...`` for an array's channels; empty for one channel."""
     alpha: MappedValue | None
     """The alpha the output carries at `at` (taken from under each step's centre tap)."""
-    lossy: bool
-    """Whether the output format (JPEG) then changes the pixel as it compresses it."""
+    provenance: Provenance
 
     @property
     def step(self) -> Step:
@@ -235,12 +243,8 @@ def work_pixel(
     mapping: PixelMapping,
     *,
     alpha: npt.ArrayLike | None = None,
-    method: str = "auto",
-    threads: int | None = None,
-    source: str = "image",
-    gray: GrayWeights | None = None,
-    channel_names: Sequence[str] = (),
-    lossy: bool = False,
+    compute: Compute = Compute(),
+    provenance: Provenance = Provenance(),
 ) -> WorkedPixel:
     """Work output pixel `at` of `steps` over `image` by hand; see the module docstring.
 
@@ -263,10 +267,11 @@ def work_pixel(
         :func:`convcli.pipeline.rangemap.pixel_mapping`).
     alpha : array_like, shape (H, W), optional
         The image's alpha, carried to the output as ``apply`` carries it.
-    method, threads
+    compute
         How the core computes the chain, as ``apply``'s ``--method`` and ``--threads``.
-    source, gray, channel_names, lossy
-        What the report says the input and output are (see :class:`WorkedPixel`).
+    provenance
+        What the report says the input and output are; its `source` names the image in
+        errors.
 
     Raises
     ------
@@ -289,14 +294,13 @@ def work_pixel(
         params.pad_mode,
     )
     row, column = _inside((height.output, width.output), at)
-    how: dict[str, Any] = {"method": method, "threads": threads}
     with np.errstate(over="ignore", invalid="ignore"):
         values = pixels
         if len(steps) > 1:
-            values = apply_chain(pixels, steps[:-1], params, **how).values
-        result = apply_chain(values, steps[-1:], params, **how).values
+            values = apply_chain(pixels, steps[:-1], params, compute=compute).values
+        result = apply_chain(values, steps[-1:], params, compute=compute).values
     low, high = float(result.min()), float(result.max())
-    check_writable(low, high, source, mapping.depth)
+    check_writable(low, high, provenance.source, mapping.depth)
     value_range = (low, high) if mapping.range_mode == "rescale" else None
     rows = axis_window(height, row, params.pad_mode)
     columns = axis_window(width, column, params.pad_mode)
@@ -329,11 +333,8 @@ def work_pixel(
         mapping=mapping,
         value_range=value_range,
         computed_in=result.dtype.name,
-        source=source,
-        gray=gray,
-        channel_names=tuple(channel_names),
         alpha=carried,
-        lossy=lossy,
+        provenance=provenance,
     )
 
 
@@ -465,6 +466,7 @@ def explain_image(
         channels = decoded.values.shape[2]
         colour = decoded.info.format != "NPY" and channels == 3
         names = ("R", "G", "B") if colour else tuple(map(str, range(channels)))
+    provenance = Provenance(decoded.info.name, decoded.gray, names, fmt.lossy)
     return work_pixel(
         decoded.values,
         steps,
@@ -472,12 +474,8 @@ def explain_image(
         at,
         mapping,
         alpha=decoded.alpha,
-        method=options.method,
-        threads=options.threads,
-        source=decoded.info.name,
-        gray=decoded.gray,
-        channel_names=names,
-        lossy=fmt.lossy,
+        compute=options.compute,
+        provenance=provenance,
     )
 
 
@@ -501,14 +499,7 @@ def explain_ramp(
         options = dataclasses.replace(options, output_format=name)
     mapping = planned_mapping(ramp_info(size), STDOUT_NAME, steps, params, options)
     fmt = choose_format(STDOUT_NAME, options.output_format)
+    provenance = Provenance(RAMP, lossy=fmt.lossy)
     return work_pixel(
-        ramp(size),
-        steps,
-        params,
-        at,
-        mapping,
-        method=options.method,
-        threads=options.threads,
-        source=RAMP,
-        lossy=fmt.lossy,
+        ramp(size), steps, params, at, mapping, compute=options.compute, provenance=provenance
     )

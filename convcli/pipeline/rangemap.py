@@ -12,16 +12,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias, get_args
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+# The command line offers these without importing NumPy; they live with its choices.
+from convcli.choices import RANGE_MODES as RANGE_MODES
+from convcli.choices import RangeMode as RangeMode
+from convcli.choices import WrittenDepth
 from convcli.core.params import to_choice
 from convcli.errors import ParameterError
-
-RangeMode: TypeAlias = Literal["auto", "clip", "abs", "rescale"]
-RANGE_MODES: tuple[RangeMode, ...] = get_args(RangeMode)
 
 
 def resolve_range_mode(mode: str, *, signed: bool) -> RangeMode:
@@ -40,8 +41,7 @@ def resolve_range_mode(mode: str, *, signed: bool) -> RangeMode:
 class PixelMapping:
     """How a chain's float results become the output's values."""
 
-    depth: str
-    """The output's: ``8``, ``16``, ``float`` (32-bit) or ``npy`` (the computation's type)."""
+    depth: WrittenDepth
     range_mode: RangeMode | None
     """The concrete mode (never ``auto``), or None when the values are written as they are
     (float and ``.npy`` output)."""
@@ -52,8 +52,24 @@ class PixelMapping:
     8-bit output); 1 when the units agree or the input is unitless."""
 
 
+def concrete_range_mode(range_mode: str, *, max_value: float | None, signed: bool) -> RangeMode:
+    """The mode (never ``auto``) that maps results to pixels, for input of full scale
+    `max_value` (None: unitless) whose results are `signed` around 0.
+
+    Unitless values have no range of their own to keep: ``auto`` rescales them.
+
+    >>> concrete_range_mode("auto", max_value=255.0, signed=True)
+    'abs'
+    >>> concrete_range_mode("auto", max_value=None, signed=True)
+    'rescale'
+    """
+    if range_mode == "auto" and max_value is None:
+        return "rescale"
+    return resolve_range_mode(range_mode, signed=signed)
+
+
 def pixel_mapping(
-    depth: str, range_mode: str, *, max_value: float | None, signed: bool
+    depth: WrittenDepth, range_mode: str, *, max_value: float | None, signed: bool
 ) -> PixelMapping:
     """The mapping to output `depth` (``8``, ``16``, ``float`` or ``npy``) of results whose
     input had full scale `max_value` (None: unitless) and are `signed` around 0.
@@ -71,9 +87,7 @@ def pixel_mapping(
     if not full_scale:
         return PixelMapping(depth, None, 0, 1.0)
     unit = full_scale / max_value if max_value else 1.0
-    if range_mode == "auto" and max_value is None:
-        return PixelMapping(depth, "rescale", full_scale, unit)
-    concrete = resolve_range_mode(range_mode, signed=signed)
+    concrete = concrete_range_mode(range_mode, max_value=max_value, signed=signed)
     return PixelMapping(depth, concrete, full_scale, unit)
 
 

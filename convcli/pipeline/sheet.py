@@ -35,8 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
-from convcli.core.methods import METHODS
-from convcli.core.params import ConvParams, Pair, format_size, to_choice
+from convcli.core.params import ConvParams, Pair, format_size
 from convcli.errors import ImageReadError, ImageWriteError, ParameterError, ShapeError
 from convcli.imageio.files import STDIN_NAME, STDOUT_NAME, check_destination, write_output
 from convcli.imageio.reading import open_image
@@ -44,7 +43,7 @@ from convcli.imageio.writing import check_format_holds, choose_format, encode_in
 from convcli.kernels.kernel import Kernel, Step
 from convcli.pipeline.apply import ImageOptions, check_overwrite, gray_pixels
 from convcli.pipeline.chain import chain_arithmetic, check_chain_fits, check_method
-from convcli.pipeline.rangemap import RANGE_MODES, RangeMode
+from convcli.pipeline.rangemap import RangeMode
 
 Box = tuple[int, int, int, int]
 """(top, left, height, width) in pixels."""
@@ -432,8 +431,6 @@ def make_sheet(
             " format), or the float result of one kernel with apply"
         )
     check_format_holds(fmt, "L")
-    to_choice(options.range_mode, RANGE_MODES, "range")
-    method = to_choice(options.method, METHODS, "method")
     if isinstance(destination, Path):
         check_destination(destination)
         check_overwrite(source, destination, steps, force=options.force)
@@ -451,7 +448,7 @@ def make_sheet(
                 check_chain_fits(chain_arithmetic(info.size, [step.shape], params), [step.name])
             except ShapeError as error:
                 raise ShapeError(f"{step.name}: {error}", error.details) from None
-            check_method([step], method, dtype=info.computed_in)
+            check_method([step], options.compute.method, dtype=info.computed_in)
         plan = _SheetPlan.make(info.size, steps, params, columns, tile_size, options.max_pixels)
         decoded = image.decode_rows(color=False, gray=options.gray, keep_alpha=False)
         input_shape = decoded.info.size
@@ -461,14 +458,14 @@ def make_sheet(
             )
         pixels = blank_sheet(plan.layout, plan.labels)
         # The input needs no other method than the identity's direct sum, which is exact.
-        shown = replace(options, range_mode="auto", method="direct")
+        shown = replace(
+            options, range_mode="auto", compute=replace(options.compute, method="direct")
+        )
         runs = [(INPUT_KERNEL, ConvParams(), shown), *((step, params, options) for step in steps)]
         mappings: list[tuple[RangeMode, tuple[float, float], int]] = []
-        for (step, step_params, step_options), shape, box in zip(
-            runs, plan.shapes, plan.layout.tiles, strict=True
-        ):
+        # Each response has its planned shape: the plan and the core do the same arithmetic.
+        for (step, step_params, step_options), box in zip(runs, plan.layout.tiles, strict=True):
             result = gray_pixels(decoded, [step], step_params, step_options)
-            assert result.values.shape == shape, "the arithmetic predicts every response's shape"
             tile = result.values
             if plan.shrunk:
                 tile = shrink_tile(tile, (box[2], box[3]))

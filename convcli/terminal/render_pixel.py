@@ -51,7 +51,7 @@ def worked_pixel_report(work: WorkedPixel) -> Group:
         _window_heading(work),
     ]
     parts.extend(Text(f"  {line}") for line in padding_lines(work))
-    names = work.channel_names or ("",)
+    names = work.provenance.channel_names or ("",)
     for name, channel in zip(names, work.channels, strict=True):
         parts.append(Text(""))
         if name:
@@ -59,7 +59,7 @@ def worked_pixel_report(work: WorkedPixel) -> Group:
         parts.extend(_channel_parts(work, channel))
     if work.alpha is not None:
         parts.append(Text(f"alpha, carried from under the window's centre: {_held(work.alpha)}"))
-    if work.lossy:
+    if work.provenance.lossy:
         parts.append(Text("JPEG compresses lossily: the file holds about this value, not it"))
     parts.append(Text.assemble(f"output pixel {_at(work)} = ", (pixel_text(work), "bold")))
     return Group(*parts)
@@ -68,13 +68,16 @@ def worked_pixel_report(work: WorkedPixel) -> Group:
 def source_line(work: WorkedPixel) -> str:
     """What the input is: the ramp's formula, or the image's name, size and channels."""
     height, width = work.axes[0][0].size, work.axes[0][1].size
-    if work.source == RAMP:
+    provenance = work.provenance
+    if provenance.source == RAMP:
         return f"input: the ramp x[i, j] = i*{width} + j, {height}x{width}"
-    if work.channel_names:
-        channels = f"channels {' '.join(work.channel_names)}"
+    if provenance.channel_names:
+        channels = f"channels {' '.join(provenance.channel_names)}"
     else:
-        channels = f"gray ({work.gray})" if work.gray else "one channel"
-    return f"input: {work.source}, {height}x{width}, {channels}, computed in {work.computed_in}"
+        channels = f"gray ({provenance.gray})" if provenance.gray else "one channel"
+    return (
+        f"input: {provenance.source}, {height}x{width}, {channels}, computed in {work.computed_in}"
+    )
 
 
 def pixel_text(work: WorkedPixel) -> str:

@@ -243,7 +243,7 @@ def test_interrupt_exits_130(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("convcli.pipeline.batch.apply_to_image", interrupted)
+    monkeypatch.setattr("convcli.pipeline.job.apply_to_image", interrupted)
     result = run("apply", "-k", "vertical", bar_png, tmp_path / "out.png")
     assert result.exit_code == EXIT_INTERRUPTED
     assert "convcli: error: interrupted" in result.stderr
@@ -256,7 +256,7 @@ def test_a_bug_is_one_line_and_debug_shows_the_traceback(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("something broke")
 
-    monkeypatch.setattr("convcli.pipeline.batch.apply_to_image", broken)
+    monkeypatch.setattr("convcli.pipeline.job.apply_to_image", broken)
     args: list[str | Path] = ["apply", "-k", "vertical", bar_png, tmp_path / "out.png"]
     result = run(*args)
     assert_one_line_error(result, EXIT_DATA_ERROR, "internal error: RuntimeError: something broke")

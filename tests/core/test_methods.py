@@ -16,15 +16,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcli import ParameterError, ShapeError, convolve2d
+from convcli.choices import Method
 from convcli.core import methods
-from convcli.core.methods import choose_method, separable_factors
+from convcli.core.methods import Compute, choose_method, separable_factors
 from convcli.core.params import ConvParams
 from convcli.core.shape import arithmetic
 from convcli.kernels.registry import KERNELS
 from tests.core.test_convolution import cases
 from tests.reference import reference_conv2d
 
-FORCED = ("direct", "separable", "fft")
+FORCED: tuple[Method, ...] = ("direct", "separable", "fft")
+DIRECT = Compute(method="direct")
 
 
 @contextmanager
@@ -240,7 +242,7 @@ def test_nearly_rank_one_is_not_separable() -> None:
 
 
 @pytest.mark.parametrize("method", FORCED)
-def test_strips_handed_to_a_sink_are_the_result(method: str) -> None:
+def test_strips_handed_to_a_sink_are_the_result(method: Method) -> None:
     rng = np.random.default_rng(5)
     image = rng.standard_normal((57, 31)).astype(np.float32)
     weights = np.outer([1.0, 2.0, 1.0], [1.0, 0.0, -1.0]).astype(np.float32)
@@ -253,9 +255,11 @@ def test_strips_handed_to_a_sink_are_the_result(method: str) -> None:
         received[start:stop] = values
 
     with tiny_strips():
-        expected = methods.run(image, weights, axes, "reflect", method=method)
+        expected = methods.run(image, weights, axes, "reflect", compute=Compute(method=method))
         received = np.full_like(expected, np.nan)
-        methods.run_into(image, weights, axes, "reflect", sink, method=method, threads=2)
+        methods.run(
+            image, weights, axes, "reflect", compute=Compute(method=method, threads=2), sink=sink
+        )
     assert sorted(seen)[0][0] == 0
     assert sum(stop - start for start, stop in seen) == expected.shape[0]
     assert np.array_equal(received, expected)
@@ -282,9 +286,9 @@ def test_a_row_source_is_read_a_strip_at_a_time() -> None:
     weights = np.ones((3, 3), np.float32)
     axes = arithmetic((64, 40), (3, 3), ConvParams.from_args(padding=1, pad_mode="replicate"))
     with tiny_strips():
-        result = methods.run(source, weights, axes, "replicate", method="direct")
+        result = methods.run(source, weights, axes, "replicate", compute=DIRECT)
     gray = colour.mean(axis=-1, dtype=np.float32)
-    expected = methods.run(gray, weights, axes, "replicate", method="direct")
+    expected = methods.run(gray, weights, axes, "replicate", compute=DIRECT)
     np.testing.assert_allclose(result, expected, rtol=1e-6)
     # Each strip reads its rows plus the kernel's overlap: far fewer than 64 rows a strip.
     assert source.rows_made < 3 * 64
@@ -315,7 +319,9 @@ def test_an_error_in_one_thread_stops_the_other_and_reaches_the_caller(failing: 
         time.sleep(0.01)  # the other thread's strips are slow: it is still busy when told
 
     with tiny_strips(), pytest.raises(OSError, match="disk full"):
-        methods.run_into(image, weights, axes, "zeros", sink, method="direct", threads=2)
+        methods.run(
+            image, weights, axes, "zeros", compute=Compute(method="direct", threads=2), sink=sink
+        )
     # One thread failed on its first strip; the other, given 25 strips, stopped after the one
     # it was making.
     assert len(strips) <= 4

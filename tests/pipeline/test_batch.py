@@ -16,9 +16,11 @@ from convcli.core.params import ConvParams
 from convcli.errors import ImageWriteError, ParameterError
 from convcli.imageio.files import Job
 from convcli.kernels.spec import resolve_kernel
-from convcli.pipeline import apply, batch
+from convcli.pipeline import apply
+from convcli.pipeline import job as job_module
 from convcli.pipeline.apply import ImageOptions
-from convcli.pipeline.batch import FileResult, output_path, plan, read_input_list, run_jobs
+from convcli.pipeline.batch import output_path, plan, read_input_list, run_jobs
+from convcli.pipeline.job import FileResult, Recipe
 from tests import images
 from tests.conftest import read_pixels
 
@@ -79,16 +81,20 @@ def make_batch(tmp_path: Path) -> list[Job]:
 def test_one_bad_file_is_reported_and_the_others_are_written(tmp_path: Path, workers: int) -> None:
     jobs = make_batch(tmp_path)
     results: list[FileResult] = []
-    run_jobs(jobs, [resolve_kernel("vertical")], ConvParams(), ImageOptions(), workers=workers,
-             on_result=results.append)  # fmt: skip
+    run_jobs(
+        jobs,
+        Recipe((resolve_kernel("vertical"),), ConvParams(), ImageOptions()),
+        workers=workers,
+        on_result=results.append,
+    )
     by_name = {result.job.source.name: result for result in results}
     assert sorted(by_name) == ["a.png", "b.png", "broken.png", "c.png"]
     assert not by_name["broken.png"].ok
-    assert "cannot" in by_name["broken.png"].record["error"]
-    assert by_name["broken.png"].record["output"] == str(tmp_path / "out" / "broken_v.png")
+    assert "cannot" in str(by_name["broken.png"].record.error)
+    assert by_name["broken.png"].record.output == str(tmp_path / "out" / "broken_v.png")
     for name in ("a", "b", "c"):
         assert by_name[f"{name}.png"].ok
-        assert by_name[f"{name}.png"].record["output_shape"] == [38, 28]
+        assert by_name[f"{name}.png"].record.to_json()["output_shape"] == [38, 28]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_v.png", "b_v.png", "c_v.png"]
 
 
@@ -96,12 +102,16 @@ def test_two_workers_write_what_one_writes(tmp_path: Path) -> None:
     jobs = make_batch(tmp_path)
     steps = [resolve_kernel("sobel")]
     options = ImageOptions(color=True)
-    run_jobs(jobs, steps, ConvParams(), options, workers=1, on_result=lambda result: None)
+    run_jobs(
+        jobs, Recipe(tuple(steps), ConvParams(), options), workers=1, on_result=lambda result: None
+    )
     outputs = [tmp_path / "out" / name for name in ("a_v.png", "b_v.png", "c_v.png")]
     alone = {path.name: read_pixels(path) for path in outputs}
     for path in outputs:
         path.unlink()
-    run_jobs(jobs, steps, ConvParams(), options, workers=2, on_result=lambda result: None)
+    run_jobs(
+        jobs, Recipe(tuple(steps), ConvParams(), options), workers=2, on_result=lambda result: None
+    )
     for name, pixels in alone.items():
         assert np.array_equal(read_pixels(tmp_path / "out" / name), pixels)
     assert len(alone) == 3
@@ -111,8 +121,12 @@ def test_warnings_of_a_file_come_back_with_its_result(tmp_path: Path) -> None:
     images.gray16(tmp_path / "deep.png")
     jobs = plan([tmp_path / "deep.png"], tmp_path, suffix="_8", output_format="jpg")
     results: list[FileResult] = []
-    run_jobs(jobs, [resolve_kernel("identity")], ConvParams(padding=(1, 1)), ImageOptions(),
-             workers=1, on_result=results.append)  # fmt: skip
+    run_jobs(
+        jobs,
+        Recipe((resolve_kernel("identity"),), ConvParams(padding=(1, 1)), ImageOptions()),
+        workers=1,
+        on_result=results.append,
+    )
     assert results[0].ok
     assert any("16-bit input written as 8-bit" in warning for warning in results[0].warnings)
 
@@ -151,15 +165,19 @@ def test_a_worker_killed_mid_batch_stops_it_with_one_clear_error(
             os._exit(1)
         return real(source, *args, **kwargs)
 
-    monkeypatch.setattr(batch, "apply_to_image", dies_on_b)
+    monkeypatch.setattr(job_module, "apply_to_image", dies_on_b)
     for name in ("a", "b", "c", "d", "e", "f"):
         images.rgb8(tmp_path / f"{name}.png", 30, 20)
     (tmp_path / "out").mkdir()
     jobs = plan(sorted(tmp_path.glob("*.png")), tmp_path / "out")
     results: list[FileResult] = []
     with pytest.raises(ImageWriteError, match=r"^a worker process died \(out of memory\?\)"):
-        run_jobs(jobs, [resolve_kernel("vertical")], ConvParams(), ImageOptions(), workers=2,
-                 on_result=results.append)  # fmt: skip
+        run_jobs(
+            jobs,
+            Recipe((resolve_kernel("vertical"),), ConvParams(), ImageOptions()),
+            workers=2,
+            on_result=results.append,
+        )
     lost = [result for result in results if not result.ok]
     assert "b.png" in [result.job.names()[0].rsplit("/", 1)[-1] for result in lost]
-    assert all("worker process died" in result.record["error"] for result in lost)
+    assert all("worker process died" in str(result.record.error) for result in lost)

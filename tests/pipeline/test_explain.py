@@ -27,7 +27,9 @@ from PIL import Image
 from rich.console import Console
 
 from convcli import convolve2d
+from convcli.choices import Method, RangeMode
 from convcli.cli.main import cli
+from convcli.core.methods import Compute
 from convcli.core.params import ConvParams, PadMode
 from convcli.core.shape import AxisArithmetic, arithmetic, chain_arithmetic
 from convcli.errors import ImageWriteError, ParameterError, ShapeError
@@ -134,9 +136,9 @@ def test_the_worked_pixel_is_the_pixel_apply_writes(
     chained: bool,
     kind: str,
     output: tuple[str, str | None],
-    range_mode: str,
+    range_mode: RangeMode,
     scale_bias: tuple[float | None, float | None],
-    how: tuple[str, int],
+    how: tuple[Method, int],
     bigger: int,
     data: st.DataObject,
 ) -> None:
@@ -172,8 +174,7 @@ def test_the_worked_pixel_is_the_pixel_apply_writes(
         range_mode=range_mode,
         color=kind in ("RGB", "RGBA"),
         depth=depth,  # type: ignore[arg-type]
-        method=method,
-        threads=threads,
+        compute=Compute(method=method, threads=threads),
     )
     try:
         apply_to_image(source, destination, steps, params, options)
@@ -625,7 +626,7 @@ def test_jpeg_output_says_it_compresses_lossily(tmp_path: Path) -> None:
         source, [resolve_kernel("vertical")], ConvParams(), (1, 1), destination="o.jpg"
     )
     as_png = explain_image(source, [resolve_kernel("vertical")], ConvParams(), (1, 1))
-    assert worked.lossy
+    assert worked.provenance.lossy
     assert worked.pixel == as_png.pixel
     assert "JPEG compresses lossily" in rendered(worked)
 
@@ -636,7 +637,7 @@ def test_an_arrays_channels_are_numbered_not_named_rgb(tmp_path: Path) -> None:
     worked = explain_image(
         source, [resolve_kernel("vertical")], ConvParams(), (0, 0), destination="o.npy"
     )
-    assert worked.channel_names == ("0", "1", "2")
+    assert worked.provenance.channel_names == ("0", "1", "2")
     assert "channel 1" in rendered(worked)
 
 
