@@ -114,6 +114,10 @@ def to_choice(value: object, choices: tuple[Choice, ...], name: str) -> Choice:
 class ConvParams:
     """How a kernel slides over an image: PyTorch's ``conv2d`` options, per axis.
 
+    Each field also takes what :func:`convcli.convolve2d` takes (an int for both axes, a list
+    or a 1-D array, ``"valid"``) and stores it as written below, so every spelling of one
+    geometry gives one equal, hashable object.
+
     Attributes
     ----------
     stride : (int, int)
@@ -138,18 +142,22 @@ class ConvParams:
     flip: bool = False
 
     def __post_init__(self) -> None:
-        # Also catches a ConvParams built directly rather than through from_args.
-        to_pair(self.stride, "stride", minimum=1)
-        to_pair(self.dilation, "dilation", minimum=1)
-        to_padding(self.padding)
-        to_choice(self.pad_mode, PAD_MODES, "pad mode")
+        # Every spelling the fields accept is stored as its normal form (an int as a pair of
+        # ints, "valid" as (0, 0)), so that equal geometries are equal, and hashable.
+        stride = to_pair(self.stride, "stride", minimum=1)
+        padding = to_padding(self.padding)
+        dilation = to_pair(self.dilation, "dilation", minimum=1)
+        pad_mode = to_choice(self.pad_mode, PAD_MODES, "pad mode")
         if not isinstance(self.flip, bool):
             raise ParameterError(f"flip must be True or False, got {self.flip!r}")
-        if self.padding == "same" and self.stride != (1, 1):
+        if padding == "same" and stride != (1, 1):
             raise ParameterError(
-                f"padding 'same' needs stride 1, got stride {format_pair(self.stride)}"
+                f"padding 'same' needs stride 1, got stride {format_pair(stride)}"
                 " (as in PyTorch; give the padding as a number instead)"
             )
+        normal = {"stride": stride, "padding": padding, "dilation": dilation, "pad_mode": pad_mode}
+        for field, value in normal.items():
+            object.__setattr__(self, field, value)  # a frozen dataclass sets its own fields
 
     @classmethod
     def from_args(
@@ -161,7 +169,11 @@ class ConvParams:
         pad_mode: str = "zeros",
         flip: bool = False,
     ) -> ConvParams:
-        """Build from scalars, pairs or names, as :func:`convcli.convolve2d` accepts them."""
+        """Build from scalars, pairs or names, as :func:`convcli.convolve2d` accepts them.
+
+        >>> ConvParams.from_args(stride=2, padding="valid") == ConvParams(stride=(2, 2))
+        True
+        """
         return cls(
             stride=to_pair(stride, "stride", minimum=1),
             padding=to_padding(padding),
