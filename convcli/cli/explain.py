@@ -11,6 +11,7 @@ from convcli.choices import FORMAT_NAMES
 from convcli.cli.options import (
     KERNEL_HELP,
     conv_params,
+    format_option,
     geometry_options,
     image_options_of,
     kernel_steps_option,
@@ -61,11 +62,9 @@ _IMAGE_READING = ("color", "gray", "no_alpha", "no_auto_orient", "max_pixels")
     "threads",
     "output_format",
     worded={
-        "output_format": click.option(
-            "--format",
-            "output_format",
-            type=click.Choice(FORMAT_NAMES, case_sensitive=False),
-            help="Work the pixel as this format would hold it (default png; npy for --input).",
+        "output_format": format_option(
+            FORMAT_NAMES,
+            "Work the pixel as this format would hold it (default png; npy for --input).",
         )
     },
 )

@@ -9,7 +9,7 @@ Each group of options reaches a command as one value: the geometry as a
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -39,43 +39,73 @@ KERNEL_HELP = (
 """What ``-k`` takes, where it names a chain (``apply``, ``explain``)."""
 
 
+_GEOMETRY = (
+    ("--stride", PairType("stride", minimum=1), "1", "Step between windows, per axis as H,W."),
+    (
+        "--padding",
+        PaddingType(),
+        "0",
+        "Pixels added on each side; 'same' keeps the size (stride 1), 'valid' is 0.",
+    ),
+    (
+        "--dilation",
+        PairType("dilation", minimum=1),
+        "1",
+        "Spacing between kernel taps; 2 spreads a 3x3 kernel over 5x5.",
+    ),
+)
+
+
 def geometry_options(function: F) -> F:
     """``--stride``, ``--padding`` and ``--dilation``: what decides the output's shape."""
-    decorators = [
-        click.option(
-            "--stride",
-            type=PairType("stride", minimum=1),
-            default="1",
-            show_default=True,
-            help="Step between windows, per axis as H,W.",
-        ),
-        click.option(
-            "--padding",
-            type=PaddingType(),
-            default="0",
-            show_default=True,
-            help="Pixels added on each side; 'same' keeps the size (stride 1), 'valid' is 0.",
-        ),
-        click.option(
-            "--dilation",
-            type=PairType("dilation", minimum=1),
-            default="1",
-            show_default=True,
-            help="Spacing between kernel taps; 2 spreads a 3x3 kernel over 5x5.",
-        ),
-    ]
-    for decorator in reversed(decorators):
-        function = decorator(function)
+    for flag, kind, default, help_text in reversed(_GEOMETRY):
+        option = click.option(flag, type=kind, default=default, show_default=True, help=help_text)
+        function = option(function)
     return function
 
 
-pad_mode_option = click.option(
+def choice_option(
+    flag: str,
+    choices: Sequence[str],
+    help_text: str,
+    *,
+    default: str | None = None,
+    name: str | None = None,
+    case_sensitive: bool = True,
+) -> Callable[[F], F]:
+    """An option taking one of `choices`, its default (if any) shown in the help."""
+    return click.option(
+        flag,
+        *([name] if name else []),
+        type=click.Choice(choices, case_sensitive=case_sensitive),
+        default=default,
+        show_default=default is not None,
+        help=help_text,
+    )
+
+
+def format_option(names: Sequence[str], help_text: str) -> Callable[[F], F]:
+    """``--format NAME``, case-insensitive, into the ``output_format`` argument."""
+    return choice_option("--format", names, help_text, name="output_format", case_sensitive=False)
+
+
+def max_pixels_option(help_text: str) -> Callable[[F], F]:
+    """``--max-pixels N``: the decompression-bomb limit, Pillow's by default."""
+    return click.option(
+        "--max-pixels",
+        type=click.IntRange(min=1),
+        default=DEFAULT_MAX_PIXELS,
+        show_default=True,
+        help=help_text,
+    )
+
+
+pad_mode_option = choice_option(
     "--pad-mode",
-    type=click.Choice(PAD_MODES),
-    default="zeros",
-    show_default=True,
-    help="What the padding holds: zeros, reflect (c b|a b c d|c b), "
+    PAD_MODES,
+    "What the padding holds: zeros, reflect (c b|a b c d|c b), "
     "replicate (a a|a b c d|d d) or circular (c d|a b c d|a b).",
+    default="zeros",
 )
 
 
@@ -211,14 +241,13 @@ def image_options_of(
 
 
 _IMAGE_OPTIONS: dict[str, Callable[[Any], Any]] = {
-    "range_mode": click.option(
+    "range_mode": choice_option(
         "--range",
-        "range_mode",
-        type=click.Choice(RANGE_MODES),
-        default="auto",
-        show_default=True,
-        help="Float results to pixels: clip to the output's range; abs then clip; rescale"
+        RANGE_MODES,
+        "Float results to pixels: clip to the output's range; abs then clip; rescale"
         " min..max onto it; auto = abs for results signed around 0 (edges), clip otherwise.",
+        default="auto",
+        name="range_mode",
     ),
     "color": click.option(
         "--color",
@@ -227,23 +256,19 @@ _IMAGE_OPTIONS: dict[str, Callable[[Any], Any]] = {
         is_flag=True,
         help="Filter R, G and B separately and write colour (default: one gray channel).",
     ),
-    "gray": click.option(
+    "gray": choice_option(
         "--gray",
-        type=click.Choice(GRAY_CHOICES),
+        GRAY_CHOICES,
+        "How colour becomes gray: Rec. 601 luma (Pillow's), Rec. 709, or the mean.",
         default="rec601",
-        show_default=True,
-        help="How colour becomes gray: Rec. 601 luma (Pillow's), Rec. 709, or the mean.",
     ),
-    "depth": click.option(
+    "depth": choice_option(
         "--depth",
-        type=click.Choice(OUTPUT_DEPTHS),
-        help="Output bits per value: 8, 16, or float (TIFF); default: the input's.",
+        OUTPUT_DEPTHS,
+        "Output bits per value: 8, 16, or float (TIFF); default: the input's.",
     ),
-    "output_format": click.option(
-        "--format",
-        "output_format",
-        type=click.Choice(FORMAT_NAMES, case_sensitive=False),
-        help="Output format when OUTPUT is - or has no extension (default png).",
+    "output_format": format_option(
+        FORMAT_NAMES, "Output format when OUTPUT is - or has no extension (default png)."
     ),
     "no_alpha": click.option(
         "--no-alpha",
@@ -255,12 +280,8 @@ _IMAGE_OPTIONS: dict[str, Callable[[Any], Any]] = {
         is_flag=True,
         help="Ignore the EXIF orientation (default: turn photographs upright).",
     ),
-    "max_pixels": click.option(
-        "--max-pixels",
-        type=click.IntRange(min=1),
-        default=DEFAULT_MAX_PIXELS,
-        show_default=True,
-        help="Refuse images whose header claims more pixels (decompression bombs).",
+    "max_pixels": max_pixels_option(
+        "Refuse images whose header claims more pixels (decompression bombs)."
     ),
     "force": click.option("--force", is_flag=True, help="Allow OUTPUT to overwrite INPUT."),
     "png_compression": click.option(
@@ -270,13 +291,12 @@ _IMAGE_OPTIONS: dict[str, Callable[[Any], Any]] = {
         show_default=True,
         help="zlib level of PNG output: 0 none, 1 fast, 9 smallest (Pillow's default is 6).",
     ),
-    "method": click.option(
+    "method": choice_option(
         "--method",
-        type=click.Choice(METHODS),
-        default="auto",
-        show_default=True,
-        help="How the core computes: direct taps, separable passes (rank-1 kernels) or FFT;"
+        METHODS,
+        "How the core computes: direct taps, separable passes (rank-1 kernels) or FFT;"
         " auto picks the fastest. All give the same result within float rounding.",
+        default="auto",
     ),
     "threads": click.option(
         "--threads",
@@ -297,19 +317,12 @@ sheet_image_options = image_options_of(
     "method",
     "threads",
     worded={
-        "output_format": click.option(
-            "--format",
-            "output_format",
-            type=click.Choice(SHEET_FORMAT_NAMES, case_sensitive=False),
-            help="Sheet format when OUTPUT is - or has no extension (default png).",
+        "output_format": format_option(
+            SHEET_FORMAT_NAMES, "Sheet format when OUTPUT is - or has no extension (default png)."
         ),
-        "max_pixels": click.option(
-            "--max-pixels",
-            type=click.IntRange(min=1),
-            default=DEFAULT_MAX_PIXELS,
-            show_default=True,
-            help="Refuse an IMAGE whose header claims more pixels (decompression bombs), and a"
-            " sheet that would have more.",
+        "max_pixels": max_pixels_option(
+            "Refuse an IMAGE whose header claims more pixels (decompression bombs), and a"
+            " sheet that would have more."
         ),
         "force": click.option(
             "--force", is_flag=True, help="Allow OUTPUT to overwrite IMAGE or a kernel file."

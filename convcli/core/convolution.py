@@ -6,12 +6,12 @@ Nothing here knows about files, Pillow, Click or Rich: arrays and plain values i
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, overload
+from typing import Any, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from convcli.core.methods import METHODS, Compute, Sink, padding_widths, run
+from convcli.core.methods import METHODS, Compute, Sink, output_array, padding_widths, run
 from convcli.core.padding import RowSource, check_padding
 from convcli.core.params import ConvParams, IntOrPair, PaddingArg, Pair, to_choice
 from convcli.core.shape import Axes, arithmetic, check_fits
@@ -106,43 +106,32 @@ def convolve2d(
     params = ConvParams.from_args(
         stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
     )
-    return apply_kernel(image, kernel, params, method=method, threads=threads)
+    compute = Compute(method=to_choice(method, METHODS, "method"), threads=threads)
+    return apply_kernel(image, kernel, params, compute=compute)
+
+
+Image: TypeAlias = npt.ArrayLike | RowSource
+"""An image as the core takes it: an array, or rows made on demand."""
 
 
 @overload
 def apply_kernel(
-    image: npt.ArrayLike | RowSource,
-    kernel: npt.ArrayLike,
-    params: ConvParams,
-    *,
-    method: str = ...,
-    threads: int | None = ...,
-    sink: None = None,
+    image: Image, kernel: npt.ArrayLike, params: ConvParams, *, compute: Compute = ...
 ) -> FloatArray: ...
-
-
 @overload
 def apply_kernel(
-    image: npt.ArrayLike | RowSource,
-    kernel: npt.ArrayLike,
-    params: ConvParams,
-    *,
-    method: str = ...,
-    threads: int | None = ...,
-    sink: Sink,
+    image: Image, kernel: npt.ArrayLike, params: ConvParams, *, compute: Compute = ..., sink: Sink
 ) -> None: ...
-
-
 def apply_kernel(
-    image: npt.ArrayLike | RowSource,
+    image: Image,
     kernel: npt.ArrayLike,
     params: ConvParams,
     *,
-    method: str = "auto",
-    threads: int | None = None,
+    compute: Compute = Compute(),
     sink: Sink | None = None,
 ) -> FloatArray | None:
-    """:func:`convolve2d` with its geometry given as one :class:`ConvParams`.
+    """:func:`convolve2d` with its geometry given as one :class:`ConvParams`, computed as
+    `compute` says.
 
     Flips the kernel only if ``params.flip`` is true. `image` may also be a
     :class:`~convcli.core.padding.RowSource` of float32 or float64 rows, read a strip at a
@@ -150,12 +139,13 @@ def apply_kernel(
     time instead of being returned (see :func:`convcli.core.methods.run`): the whole result
     never exists at once.
     """
-    compute = Compute(method=to_choice(method, METHODS, "method"), threads=threads)
     pixels, weights, axes = _prepared(image, kernel, params)
-    if sink is None:
-        return run(pixels, weights, axes, params.pad_mode, compute=compute)
-    run(pixels, weights, axes, params.pad_mode, compute=compute, sink=sink)
-    return None
+    if sink is not None:
+        run(pixels, weights, axes, params.pad_mode, sink, compute=compute)
+        return None
+    out = output_array(pixels, axes)
+    run(pixels, weights, axes, params.pad_mode, out, compute=compute)
+    return out
 
 
 def _prepared(
@@ -193,7 +183,9 @@ def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> 
     kh, kw = kernel_hw
     centre_tap = np.zeros((kh, kw))
     centre_tap[(kh - 1) // 2, (kw - 1) // 2] = 1
-    return apply_kernel(image, centre_tap, replace(params, flip=False), method="direct")
+    return apply_kernel(
+        image, centre_tap, replace(params, flip=False), compute=Compute(method="direct")
+    )
 
 
 def computed_in(dtype: np.dtype[Any]) -> type[np.float32] | type[np.float64]:
@@ -222,14 +214,7 @@ def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]
 
 def as_image_array(image: npt.ArrayLike) -> npt.NDArray[Any]:
     """`image` as a non-empty (H, W) or (H, W, C) numeric array, or :class:`ParameterError`."""
-    if isinstance(image, np.ma.MaskedArray):
-        raise ParameterError("image is a masked array: fill it first, e.g. image.filled(0)")
-    try:
-        pixels = np.asarray(image)
-    except ValueError as error:
-        raise ParameterError(f"image is not a rectangular array: {error}") from None
-    if pixels.dtype.kind not in "biuf":
-        raise ParameterError(f"image must hold real numbers, got dtype {pixels.dtype}")
+    pixels = _real_array(image, "image", ParameterError)
     if pixels.ndim not in (2, 3):
         raise ParameterError(
             f"image must be 2-D (H, W) or 3-D (H, W, C), got {pixels.ndim}-D shape {pixels.shape}"
@@ -247,16 +232,9 @@ def as_kernel_array(kernel: npt.ArrayLike) -> npt.NDArray[np.float64]:
     ...
     convcli.errors.KernelError: kernel rows differ in length: row 1 has 1 value, expected 2
     """
-    if isinstance(kernel, np.ma.MaskedArray):
-        raise KernelError("kernel is a masked array: fill it first, e.g. kernel.filled(0)")
     if isinstance(kernel, list | tuple):
         _check_rows(kernel)
-    try:
-        weights = np.asarray(kernel)
-    except ValueError as error:
-        raise KernelError(f"kernel is not a rectangular array: {error}") from None
-    if weights.dtype.kind not in "biuf":
-        raise KernelError(f"kernel must hold real numbers, got dtype {weights.dtype}")
+    weights = _real_array(kernel, "kernel", KernelError)
     if weights.ndim != 2:
         raise KernelError(f"kernel must be 2-D, got {weights.ndim}-D shape {weights.shape}")
     if weights.size == 0:
@@ -267,6 +245,21 @@ def as_kernel_array(kernel: npt.ArrayLike) -> npt.NDArray[np.float64]:
         row, col = (int(i) for i in bad[0])
         raise KernelError(f"kernel value at [{row}, {col}] is {weights[row, col]}, not finite")
     return weights
+
+
+def _real_array(
+    value: npt.ArrayLike, what: str, error: type[ParameterError | KernelError]
+) -> npt.NDArray[Any]:
+    """`value` as an array of real numbers, or `error` naming it `what`."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise error(f"{what} is a masked array: fill it first, e.g. {what}.filled(0)")
+    try:
+        array = np.asarray(value)
+    except ValueError as failure:
+        raise error(f"{what} is not a rectangular array: {failure}") from None
+    if array.dtype.kind not in "biuf":
+        raise error(f"{what} must hold real numbers, got dtype {array.dtype}")
+    return array
 
 
 def _check_rows(rows: list[Any] | tuple[Any, ...]) -> None:

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeAlias, overload
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -227,75 +227,62 @@ class Compute:
             raise ParameterError(f"threads must be at least 1, got {self.threads!r}")
 
 
-@overload
 def run(
     pixels: Pixels,
     weights: Array,
     axes: Axes,
     pad_mode: PadMode,
-    *,
-    compute: Compute = ...,
-    sink: None = None,
-) -> Array: ...
-
-
-@overload
-def run(
-    pixels: Pixels,
-    weights: Array,
-    axes: Axes,
-    pad_mode: PadMode,
-    *,
-    compute: Compute = ...,
-    sink: Sink,
-) -> None: ...
-
-
-def run(
-    pixels: Pixels,
-    weights: Array,
-    axes: Axes,
-    pad_mode: PadMode,
+    into: Array | Sink,
     *,
     compute: Compute = Compute(),
-    sink: Sink | None = None,
-) -> Array | None:
+) -> None:
     """Correlate `pixels` with `weights` (as given: flip beforehand) as `compute` says.
 
     `pixels` is (H, W) or (H, W, C) of float32 or float64, an array or a :class:`RowSource`,
-    and `weights` has the same dtype; `axes` is their checked shape arithmetic. Returns the
-    result, of the dtype of `pixels` and the shape the axes predict; or, with `sink`, hands
-    each strip of output rows to it instead (from whichever thread computed them; strips
-    never overlap) and returns None, so that a caller can map values to pixels strip by
-    strip and never hold the float result whole.
+    and `weights` has the same dtype; `axes` is their checked shape arithmetic. The result
+    goes `into` an array of the shape the axes predict (see :func:`output_array`); or, a
+    strip of rows at a time, to a sink (from whichever thread computed them; strips never
+    overlap), so that a caller can map values to pixels strip by strip and never hold the
+    float result whole.
 
     Raises
     ------
     ParameterError
         If ``separable`` is asked of a kernel whose rank is not 1.
     ShapeError
-        If the output or the strips' buffers cannot be allocated.
+        If the strips' buffers cannot be allocated.
     """
     worker = _worker(pixels, weights, axes, pad_mode, compute.method)
     deliver: Callable[[int, int, Any], None]
-    if sink is None:
-        rows, cols = axes
-        shape = (rows.output, cols.output, *pixels.shape[2:])
-        out: Array = _allocate(axes, lambda: np.empty(shape, dtype=pixels.dtype))
+    if isinstance(into, np.ndarray):
+        out = into
 
         def deliver(start: int, stop: int, scratch: Any) -> None:
             worker(start, stop, scratch, out[start:stop])
 
-        _in_strips(axes, worker, compute.threads, deliver)
-        return out
+    else:
+        sink = into
 
-    def deliver_to_sink(start: int, stop: int, scratch: Any) -> None:
-        rows = scratch[-1][: stop - start]
-        worker(start, stop, scratch, rows)
-        sink(start, stop, rows)
+        def deliver(start: int, stop: int, scratch: Any) -> None:
+            rows = scratch[-1][: stop - start]
+            worker(start, stop, scratch, rows)
+            sink(start, stop, rows)
 
-    _in_strips(axes, worker, compute.threads, deliver_to_sink)
-    return None
+    _in_strips(axes, worker, compute.threads, deliver)
+
+
+def output_array(pixels: Pixels, axes: Axes) -> Array:
+    """An empty array for the result of `pixels` with `axes`, in their dtype.
+
+    Raises
+    ------
+    ShapeError
+        If it cannot be allocated.
+    """
+    rows, cols = axes
+    shape = (rows.output, cols.output, *pixels.shape[2:])
+    output: Array = _allocate(axes, lambda: np.empty(shape, dtype=pixels.dtype))
+    return output
 
 
 def _worker(

@@ -269,13 +269,14 @@ class _PillowRows:
             gray += np.multiply(samples[..., channel], self._weights[channel], dtype=self.dtype)
         return gray
 
-    def alpha(self) -> FloatArray:
-        """The whole alpha plane, made a strip at a time."""
+    def alpha(self) -> FloatArray | None:
+        """The whole alpha plane, made a strip at a time; None for an image without one."""
         plane = np.empty(self.shape[:2], dtype=self.dtype)
         for start in range(0, self.shape[0], self._ALPHA_STRIP):
             stop = min(start + self._ALPHA_STRIP, self.shape[0])
             _, alpha = _planes(self._strip(start, stop), self._info, self.dtype)
-            assert alpha is not None, "alpha asked of an image without"
+            if alpha is None:
+                return None
             plane[start:stop] = alpha
         return plane
 

@@ -6,7 +6,6 @@ Where the encoded bytes go, and how a file is replaced without ever being lost, 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,23 +189,6 @@ def check_format_holds(fmt: OutputFormat, mode: str) -> None:
     alternatives = ", ".join(able[:-1]) + " or " + able[-1] if len(able) > 1 else able[0]
     hint = " (or drop the alpha with --no-alpha)" if mode.endswith("A") else ""
     raise ParameterError(f"{fmt.name} cannot hold {_MODE_WORDS[mode]}; {alternatives} can{hint}")
-
-
-def encode(
-    values: npt.NDArray[Any],
-    alpha: npt.NDArray[Any] | None,
-    mode: str,
-    fmt: OutputFormat,
-    *,
-    png_compression: int = DEFAULT_PNG_COMPRESSION,
-) -> bytes:
-    """The file's bytes: `values` (and `alpha`) as `mode` in `fmt`, or a ``.npy`` array.
-
-    See :func:`encode_into`.
-    """
-    buffer = io.BytesIO()
-    encode_into(buffer, values, alpha, mode, fmt, png_compression=png_compression)
-    return buffer.getvalue()
 
 
 def encode_into(

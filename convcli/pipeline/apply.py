@@ -373,18 +373,28 @@ def apply_to_image(
 
 
 @dataclass(frozen=True)
-class GrayPixels:
-    """A chain's result as 8-bit gray pixels, and what the mapping did on the way."""
+class Filtered:
+    """A chain's result as the output holds it, and what the mapping did on the way."""
 
-    values: npt.NDArray[np.uint8]
-    """(H, W), the output's size."""
+    values: npt.NDArray[Any]
+    """The output's values, (H, W) or (H, W, C); empty when `png` holds them."""
+    value_range: tuple[float, float]
+    """The minimum and maximum of the result before mapping."""
+    clipped: int
+    """How many values the mapping clamped to 0 or full scale: what was lost."""
+    steps: tuple[Axes, ...]
+    png: PngStrips | None = None
+    """The PNG, compressed strip by strip as the values were made, or None."""
+
+
+@dataclass(frozen=True)
+class GrayPixels:
+    """A chain's result as 8-bit gray pixels, and how they were mapped."""
+
     range_mode: RangeMode
     """How values became pixels (never ``auto``)."""
-    value_range: tuple[float, float]
-    """min and max of the result before mapping."""
-    clipped: int
-    """How many values the mapping clamped to 0 or 255."""
-    steps: tuple[Axes, ...]
+    result: Filtered
+    """The pixels, (H, W) uint8, and what the mapping did on the way."""
 
 
 def gray_pixels(
@@ -419,21 +429,7 @@ def gray_pixels(
     mode = concrete_range_mode(options.range_mode, max_value=max_value, signed=signed)
     mapping = pixel_mapping("8", mode, max_value=max_value, signed=signed)
     plan = _Plan(channels=1, alpha=False, depth="8", mode="L")
-    output = _filtered(decoded, steps, params, plan, mapping, options)
-    return GrayPixels(output.values, mode, output.value_range, output.clipped, output.steps)
-
-
-@dataclass(frozen=True)
-class _Output:
-    """The chain's result as the output holds it, and what the mapping did on the way."""
-
-    values: npt.NDArray[Any]
-    """The output's values; empty when `png` holds them."""
-    png: PngStrips | None
-    """The PNG, compressed strip by strip as the values were made, or None."""
-    value_range: tuple[float, float]
-    clipped: int
-    steps: tuple[Axes, ...]
+    return GrayPixels(mode, _filtered(decoded, steps, params, plan, mapping, options))
 
 
 def _filtered(
@@ -443,7 +439,7 @@ def _filtered(
     plan: _Plan,
     mapping: PixelMapping,
     options: ImageOptions,
-) -> _Output:
+) -> Filtered:
     """Run the chain and map its result to the output's values by `mapping`.
 
     Pixel output whose mapping needs no global statistic (``clip``, ``abs``) is mapped a strip
@@ -480,7 +476,7 @@ def _filtered(
         values = result.astype(np.float32, copy=False)
     else:  # .npy: the values as computed
         values = result
-    return _Output(values, None, (low, high), clipped, chained.steps)
+    return Filtered(values, (low, high), clipped, chained.steps)
 
 
 def _mapped_in_strips(
@@ -491,7 +487,7 @@ def _mapped_in_strips(
     mode: RangeMode,
     mapping: PixelMapping,
     options: ImageOptions,
-) -> _Output:
+) -> Filtered:
     """The chain with its last step mapped to pixels by `mode` strip by strip (see
     :func:`_filtered`): into the output's array, or compressed into a PNG."""
     full_scale, unit = mapping.full_scale, mapping.unit
@@ -525,7 +521,7 @@ def _mapped_in_strips(
     low, high = min(strip[0] for strip in strips), max(strip[1] for strip in strips)
     check_writable(low, high, decoded.info.name, plan.depth)
     clipped = sum(strip[2] for strip in strips)
-    return _Output(pixels, compressed, (low, high), clipped, chained)
+    return Filtered(pixels, (low, high), clipped, chained, compressed)
 
 
 def check_writable(low: float, high: float, name: str, depth: WrittenDepth) -> None:

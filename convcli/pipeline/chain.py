@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from convcli.core.convolution import (
     FloatArray,
+    Image,
     apply_kernel,
     as_image_array,
     computed_in,
@@ -45,28 +46,14 @@ class ChainResult:
 
 @overload
 def apply_chain(
-    image: npt.ArrayLike | RowSource,
-    steps: Sequence[Step],
-    params: ConvParams,
-    *,
-    compute: Compute = ...,
-    sink: None = None,
+    image: Image, steps: Sequence[Step], params: ConvParams, *, compute: Compute = ...
 ) -> ChainResult: ...
-
-
 @overload
 def apply_chain(
-    image: npt.ArrayLike | RowSource,
-    steps: Sequence[Step],
-    params: ConvParams,
-    *,
-    compute: Compute = ...,
-    sink: Sink,
+    image: Image, steps: Sequence[Step], params: ConvParams, *, compute: Compute = ..., sink: Sink
 ) -> tuple[Axes, ...]: ...
-
-
 def apply_chain(
-    image: npt.ArrayLike | RowSource,
+    image: Image,
     steps: Sequence[Step],
     params: ConvParams,
     *,
@@ -117,30 +104,29 @@ def _run_steps(
     sink: Sink,
 ) -> None:
     """The chain's steps, checked to fit, the last one's rows handed to `sink`."""
-    method, threads = compute.method, compute.threads
     for step in steps[:-1]:
         if isinstance(step, Operator):
-            gx = apply_kernel(values, step.x.weights, params, method=method, threads=threads)
-            gy = apply_kernel(values, step.y.weights, params, method=method, threads=threads)
+            gx = apply_kernel(values, step.x.weights, params, compute=compute)
+            gy = apply_kernel(values, step.y.weights, params, compute=compute)
             response = np.hypot(gx, gy, out=gx)
         else:
-            response = apply_kernel(values, step.weights, params, method=method, threads=threads)
+            response = apply_kernel(values, step.weights, params, compute=compute)
         values = _scaled(response, step.scale, step.bias)
     last = steps[-1]
     if isinstance(last, Operator):
-        gx = apply_kernel(values, last.x.weights, params, method=method, threads=threads)
+        gx = apply_kernel(values, last.x.weights, params, compute=compute)
 
         def magnitude(start: int, stop: int, gy: FloatArray) -> None:
             np.hypot(gx[start:stop], gy, out=gy)
             sink(start, stop, _scaled(gy, last.scale, last.bias))
 
-        apply_kernel(values, last.y.weights, params, method=method, threads=threads, sink=magnitude)
+        apply_kernel(values, last.y.weights, params, compute=compute, sink=magnitude)
     else:
 
         def scaled(start: int, stop: int, rows: FloatArray) -> None:
             sink(start, stop, _scaled(rows, last.scale, last.bias))
 
-        apply_kernel(values, last.weights, params, method=method, threads=threads, sink=scaled)
+        apply_kernel(values, last.weights, params, compute=compute, sink=scaled)
 
 
 def check_method(steps: Sequence[Step], method: str, *, dtype: npt.DTypeLike) -> None:

@@ -125,6 +125,8 @@ class MappedValue:
     """What the output holds: the rounded value clamped to 0..full scale, or the float."""
     single: bool = False
     """Whether `final` is held as a 32-bit float."""
+    value_range: tuple[float, float] | None = None
+    """The whole result's minimum and maximum, which ``rescale`` maps; None otherwise."""
 
     @property
     def clamped(self) -> bool:
@@ -423,7 +425,8 @@ def map_value(
     np.rint(one, out=one)
     rounded = float(one[0])
     final = float(np.clip(one, 0, full_scale)[0])
-    return MappedValue(mode, value, in_units, before, rounded, final)
+    rescaled_by = value_range if mode == "rescale" else None
+    return MappedValue(mode, value, in_units, before, rounded, final, value_range=rescaled_by)
 
 
 def explain_image(

@@ -465,13 +465,14 @@ def make_sheet(
         mappings: list[tuple[RangeMode, tuple[float, float], int]] = []
         # Each response has its planned shape: the plan and the core do the same arithmetic.
         for (step, step_params, step_options), box in zip(runs, plan.layout.tiles, strict=True):
-            result = gray_pixels(decoded, [step], step_params, step_options)
-            tile = result.values
+            response = gray_pixels(decoded, [step], step_params, step_options)
+            tile = response.result.values
             if plan.shrunk:
                 tile = shrink_tile(tile, (box[2], box[3]))
             _place(pixels, box, tile)
-            mappings.append((result.range_mode, result.value_range, result.clipped))
-            del result, tile  # before the next response is made
+            result = response.result
+            mappings.append((response.range_mode, result.value_range, result.clipped))
+            del response, result, tile  # before the next response is made
 
     def write(stream: IO[bytes]) -> None:
         level = options.png_compression

@@ -300,11 +300,14 @@ def display_pixels(
         raise ParameterError(
             f"cannot reduce a {height}x{width} image to {rows}x{columns}: between 1x1 and its size"
         )
-    if alpha is not None and (max_value is None or alpha.shape != (height, width)):
-        raise ParameterError(
-            f"alpha of shape {alpha.shape} for an image of {height}x{width}"
-            f"{'' if max_value is not None else ' without a full scale'}: cannot composite it"
-        )
+    opacity_of: tuple[npt.NDArray[Any], float] | None = None  # (alpha, its full scale)
+    if alpha is not None:
+        if max_value is None or alpha.shape != (height, width):
+            raise ParameterError(
+                f"alpha of shape {alpha.shape} for an image of {height}x{width}"
+                f"{'' if max_value is not None else ' without a full scale'}: cannot composite it"
+            )
+        opacity_of = (alpha, max_value)
     # Each drawn pixel's weighted sum, in units where an image pixel is `rows` x `columns`
     # and a drawn one `height` x `width`: every overlap is a whole number, so 8- and 16-bit
     # values give exact sums, the same whatever the strips, and one division at the end.
@@ -324,9 +327,9 @@ def display_pixels(
             shift = needed
         if shift:
             strip = np.ldexp(strip, -shift)  # a new array: `values` may be the caller's
-        if alpha is not None:
-            assert max_value is not None
-            opacity = np.clip(np.asarray(alpha[start:stop], dtype=np.float64) / max_value, 0, 1)
+        if opacity_of is not None:
+            plane, full_scale = opacity_of
+            opacity = np.clip(np.asarray(plane[start:stop], dtype=np.float64) / full_scale, 0, 1)
             strip = strip * opacity[..., np.newaxis]  # a new array: `values` may be the caller's
         first, weights = _overlaps(start, stop, height, rows)
         sums[first : first + len(weights)] += np.tensordot(

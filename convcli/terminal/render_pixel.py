@@ -398,7 +398,7 @@ def mapping_line(mapped: MappedValue, work: WorkedPixel) -> str:
     >>> from types import SimpleNamespace
     >>> from convcli.pipeline.explain import MappedValue
     >>> from convcli.pipeline.rangemap import PixelMapping
-    >>> work = SimpleNamespace(mapping=PixelMapping("8", "clip", 255, 1.0), value_range=None)
+    >>> work = SimpleNamespace(mapping=PixelMapping("8", "clip", 255, 1.0))
     >>> mapping_line(MappedValue("clip", 300.4, 300.4, 300.4, 300.0, 255.0), work)
     'range clip to 8-bit: 300.4, rounded 300, clamped to 0..255: 255'
     """
@@ -409,9 +409,8 @@ def mapping_line(mapped: MappedValue, work: WorkedPixel) -> str:
     full = mapping.full_scale
     value = _number(mapped.value)
     steps = []
-    if mapped.mode == "rescale":
-        assert work.value_range is not None
-        low, high = work.value_range
+    if mapped.value_range is not None:  # rescale
+        low, high = mapped.value_range
         if high > low:
             steps.append(
                 f"the whole result runs {format_number(low)} to {format_number(high)}, so"

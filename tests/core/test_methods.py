@@ -255,11 +255,11 @@ def test_strips_handed_to_a_sink_are_the_result(method: Method) -> None:
         received[start:stop] = values
 
     with tiny_strips():
-        expected = methods.run(image, weights, axes, "reflect", compute=Compute(method=method))
+        expected = methods.output_array(image, axes)
+        methods.run(image, weights, axes, "reflect", expected, compute=Compute(method=method))
         received = np.full_like(expected, np.nan)
-        methods.run(
-            image, weights, axes, "reflect", compute=Compute(method=method, threads=2), sink=sink
-        )
+        two_threads = Compute(method=method, threads=2)
+        methods.run(image, weights, axes, "reflect", sink, compute=two_threads)
     assert sorted(seen)[0][0] == 0
     assert sum(stop - start for start, stop in seen) == expected.shape[0]
     assert np.array_equal(received, expected)
@@ -286,9 +286,11 @@ def test_a_row_source_is_read_a_strip_at_a_time() -> None:
     weights = np.ones((3, 3), np.float32)
     axes = arithmetic((64, 40), (3, 3), ConvParams.from_args(padding=1, pad_mode="replicate"))
     with tiny_strips():
-        result = methods.run(source, weights, axes, "replicate", compute=DIRECT)
+        result = methods.output_array(source, axes)
+        methods.run(source, weights, axes, "replicate", result, compute=DIRECT)
     gray = colour.mean(axis=-1, dtype=np.float32)
-    expected = methods.run(gray, weights, axes, "replicate", compute=DIRECT)
+    expected = methods.output_array(gray, axes)
+    methods.run(gray, weights, axes, "replicate", expected, compute=DIRECT)
     np.testing.assert_allclose(result, expected, rtol=1e-6)
     # Each strip reads its rows plus the kernel's overlap: far fewer than 64 rows a strip.
     assert source.rows_made < 3 * 64
@@ -320,7 +322,7 @@ def test_an_error_in_one_thread_stops_the_other_and_reaches_the_caller(failing: 
 
     with tiny_strips(), pytest.raises(OSError, match="disk full"):
         methods.run(
-            image, weights, axes, "zeros", compute=Compute(method="direct", threads=2), sink=sink
+            image, weights, axes, "zeros", sink, compute=Compute(method="direct", threads=2)
         )
     # One thread failed on its first strip; the other, given 25 strips, stopped after the one
     # it was making.

@@ -16,7 +16,14 @@ from PIL import Image
 
 from convcli import ImageWriteError, ParameterError
 from convcli.imageio.files import write_atomically, write_file, write_stream
-from convcli.imageio.writing import FORMATS, check_format_holds, choose_format, encode, output_mode
+from convcli.imageio.writing import (
+    FORMATS,
+    OutputFormat,
+    check_format_holds,
+    choose_format,
+    encode_into,
+    output_mode,
+)
 
 RNG = np.random.default_rng(4)
 
@@ -30,6 +37,15 @@ PLANES: dict[str, tuple[npt.NDArray[Any], npt.NDArray[Any] | None]] = {
     "I;16": (RNG.integers(0, 65536, (5, 7), dtype=np.uint16), None),
     "F": (RNG.random((5, 7), dtype=np.float32), None),
 }  # fmt: skip
+
+
+def encode(
+    values: npt.NDArray[Any], alpha: npt.NDArray[Any] | None, mode: str, fmt: OutputFormat
+) -> bytes:
+    """The bytes of a file holding `values` (and `alpha`) as `mode` in `fmt`."""
+    buffer = io.BytesIO()
+    encode_into(buffer, values, alpha, mode, fmt)
+    return buffer.getvalue()
 
 
 def planes_of(data: bytes) -> npt.NDArray[Any]:
