@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,17 +17,10 @@ from PIL import Image
 from convcli import convolve2d
 from convcli.kernels.registry import get_kernel
 from convcli.pipeline.rangemap import to_pixels
+from tests.cli_helpers import convcli_executable
 from tests.conftest import SAMPLE_IMAGES, read_pixels, vertical_bar
 
 SAMPLES = SAMPLE_IMAGES
-
-
-def convcli_executable() -> str:
-    """The console script installed beside this Python, else the one on PATH."""
-    beside = Path(sys.executable).parent / "convcli"
-    found = str(beside) if beside.exists() else shutil.which("convcli")
-    assert found, "the convcli command is not installed (run 'make test', which installs it)"
-    return found
 
 
 def convcli(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -6,23 +6,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
 from PIL import Image
 
-from convcli.cli.main import cli
 from tests import images
+from tests.cli_helpers import convcli_executable, run
 from tests.conftest import read_pixels
 from tests.pseudo_terminal import read_terminal
-
-
-def run(*args: object, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args], input=stdin, prog_name="convcli")
 
 
 @pytest.fixture
@@ -144,10 +138,6 @@ def test_one_path_without_out_dir_is_a_usage_error(folder: Path) -> None:
     result = run("apply", "-k", "vertical", folder / "a.png")
     assert result.exit_code == 2
     assert "give INPUT and OUTPUT, or several INPUTs with --out-dir DIR" in result.stderr
-
-
-def convcli_executable() -> str:
-    return str(Path(sys.executable).parent / "convcli")
 
 
 def test_an_interrupted_batch_keeps_finished_files_and_leaves_no_partial_one(

@@ -6,17 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
 from PIL import Image
 
-from convcli.cli.main import cli
 from convcli.pipeline.apply import ImageOptions
 from tests import images
+from tests.cli_helpers import run
 from tests.conftest import read_pixels
-
-
-def run(*args: object) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args], prog_name="convcli")
 
 
 @pytest.fixture

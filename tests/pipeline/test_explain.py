@@ -12,22 +12,20 @@ import io
 import json
 import os
 import re
+import shlex
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pytest
-from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from rich.console import Console
 
 from convcli import convolve2d
-from convcli.cli.main import cli
 from convcli.core.params import ConvParams, PadMode
 from convcli.core.shape import AxisArithmetic, arithmetic, chain_arithmetic
 from convcli.errors import ImageWriteError, ParameterError, ShapeError
@@ -47,6 +45,7 @@ from convcli.pipeline.explain import (
 )
 from convcli.pipeline.rangemap import PixelMapping
 from convcli.terminal.render_pixel import worked_pixel_report
+from tests.cli_helpers import convcli_executable, one_line_error, run
 from tests.conftest import SAMPLE_IMAGES
 
 # Exact in float32 for 8-bit input: integer weights, and sixteenths.
@@ -54,12 +53,7 @@ EXACT_KERNELS = ["vertical", "sobel-x", "laplacian", "gaussian-3", "sharpen", "e
 PAD_MODES: list[PadMode] = ["zeros", "reflect", "replicate", "circular"]
 NUMPY_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
-BIN = Path(sys.executable).parent
 PIXEL_LINE = re.compile(r"^output pixel \((\d+), (\d+)\) = (.+)$")
-
-
-def run(*args: str | Path, stdin: bytes | None = None) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args], input=stdin, prog_name="convcli")
 
 
 def rendered(work: WorkedPixel, width: int = 160) -> str:
@@ -486,9 +480,7 @@ def test_apply_at_outside_the_output_writes_nothing(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((6, 8), np.uint8)).save(source)
     output.write_bytes(b"keep me")
     result = run("apply", "-k", "vertical", "--at", "4,0", source, output)
-    assert result.exit_code == 2
-    assert result.stderr.startswith("convcli: error: pixel 4,0 is outside the output 4x6")
-    assert len(result.stderr.splitlines()) == 1
+    assert one_line_error(result, 2).startswith("pixel 4,0 is outside the output 4x6")
     assert output.read_bytes() == b"keep me"
 
 
@@ -530,17 +522,12 @@ def test_apply_at_outside_the_output_writes_nothing(tmp_path: Path) -> None:
     ],
 )
 def test_usage_errors_exit_2_in_one_line(args: list[str], message: str) -> None:
-    result = run(*args)
-    assert result.exit_code == 2
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    one_line_error(run(*args), 2, message)
 
 
 def test_a_missing_image_is_a_data_error(tmp_path: Path) -> None:
     result = run("explain", tmp_path / "nope.png", "-k", "vertical", "--at", "0,0")
-    assert result.exit_code == 1
-    assert "nope.png" in result.stderr
-    assert len(result.stderr.splitlines()) == 1
+    one_line_error(result, 1, "nope.png")
 
 
 CORNERS = {
@@ -593,10 +580,9 @@ def test_a_result_that_overflows_is_refused_as_apply_refuses_it(tmp_path: Path) 
     with pytest.raises(ImageWriteError, match="overflows: it has infinite or NaN values"):
         explain_image(source, [resolve_kernel("1e300,1")], ConvParams(), (0, 0))
     result = run("explain", source, "-k", "1e300,1", "--at", "0,0")
-    assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        f"convcli: error: the result for {str(source)!r} overflows: it has infinite or NaN values"
-    ]
+    assert one_line_error(result, 1) == (
+        f"the result for {str(source)!r} overflows: it has infinite or NaN values"
+    )
 
 
 def test_apply_at_with_json_prints_the_error_record_of_a_bad_input(tmp_path: Path) -> None:
@@ -663,14 +649,10 @@ def test_alpha_is_carried_and_printed_last(tmp_path: Path) -> None:
 )
 def test_a_closed_stdout_is_one_line_and_exit_1(command: str) -> None:
     done = subprocess.run(
-        f"convcli {command} >&-",
+        f"{shlex.quote(convcli_executable())} {command} >&-",
         shell=True,
         capture_output=True,
         text=True,
-        env={
-            **os.environ,
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        },
         timeout=60,
     )
     assert done.returncode == 1
