@@ -510,10 +510,13 @@ def test_writing_over_the_input_needs_force(tmp_path: Path) -> None:
 
 def test_writing_over_a_kernel_file_needs_force(tmp_path: Path) -> None:
     images.gray8(tmp_path / "g.png", 8, 8)
-    (tmp_path / "k.txt").write_text("1 0 -1\n")
-    result = run("sheet", tmp_path / "g.png", "-k", tmp_path / "k.txt", "-o", tmp_path / "k.txt")
-    one_line_error(result, 2)
-    assert (tmp_path / "k.txt").read_text() == "1 0 -1\n"
+    # No extension: -k reads it as a text matrix, and --format png makes it a valid OUTPUT, so
+    # that what refuses it is the overwrite, not the name ('.txt' names no image format).
+    kernel = tmp_path / "edge"
+    kernel.write_text("1 0 -1\n")
+    result = run("sheet", tmp_path / "g.png", "-k", kernel, "-o", kernel, "--format", "png")
+    one_line_error(result, 2, f"is the input {str(kernel)!r}: writing over it needs --force")
+    assert kernel.read_text() == "1 0 -1\n"
 
 
 @pytest.mark.parametrize(
