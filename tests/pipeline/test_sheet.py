@@ -42,7 +42,6 @@ from tests.conftest import REPOSITORY, SAMPLE_IMAGES, read_pixels
 
 SAMPLES = SAMPLE_IMAGES
 README = (REPOSITORY / "README.md").read_text(encoding="utf-8")
-RNG = np.random.default_rng(5)
 
 
 def sheet_json(*args: str | Path) -> dict[str, Any]:
@@ -125,8 +124,9 @@ def test_tiles_labels_and_frames_never_overlap(
 
 
 def test_compose_copies_each_tile_and_draws_only_labels_and_frames_around_them() -> None:
+    rng = np.random.default_rng(5)
     tiles = [
-        RNG.integers(0, 256, shape, dtype=np.uint8) for shape in [(60, 90), (58, 88), (30, 45)]
+        rng.integers(0, 256, shape, dtype=np.uint8) for shape in [(60, 90), (58, 88), (30, 45)]
     ]
     labels = ["input 60x90", "vertical 58x88", "x 30x45"]
     sheet = compose(tiles, labels)
@@ -542,7 +542,7 @@ def test_bad_options_are_usage_errors(
 
 
 def test_a_many_channel_array_is_refused(tmp_path: Path) -> None:
-    images.npy(tmp_path / "c.npy", RNG.random((6, 7, 3)))
+    images.npy(tmp_path / "c.npy", np.random.default_rng(5).random((6, 7, 3)))
     result = run("sheet", tmp_path / "c.npy", "-k", "sobel", "-o", tmp_path / "s.png")
     one_line_error(result, 1, "holds 3 channels; a sheet shows one gray channel")
     assert not (tmp_path / "s.png").exists()
