@@ -299,12 +299,34 @@ def cases(draw: st.DrawFn, max_side: int = 9) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=400, deadline=None)
-@given(cases())
-def test_matches_the_reference(case: dict[str, Any]) -> None:
-    expected = reference_conv2d(
+def convolve_case(
+    case: dict[str, Any],
+    image: npt.NDArray[Any] | None = None,
+    kernel: npt.NDArray[Any] | None = None,
+    **how: Any,
+) -> npt.NDArray[Any]:
+    """The core on `case` (or on another `image` or `kernel` with its options), `how` it is
+    told (method, threads)."""
+    return convolve2d(
+        case["image"] if image is None else image,
+        case["kernel"] if kernel is None else kernel,
+        stride=case["stride"],
+        padding=case["padding"],
+        dilation=case["dilation"],
+        pad_mode=case["mode"],
+        flip=case["flip"],
+        **how,
+    )
+
+
+def reference_of(
+    case: dict[str, Any], kernel: npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.float64] | None:
+    """The reference on `case` (or on another `kernel` with its options); None where PyTorch
+    refuses it."""
+    return reference_conv2d(
         case["image"],
-        case["kernel"],
+        case["kernel"] if kernel is None else kernel,
         stride=case["stride"],
         pads=case["pads"],
         dilation=case["dilation"],
@@ -312,22 +334,16 @@ def test_matches_the_reference(case: dict[str, Any]) -> None:
         flip=case["flip"],
     )
 
-    def run() -> npt.NDArray[Any]:
-        return convolve2d(
-            case["image"],
-            case["kernel"],
-            stride=case["stride"],
-            padding=case["padding"],
-            dilation=case["dilation"],
-            pad_mode=case["mode"],
-            flip=case["flip"],
-        )
 
+@settings(max_examples=400, deadline=None)
+@given(cases())
+def test_matches_the_reference(case: dict[str, Any]) -> None:
+    expected = reference_of(case)
     if expected is None:
         with pytest.raises(ShapeError):
-            run()
+            convolve_case(case)
         return
-    result = run()
+    result = convolve_case(case)
     assert result.shape == expected.shape
     scale = np.abs(case["kernel"]).sum() * max(1.0, np.abs(case["image"]).max())
     # The core adds the taps of equal weights before multiplying: below the smallest normal
