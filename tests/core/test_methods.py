@@ -54,9 +54,12 @@ def test_each_method_matches_the_reference(case: dict[str, Any], method: str, th
     kernel = rank_one(case["kernel"]) if method == "separable" else case["kernel"]
     expected = reference_of(case, kernel)
     with tiny_strips():
-        if expected is None:
+        if expected is None:  # refused in float64 and float32 alike
             with pytest.raises(ShapeError):
                 convolve_case(case, kernel=kernel, method=method, threads=threads)
+            image32 = case["image"].astype(np.float32)
+            with pytest.raises(ShapeError):
+                convolve_case(case, image32, kernel, method=method, threads=threads)
             return
         result = convolve_case(case, kernel=kernel, method=method, threads=threads)
     assert result.shape == expected.shape
@@ -71,15 +74,12 @@ def test_each_method_matches_the_reference(case: dict[str, Any], method: str, th
 
 @pytest.mark.parametrize("method", FORCED)
 @settings(max_examples=60, deadline=None)
-@given(case=cases(max_side=20))
+@given(case=cases(max_side=20, fits=True))
 def test_each_method_in_float32_is_close_to_float64(case: dict[str, Any], method: str) -> None:
     kernel = rank_one(case["kernel"]) if method == "separable" else case["kernel"]
     image32 = case["image"].astype(np.float32)
     with tiny_strips():
-        try:
-            single = convolve_case(case, image32, kernel, method=method)
-        except ShapeError:
-            return
+        single = convolve_case(case, image32, kernel, method=method)
         double = convolve_case(
             case, image32.astype(np.float64), kernel.astype(np.float32), method=method
         )
