@@ -4,7 +4,9 @@ reading what it says when it fails."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -52,6 +54,24 @@ def convcli_executable() -> str:
     found = str(beside) if beside.exists() else shutil.which("convcli")
     assert found, "the convcli command is not installed (run 'make test', which installs it)"
     return found
+
+
+def run_installed(
+    *args: object,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """The installed ``convcli ARGS`` as a process of its own, in `cwd` with the environment
+    `env` (None: this one's), its stdout and stderr captured as text."""
+    return subprocess.run(
+        [convcli_executable(), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env=env,
+    )
 
 
 def one_line_error(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from convcli.kernels.spec import builtin_names, resolve_kernel
 from convcli.pipeline import sheet as sheet_module
 from convcli.pipeline.sheet import LABEL_GAP, MARGIN, label_height, tile_label
 from tests import images
-from tests.cli_helpers import convcli_executable, one_line_error, run
+from tests.cli_helpers import one_line_error, run, run_installed
 from tests.conftest import REPOSITORY, SAMPLE_IMAGES, read_pixels
 from tests.pipeline.test_sheet import region
 
@@ -387,11 +386,9 @@ def test_standard_input_and_format(tmp_path: Path, photo: Path) -> None:
 
 def test_the_installed_command_writes_a_sheet(tmp_path: Path) -> None:
     out = tmp_path / "edges.png"
-    done = subprocess.run(
-        [convcli_executable(), "sheet", str(SAMPLES / "coins.png"), "-k", "all-edges",
-         "--padding", "same", "-o", str(out)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = run_installed(
+        "sheet", SAMPLES / "coins.png", "-k", "all-edges", "--padding", "same", "-o", out
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     assert done.stderr == ""  # quiet when not on a terminal
@@ -401,11 +398,9 @@ def test_the_installed_command_writes_a_sheet(tmp_path: Path) -> None:
         cell = (label_height() + LABEL_GAP + 303, 384)
         assert (image.height, image.width) == (2 * cell[0] + 3 * MARGIN, 3 * cell[1] + 4 * MARGIN)
     # A failure: one line, exit 1, nothing written.
-    failed = subprocess.run(
-        [convcli_executable(), "sheet", str(SAMPLES / "coins.png"), "-k", "box:400",
-         "-o", str(tmp_path / "no.png")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    failed = run_installed(
+        "sheet", SAMPLES / "coins.png", "-k", "box:400", "-o", tmp_path / "no.png"
+    )
     assert failed.returncode == 1
     assert failed.stderr.startswith("convcli: error: box:400: kernel 400x400 is larger")
     assert not (tmp_path / "no.png").exists()

@@ -19,7 +19,7 @@ from PIL import Image
 
 from convcli.terminal.preview import HALF_BLOCK, display_pixels, fit
 from tests import images
-from tests.cli_helpers import TERMINAL, convcli_executable, run
+from tests.cli_helpers import TERMINAL, convcli_executable, run, run_installed
 from tests.conftest import read_gray, read_pixels, vertical_bar
 from tests.pseudo_terminal import Cell, plain, read_cells, read_terminal, text_of
 
@@ -205,9 +205,7 @@ def test_show_reads_standard_input_once() -> None:
 def test_show_refuses_a_named_pipe_given_twice(names: list[str]) -> None:
     os.mkfifo("fifo")
     # No writer: a second read would wait for one for ever. Nothing is read before the refusal.
-    done = subprocess.run(
-        [convcli_executable(), "show", *names], capture_output=True, text=True, timeout=30
-    )
+    done = run_installed("show", *names, timeout=30)
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == (
@@ -406,22 +404,12 @@ def test_preview_does_not_repeat_the_input_s_warnings() -> None:
 
 def test_a_real_show_into_a_pipe_says_so_on_stderr_only(bar: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if k not in TERMINAL}
-    done = subprocess.run(
-        [convcli_executable(), "show", str(bar)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=environment,
-    )
+    done = run_installed("show", bar, env=environment, timeout=60)
     assert done.returncode == 0
     assert done.stdout == ""
     assert done.stderr == SHOW_NOTICE
-    preview = subprocess.run(
-        [convcli_executable(), "apply", "-k", "vertical", "--preview", str(bar), "out.png"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=environment,
+    preview = run_installed(
+        "apply", "-k", "vertical", "--preview", bar, "out.png", env=environment, timeout=60
     )
     assert preview.returncode == 0
     assert preview.stdout == ""
