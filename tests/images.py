@@ -11,11 +11,13 @@ import io
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
+
+Sample = TypeVar("Sample", bound=np.generic)
 
 
 def random_numbers(path: Path, *about: object) -> np.random.Generator:
@@ -26,32 +28,33 @@ def random_numbers(path: Path, *about: object) -> np.random.Generator:
 
 def gray8(path: Path, height: int = 6, width: int = 9) -> npt.NDArray[np.uint8]:
     """An 8-bit gray image of random values."""
-    pixels = random_numbers(path, height, width).integers(0, 256, (height, width), np.uint8)
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, random8(path, height, width))
 
 
 def rgb8(path: Path, height: int = 6, width: int = 9) -> npt.NDArray[np.uint8]:
     """An 8-bit RGB image of random values."""
-    shape = (height, width, 3)
-    pixels = random_numbers(path, *shape).integers(0, 256, shape, dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, random8(path, height, width, 3))
 
 
 def rgba8(path: Path, height: int = 6, width: int = 9) -> npt.NDArray[np.uint8]:
     """An 8-bit RGBA image: random colour, an alpha ramp."""
-    shape = (height, width, 4)
-    pixels = random_numbers(path, *shape).integers(0, 256, shape, dtype=np.uint8)
+    pixels = random8(path, height, width, 4)
     pixels[..., 3] = np.arange(height * width).reshape(height, width) % 256
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, pixels)
 
 
 def la8(path: Path, height: int = 6, width: int = 9) -> npt.NDArray[np.uint8]:
     """An 8-bit gray and alpha image."""
-    shape = (height, width, 2)
-    pixels = random_numbers(path, *shape).integers(0, 256, shape, dtype=np.uint8)
+    return saved(path, random8(path, height, width, 2))
+
+
+def random8(path: Path, *shape: int) -> npt.NDArray[np.uint8]:
+    """Random 8-bit samples of `shape` for the file at `path` (see :func:`random_numbers`)."""
+    return random_numbers(path, *shape).integers(0, 256, shape, dtype=np.uint8)
+
+
+def saved(path: Path, pixels: npt.NDArray[Sample]) -> npt.NDArray[Sample]:
+    """`pixels`, once Pillow has written them to `path` (the format by its extension)."""
     Image.fromarray(pixels).save(path)
     return pixels
 
@@ -85,22 +88,19 @@ def gray16(path: Path, height: int = 5, width: int = 7) -> npt.NDArray[np.uint16
     """A 16-bit gray PNG or TIFF (by extension), with values above 255."""
     pixels = random_numbers(path, height, width).integers(0, 65536, (height, width), np.uint16)
     pixels[0, 0], pixels[0, 1] = 65535, 300
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, pixels)
 
 
 def int32_tiff(path: Path) -> npt.NDArray[np.int32]:
     """A 32-bit integer TIFF, values beyond 16 bits and negative."""
     pixels = np.array([[1, -5, 70000], [2**30, 0, 12]], dtype=np.int32)
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, pixels)
 
 
 def float_tiff(path: Path) -> npt.NDArray[np.float32]:
     """A 32-bit float TIFF, values in 0..1."""
     pixels = random_numbers(path).random((5, 6), dtype=np.float32)
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, pixels)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
