@@ -90,8 +90,7 @@ def test_apply_replaces_an_existing_output(bar_png: Path, tmp_path: Path) -> Non
 def test_apply_in_place_needs_force(bar_png: Path) -> None:
     before = bar_png.read_bytes()
     refused = run("apply", "-k", "box-3", "--padding", "same", bar_png, bar_png)
-    assert refused.exit_code == 2
-    assert f"is the input '{bar_png}': writing over it needs --force" in refused.stderr
+    one_line_error(refused, 2, f"is the input '{bar_png}': writing over it needs --force")
     assert bar_png.read_bytes() == before
     expected = to_pixels(
         convolve2d(read_gray(bar_png), get_kernel("box-3").weights, padding="same"), "clip"
