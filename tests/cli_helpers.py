@@ -37,7 +37,8 @@ def run(
 
     `stdin` is what standard input holds. `terminal` True or False sets :data:`TERMINAL` or
     :data:`NOT_A_TERMINAL` for the run; None leaves the environment as it is. `env` sets more
-    variables (COLUMNS="30", NO_COLOR="1") over those.
+    variables (COLUMNS="30", NO_COLOR="1") over those. As by Click's default, an exception
+    convcli lets escape is caught: the exit code is 1 and the exception is `result.exception`.
     """
     environment: dict[str, str | None] = {}
     if terminal is not None:
