@@ -1,6 +1,8 @@
 """Test images made in code: every mode, depth and kind of broken file the tests need.
 
 Nothing here is a stored binary: each function writes its file and returns what it holds.
+Random pixels are seeded by the call itself (the file's name, the size, the mode), so a test
+gets the same image whether it runs alone or after any other.
 """
 
 from __future__ import annotations
@@ -9,40 +11,50 @@ import io
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-RNG = np.random.default_rng(11)
+Sample = TypeVar("Sample", bound=np.generic)
+
+
+def random_numbers(path: Path, *about: object) -> np.random.Generator:
+    """A generator seeded by the name of the file being made and by `about` (its size, its
+    mode): the same numbers for the same call, different ones for another file or size."""
+    return np.random.default_rng(list(f"{path.name} {about}".encode()))
 
 
 def gray8(path: Path, height: int = 6, width: int = 9) -> npt.NDArray[np.uint8]:
     """An 8-bit gray image of random values."""
-    pixels = RNG.integers(0, 256, (height, width), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, random8(path, height, width))
 
 
 def rgb8(path: Path, height: int = 6, width: int = 9) -> npt.NDArray[np.uint8]:
     """An 8-bit RGB image of random values."""
-    pixels = RNG.integers(0, 256, (height, width, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, random8(path, height, width, 3))
 
 
 def rgba8(path: Path, height: int = 6, width: int = 9) -> npt.NDArray[np.uint8]:
     """An 8-bit RGBA image: random colour, an alpha ramp."""
-    pixels = RNG.integers(0, 256, (height, width, 4), dtype=np.uint8)
+    pixels = random8(path, height, width, 4)
     pixels[..., 3] = np.arange(height * width).reshape(height, width) % 256
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, pixels)
 
 
 def la8(path: Path, height: int = 6, width: int = 9) -> npt.NDArray[np.uint8]:
     """An 8-bit gray and alpha image."""
-    pixels = RNG.integers(0, 256, (height, width, 2), dtype=np.uint8)
+    return saved(path, random8(path, height, width, 2))
+
+
+def random8(path: Path, *shape: int) -> npt.NDArray[np.uint8]:
+    """Random 8-bit samples of `shape` for the file at `path` (see :func:`random_numbers`)."""
+    return random_numbers(path, *shape).integers(0, 256, shape, dtype=np.uint8)
+
+
+def saved(path: Path, pixels: npt.NDArray[Sample]) -> npt.NDArray[Sample]:
+    """`pixels`, once Pillow has written them to `path` (the format by its extension)."""
     Image.fromarray(pixels).save(path)
     return pixels
 
@@ -74,24 +86,21 @@ def cmyk_jpeg(path: Path) -> npt.NDArray[np.uint8]:
 
 def gray16(path: Path, height: int = 5, width: int = 7) -> npt.NDArray[np.uint16]:
     """A 16-bit gray PNG or TIFF (by extension), with values above 255."""
-    pixels = RNG.integers(0, 65536, (height, width), dtype=np.uint16)
+    pixels = random_numbers(path, height, width).integers(0, 65536, (height, width), np.uint16)
     pixels[0, 0], pixels[0, 1] = 65535, 300
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, pixels)
 
 
 def int32_tiff(path: Path) -> npt.NDArray[np.int32]:
     """A 32-bit integer TIFF, values beyond 16 bits and negative."""
     pixels = np.array([[1, -5, 70000], [2**30, 0, 12]], dtype=np.int32)
-    Image.fromarray(pixels).save(path)
-    return pixels
+    return saved(path, pixels)
 
 
 def float_tiff(path: Path) -> npt.NDArray[np.float32]:
     """A 32-bit float TIFF, values in 0..1."""
-    pixels = RNG.random((5, 6), dtype=np.float32)
-    Image.fromarray(pixels).save(path)
-    return pixels
+    pixels = random_numbers(path).random((5, 6), dtype=np.float32)
+    return saved(path, pixels)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -140,7 +149,7 @@ def rotated_jpeg(path: Path) -> npt.NDArray[np.uint8]:
 def truncated(path: Path, kind: str) -> None:
     """A PNG or JPEG cut short after its header."""
     whole = io.BytesIO()
-    pixels = RNG.integers(0, 256, (64, 64), dtype=np.uint8)
+    pixels = random_numbers(path, kind).integers(0, 256, (64, 64), dtype=np.uint8)
     Image.fromarray(pixels).save(whole, format=kind)
     path.write_bytes(whole.getvalue()[: len(whole.getvalue()) // 3])
 
@@ -193,15 +202,16 @@ def exif_after_pixels(path: Path) -> None:
 
 def keyed(path: Path, mode: str) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
     """A PNG of `mode` (L, RGB, I;16) with one transparent colour (tRNS): (values, alpha)."""
+    rng = random_numbers(path, mode)
     if mode == "RGB":
-        values: npt.NDArray[Any] = RNG.integers(0, 256, (3, 4, 3), dtype=np.uint8)
+        values: npt.NDArray[Any] = rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)
         values[0, 0] = values[2, 3] = (9, 9, 9)
         key: object = (9, 9, 9)
         hit = (values == 9).all(axis=-1)
         full = 255
     else:
         dtype = np.uint8 if mode == "L" else np.uint16
-        values = RNG.integers(10, 200, (3, 4)).astype(dtype)
+        values = rng.integers(10, 200, (3, 4)).astype(dtype)
         values[0, 0] = values[2, 3] = 9
         key = 9
         hit = values == 9

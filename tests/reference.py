@@ -36,6 +36,19 @@ def pad_fits(n: int, before: int, after: int, mode: str) -> bool:
     return True
 
 
+def smallest_side(k: int, d: int, pads: tuple[int, int], mode: str) -> int:
+    """The fewest pixels an axis needs for PyTorch to compute: the dilated kernel, d(k-1) + 1
+    taps, within the axis padded by `pads`, and the padding within what `mode` allows (as
+    :func:`pad_fits`)."""
+    before, after = pads
+    least = max(1, d * (k - 1) + 1 - before - after)
+    if mode == "reflect":
+        return max(least, before + 1, after + 1)
+    if mode == "circular":
+        return max(least, before, after)
+    return least
+
+
 def same_pads(k: int, d: int) -> tuple[int, int]:
     """PyTorch's "same": total d(k-1), the odd one after."""
     total = d * (k - 1)

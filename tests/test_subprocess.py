@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,35 +17,15 @@ from PIL import Image
 from convcli import convolve2d
 from convcli.kernels.registry import get_kernel
 from convcli.pipeline.rangemap import to_pixels
+from tests.cli_helpers import convcli_executable, run_installed
 from tests.conftest import SAMPLE_IMAGES, read_pixels, vertical_bar
 
 SAMPLES = SAMPLE_IMAGES
 
 
-def convcli_executable() -> str:
-    """The console script installed beside this Python, else the one on PATH."""
-    beside = Path(sys.executable).parent / "convcli"
-    found = str(beside) if beside.exists() else shutil.which("convcli")
-    assert found, "the convcli command is not installed (run 'make test', which installs it)"
-    return found
-
-
-def convcli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [convcli_executable(), *map(str, args)], capture_output=True, text=True, timeout=120
-    )
-
-
-@pytest.fixture
-def bar(tmp_path: Path) -> Path:
-    path = tmp_path / "bar.png"
-    Image.fromarray(vertical_bar()).save(path)
-    return path
-
-
-def test_vertical_lights_up_the_bar_edges(bar: Path, tmp_path: Path) -> None:
+def test_vertical_lights_up_the_bar_edges(bar_png: Path, tmp_path: Path) -> None:
     out = tmp_path / "edges.png"
-    done = convcli("apply", "--kernel", "vertical", bar, out)
+    done = run_installed("apply", "--kernel", "vertical", bar_png, out)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
     # The bar covers input columns 10..19 (200 on 30). Output column c sees input columns
@@ -57,16 +36,18 @@ def test_vertical_lights_up_the_bar_edges(bar: Path, tmp_path: Path) -> None:
     assert np.array_equal(read_pixels(out), expected)
 
 
-def test_horizontal_leaves_the_bar_edges_dark(bar: Path, tmp_path: Path) -> None:
+def test_horizontal_leaves_the_bar_edges_dark(bar_png: Path, tmp_path: Path) -> None:
     out = tmp_path / "edges.png"
-    done = convcli("apply", "--kernel", "horizontal", bar, out)
+    done = run_installed("apply", "--kernel", "horizontal", bar_png, out)
     assert done.returncode == 0, done.stderr
     assert not read_pixels(out).any()
 
 
 def test_a_sample_photograph(tmp_path: Path) -> None:
     out = tmp_path / "chelsea-sobel.jpg"
-    done = convcli("apply", "-k", "sobel-x", "--padding", "same", SAMPLES / "chelsea.png", out)
+    done = run_installed(
+        "apply", "-k", "sobel-x", "--padding", "same", SAMPLES / "chelsea.png", out
+    )
     assert done.returncode == 0, done.stderr
     with Image.open(out) as image:
         assert image.format == "JPEG"
@@ -90,11 +71,11 @@ def test_python_dash_m(tmp_path: Path) -> None:
 
 
 def test_errors_from_a_real_process(tmp_path: Path) -> None:
-    done = convcli("apply", "-k", "vertical", tmp_path / "missing.png", tmp_path / "out.png")
+    done = run_installed("apply", "-k", "vertical", tmp_path / "missing.png", tmp_path / "out.png")
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == f"convcli: error: cannot read '{tmp_path}/missing.png': no such file\n"
-    usage = convcli(
+    usage = run_installed(
         "apply", "-k", "vertical", "--stride", "0", tmp_path / "a.png", tmp_path / "b.png"
     )
     assert usage.returncode == 2
@@ -104,7 +85,7 @@ def test_errors_from_a_real_process(tmp_path: Path) -> None:
 
 def test_long_error_lines_are_not_wrapped(tmp_path: Path) -> None:
     deep = tmp_path / ("a-rather-long-directory-name-" * 4)
-    done = convcli("apply", "-k", "vertical", deep / "missing.png", tmp_path / "out.png")
+    done = run_installed("apply", "-k", "vertical", deep / "missing.png", tmp_path / "out.png")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1
 
@@ -168,14 +149,8 @@ def test_a_kernel_file_beside_a_builtin_name(tmp_path: Path) -> None:
     (tmp_path / "vertical").write_text("0 0 0\n0 2 0\n0 0 0\n")
     image = tmp_path / "bar.png"
     Image.fromarray(vertical_bar()).save(image)
-    builtin = subprocess.run(
-        [convcli_executable(), "apply", "-k", "vertical", "bar.png", "a.png"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    from_file = subprocess.run(
-        [convcli_executable(), "apply", "-k", "./vertical", "bar.png", "b.png"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    builtin = run_installed("apply", "-k", "vertical", "bar.png", "a.png", cwd=tmp_path)
+    from_file = run_installed("apply", "-k", "./vertical", "bar.png", "b.png", cwd=tmp_path)
     assert builtin.returncode == from_file.returncode == 0, builtin.stderr + from_file.stderr
     assert read_pixels(tmp_path / "a.png")[:, [8, 9, 18, 19]].min() == 255  # edges
     doubled = np.clip(vertical_bar()[1:-1, 1:-1].astype(int) * 2, 0, 255)

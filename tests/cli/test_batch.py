@@ -6,23 +6,17 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
 from PIL import Image
 
-from convcli.cli.main import cli
 from tests import images
+from tests.cli_helpers import convcli_executable, one_line_error, run
 from tests.conftest import read_pixels
 from tests.pseudo_terminal import read_terminal
-
-
-def run(*args: object, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(cli, [str(a) for a in args], input=stdin, prog_name="convcli")
 
 
 @pytest.fixture
@@ -111,8 +105,7 @@ def test_two_inputs_for_one_output_are_a_usage_error_before_any_work(folder: Pat
     images.rgb8(folder / "sub" / "a.png")
     result = run("apply", "-k", "vertical", folder / "a.png", folder / "sub" / "a.png",
                  "--out-dir", folder / "o")  # fmt: skip
-    assert result.exit_code == 2
-    assert "would both write" in result.stderr
+    one_line_error(result, 2, "would both write")
     assert not (folder / "o").exists()
 
 
@@ -136,18 +129,12 @@ def test_dry_run_prints_outputs_and_shapes_and_writes_nothing(folder: Path) -> N
 )
 def test_batch_options_need_a_batch(folder: Path, args: tuple[str, ...], message: str) -> None:
     result = run("apply", "-k", "vertical", *args, folder / "a.png", folder / "o.png")
-    assert result.exit_code == 2
-    assert message in result.stderr
+    one_line_error(result, 2, message)
 
 
 def test_one_path_without_out_dir_is_a_usage_error(folder: Path) -> None:
     result = run("apply", "-k", "vertical", folder / "a.png")
-    assert result.exit_code == 2
-    assert "give INPUT and OUTPUT, or several INPUTs with --out-dir DIR" in result.stderr
-
-
-def convcli_executable() -> str:
-    return str(Path(sys.executable).parent / "convcli")
+    one_line_error(result, 2, "give INPUT and OUTPUT, or several INPUTs with --out-dir DIR")
 
 
 def test_an_interrupted_batch_keeps_finished_files_and_leaves_no_partial_one(
@@ -207,8 +194,7 @@ def test_the_progress_bar_shows_on_a_terminal(folder: Path) -> None:
 
 def test_an_empty_out_dir_is_a_usage_error(folder: Path) -> None:
     result = run("apply", "-k", "vertical", folder / "a.png", "--out-dir", "")
-    assert result.exit_code == 2
-    assert "--out-dir is empty" in result.stderr
+    one_line_error(result, 2, "--out-dir is empty")
 
 
 def test_an_input_list_may_hold_names_that_are_not_utf8(folder: Path) -> None:
@@ -250,6 +236,5 @@ def test_mistakes_in_the_command_line_are_refused_once_before_any_file(folder: P
     (folder / "odd.pcx").write_bytes(b"")
     unwritable = run("apply", "-k", "vertical", folder / "a.png", folder / "odd.pcx",
                      "--out-dir", folder / "o")  # fmt: skip
-    assert unwritable.exit_code == 2
-    assert "pcx" in unwritable.stderr
+    one_line_error(unwritable, 2, "pcx")
     assert not (folder / "o").exists()

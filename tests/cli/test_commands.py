@@ -8,28 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
 
 from convcli import __version__, convolve2d
-from convcli.cli.main import cli
 from convcli.kernels.kernel import Kernel
 from convcli.kernels.registry import KERNELS, get_kernel
 from convcli.kernels.spec import resolve_kernel
 from convcli.pipeline.rangemap import RangeMode, to_pixels
+from tests.cli_helpers import one_line_error, run
 from tests.conftest import open_with_a_warning, read_gray, read_pixels
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(cli, [str(arg) for arg in args], prog_name="convcli")
-
-
-def single_error_line(result: Result) -> str:
-    """The error message: stderr's first line, which must start as every error does."""
-    first = result.stderr.splitlines()[0]
-    assert first.startswith("convcli: error: "), result.stderr
-    assert "Traceback" not in result.stderr
-    return first.removeprefix("convcli: error: ")
-
 
 # --- apply ----------------------------------------------------------------------------------
 
@@ -105,8 +91,7 @@ def test_apply_replaces_an_existing_output(bar_png: Path, tmp_path: Path) -> Non
 def test_apply_in_place_needs_force(bar_png: Path) -> None:
     before = bar_png.read_bytes()
     refused = run("apply", "-k", "box-3", "--padding", "same", bar_png, bar_png)
-    assert refused.exit_code == 2
-    assert f"is the input '{bar_png}': writing over it needs --force" in refused.stderr
+    one_line_error(refused, 2, f"is the input '{bar_png}': writing over it needs --force")
     assert bar_png.read_bytes() == before
     expected = to_pixels(
         convolve2d(read_gray(bar_png), get_kernel("box-3").weights, padding="same"), "clip"
@@ -235,9 +220,7 @@ def test_shape_json() -> None:
 
 def test_shape_that_does_not_fit_exits_1_with_the_arithmetic() -> None:
     result = run("shape", "--input", "10x10", "--kernel-size", "7", "--dilation", "2")
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert single_error_line(result) == (
+    assert one_line_error(result, 1, alone=False) == (
         "kernel 7x7 with dilation 2 spans 13x13, larger than the padded input 10x10"
     )
     assert "o_h = floor((10 + 2*0 - 2*(7 - 1) - 1) / 1) + 1 = -2" in result.stderr
@@ -249,7 +232,8 @@ def test_shape_json_that_does_not_fit_still_prints_the_record() -> None:
     record = json.loads(result.stdout)
     assert record["fits"] is False
     assert record["output"] is None
-    assert single_error_line(result).startswith("kernel 5x5 is larger than the padded input 4x4")
+    message = one_line_error(result, 1, stdout=None, alone=False)
+    assert message.startswith("kernel 5x5 is larger than the padded input 4x4")
 
 
 # --- the group ------------------------------------------------------------------------------

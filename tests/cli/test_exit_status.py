@@ -10,7 +10,6 @@ import signal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from convcli.cli.exits import (
     EXIT_DATA_ERROR,
@@ -19,26 +18,12 @@ from convcli.cli.exits import (
     EXIT_TERMINATED,
     EXIT_USAGE_ERROR,
 )
-from convcli.cli.main import cli
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(cli, [str(arg) for arg in args], prog_name="convcli")
+from tests.cli_helpers import one_line_error, run
 
 
 def test_the_exit_codes() -> None:
     assert (EXIT_OK, EXIT_DATA_ERROR, EXIT_USAGE_ERROR, EXIT_INTERRUPTED) == (0, 1, 2, 130)
     assert EXIT_TERMINATED == 128 + signal.SIGTERM == 143
-
-
-def assert_one_line_error(result: Result, code: int, message: str) -> None:
-    assert result.exit_code == code, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("convcli: error: ")
-    assert message in lines[0], lines[0]
-    assert "Traceback" not in result.stderr
 
 
 USAGE_ERRORS = [
@@ -152,7 +137,7 @@ def test_usage_errors_exit_2(tmp_path: Path, bar_png: Path, args: list[str], mes
     out.write_bytes(b"precious")
     (tmp_path / "k.mat").write_text("2 1 4 1\n1 1\n")
     filled = [a.format(bar=bar_png, out=out, tmp=tmp_path) for a in args]
-    assert_one_line_error(run(*filled), EXIT_USAGE_ERROR, message.format(tmp=tmp_path))
+    one_line_error(run(*filled), EXIT_USAGE_ERROR, message.format(tmp=tmp_path))
     assert out.read_bytes() == b"precious"
 
 
@@ -174,7 +159,7 @@ def test_bad_kernel_files_exit_2_naming_file_line_and_column(
     path = tmp_path / name
     path.write_text(content)
     result = run("apply", "-k", path, bar_png, tmp_path / "out.png")
-    assert_one_line_error(result, EXIT_USAGE_ERROR, message.format(path=path))
+    one_line_error(result, EXIT_USAGE_ERROR, message.format(path=path))
     assert not (tmp_path / "out.png").exists()
 
 
@@ -195,7 +180,7 @@ def test_data_errors_exit_1(tmp_path: Path, bar_png: Path) -> None:
     cases[-1] = ([bar_png, tmp_path / "dir.png"], "cannot write '{tmp}/dir.png': it is a directory")
     for paths, message in cases:
         result = run("apply", "-k", "vertical", *paths)
-        assert_one_line_error(result, EXIT_DATA_ERROR, message.format(tmp=tmp_path))
+        one_line_error(result, EXIT_DATA_ERROR, message.format(tmp=tmp_path))
     assert out.read_bytes() == b"precious"
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "bar.png", "dir", "dir.png", "notes.txt", "out.png"
@@ -222,7 +207,7 @@ def test_kernel_that_does_not_fit_exits_1_and_writes_nothing(tmp_path: Path, bar
 def test_reflect_padding_wider_than_the_image_exits_1(tmp_path: Path, bar_png: Path) -> None:
     result = run("apply", "-k", "identity", "--padding", "20", "--pad-mode", "reflect", bar_png,
                  tmp_path / "out.png")  # fmt: skip
-    assert_one_line_error(
+    one_line_error(
         result,
         EXIT_DATA_ERROR,
         "reflect padding of 20 rows needs an image of more than 20 rows, this one has 20",
@@ -234,7 +219,7 @@ def test_truncated_input_exits_1(tmp_path: Path, colour_png: Path) -> None:
     cut = tmp_path / "cut.png"
     cut.write_bytes(colour_png.read_bytes()[:200])
     result = run("apply", "-k", "vertical", cut, tmp_path / "out.png")
-    assert_one_line_error(result, EXIT_DATA_ERROR, f"cannot decode '{cut}': ")
+    one_line_error(result, EXIT_DATA_ERROR, f"cannot decode '{cut}': ")
 
 
 def test_interrupt_exits_130(
@@ -245,9 +230,7 @@ def test_interrupt_exits_130(
 
     monkeypatch.setattr("convcli.pipeline.job.apply_to_image", interrupted)
     result = run("apply", "-k", "vertical", bar_png, tmp_path / "out.png")
-    assert result.exit_code == EXIT_INTERRUPTED
-    assert "convcli: error: interrupted" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert one_line_error(result, EXIT_INTERRUPTED) == "interrupted"
 
 
 def test_a_bug_is_one_line_and_debug_shows_the_traceback(
@@ -259,7 +242,7 @@ def test_a_bug_is_one_line_and_debug_shows_the_traceback(
     monkeypatch.setattr("convcli.pipeline.job.apply_to_image", broken)
     args: list[str | Path] = ["apply", "-k", "vertical", bar_png, tmp_path / "out.png"]
     result = run(*args)
-    assert_one_line_error(result, EXIT_DATA_ERROR, "internal error: RuntimeError: something broke")
+    one_line_error(result, EXIT_DATA_ERROR, "internal error: RuntimeError: something broke")
     debug = run("--debug", *args)
     assert debug.exit_code == EXIT_DATA_ERROR
     assert "Traceback (most recent call last)" in debug.stderr

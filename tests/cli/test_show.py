@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,36 +15,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from click.testing import CliRunner, Result
 from PIL import Image
 
-from convcli.cli.main import cli
 from convcli.terminal.preview import HALF_BLOCK, display_pixels, fit
 from tests import images
+from tests.cli_helpers import TERMINAL, convcli_executable, run, run_installed
 from tests.conftest import read_gray, read_pixels, vertical_bar
 from tests.pseudo_terminal import Cell, plain, read_cells, read_terminal, text_of
 
-TERMINAL = {
-    "FORCE_COLOR": "1",
-    "COLORTERM": "truecolor",
-    "TERM": "xterm-256color",
-    "COLUMNS": "80",
-    "LINES": "40",
-    "NO_COLOR": None,
-    "TTY_COMPATIBLE": None,
-    "TTY_INTERACTIVE": None,
-}
-NOT_A_TERMINAL = dict.fromkeys(TERMINAL)
-
 SHOW_NOTICE = "convcli: stdout is not a terminal; show draws only on a terminal\n"
 PREVIEW_NOTICE = "convcli: stdout is not a terminal; --preview draws only on a terminal\n"
-
-
-def run(*args: object, terminal: bool = True, stdin: bytes | None = None, **env: str) -> Result:
-    environment: dict[str, str | None] = {**(TERMINAL if terminal else NOT_A_TERMINAL), **env}
-    return CliRunner().invoke(
-        cli, [str(a) for a in args], input=stdin, env=environment, prog_name="convcli"
-    )
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +59,7 @@ def as_rgb(pixels: npt.NDArray[Any]) -> npt.NDArray[Any]:
 
 def test_show_draws_a_colour_image_pixel_for_pixel() -> None:
     pixels = images.rgb8(Path("c.png"), 6, 9)
-    result = run("show", "c.png")
+    result = run("show", "c.png", terminal=True)
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     caption, *picture = read_cells(result.stdout)
@@ -92,7 +71,7 @@ def test_show_draws_a_colour_image_pixel_for_pixel() -> None:
 def test_show_draws_images_side_by_side() -> None:
     gray = images.gray8(Path("a.png"), 5, 9)
     rgb = images.rgb8(Path("b.png"), 4, 9)
-    result = run("show", "a.png", "b.png")
+    result = run("show", "a.png", "b.png", terminal=True)
     assert result.exit_code == 0, result.stderr
     caption, *picture = read_cells(result.stdout)
     assert text_of(caption) == "a.png 5x9  b.png 4x9"
@@ -127,7 +106,7 @@ def test_show_errors_are_one_line_and_exit_1(terminal: bool) -> None:
 
 def test_show_16_bit_by_its_full_scale() -> None:
     pixels = images.gray16(Path("g.png"), 4, 7)
-    result = run("show", "g.png")
+    result = run("show", "g.png", terminal=True)
     assert result.exit_code == 0, result.stderr
     _, *picture = read_cells(result.stdout)
     expected = np.floor(pixels / 257 + 0.5).astype(int)
@@ -137,7 +116,7 @@ def test_show_16_bit_by_its_full_scale() -> None:
 
 def test_show_unitless_values_from_their_min_to_their_max() -> None:
     np.save("f.npy", np.array([[-2.0, 0.0, 1.0, 4.0], [1.0, 1.0, 1.0, 1.0]]))
-    result = run("show", "f.npy")
+    result = run("show", "f.npy", terminal=True)
     assert result.exit_code == 0, result.stderr
     _, picture = read_cells(result.stdout)
     # -2..4 onto 0..255: 0, 85, 127.5, 255 on top; 127.5 below.
@@ -147,7 +126,7 @@ def test_show_unitless_values_from_their_min_to_their_max() -> None:
 
 def test_show_values_near_the_largest_float() -> None:
     np.save("h.npy", np.array([[1e308, -1e308], [0.0, 1.0]] * 5))
-    result = run("show", "h.npy")
+    result = run("show", "h.npy", terminal=True)
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     _, *picture = read_cells(result.stdout)
@@ -157,9 +136,9 @@ def test_show_values_near_the_largest_float() -> None:
 
 def test_show_an_npy_of_three_channels_is_colour_and_of_four_is_refused() -> None:
     np.save("c.npy", np.zeros((2, 2, 3)))
-    assert run("show", "c.npy").exit_code == 0
+    assert run("show", "c.npy", terminal=True).exit_code == 0
     np.save("x.npy", np.zeros((2, 2, 4)))
-    result = run("show", "x.npy")
+    result = run("show", "x.npy", terminal=True)
     assert result.exit_code == 1
     assert plain(result.stderr) == (
         "convcli: error: cannot draw 'x.npy': it has 4 channels; a picture has 1 (gray) or 3"
@@ -169,12 +148,12 @@ def test_show_an_npy_of_three_channels_is_colour_and_of_four_is_refused() -> Non
 
 def test_show_turns_a_photograph_upright_unless_told_not_to() -> None:
     upright = images.oriented(Path("o.png"), 6)  # stored 2x3, upright 3x2
-    result = run("show", "o.png")
+    result = run("show", "o.png", terminal=True)
     assert result.exit_code == 0, result.stderr
     caption, *picture = read_cells(result.stdout)
     assert text_of(caption) == "o.png 3x2"
     assert np.array_equal(colours(picture), as_rgb(upright))
-    result = run("show", "--no-auto-orient", "o.png")
+    result = run("show", "--no-auto-orient", "o.png", terminal=True)
     assert text_of(read_cells(result.stdout)[0]) == "o.png 2x3"
 
 
@@ -184,7 +163,7 @@ def test_show_turns_a_png_whose_orientation_comes_after_its_pixels() -> None:
     exif[0x0112] = 6  # turn clockwise: upright 45x30
     Image.fromarray(stored).save("late.png", exif=exif.tobytes())
     images.exif_after_pixels(Path("late.png"))
-    result = run("show", "--width", "20", "late.png")
+    result = run("show", "--width", "20", "late.png", terminal=True)
     assert result.exit_code == 0, result.stderr
     caption, *picture = read_cells(result.stdout)
     assert text_of(caption) == "late.png 45x30"
@@ -195,7 +174,7 @@ def test_show_turns_a_png_whose_orientation_comes_after_its_pixels() -> None:
 
 def test_show_composites_alpha_over_black() -> None:
     pixels = images.rgba8(Path("t.png"), 2, 5)
-    result = run("show", "t.png")
+    result = run("show", "t.png", terminal=True)
     assert result.exit_code == 0, result.stderr
     _, *picture = read_cells(result.stdout)
     opacity = pixels[..., 3:].astype(float) / 255
@@ -205,19 +184,19 @@ def test_show_composites_alpha_over_black() -> None:
 
 def test_show_refuses_what_max_pixels_refuses() -> None:
     images.gray8(Path("a.png"), 6, 9)
-    result = run("show", "--max-pixels", "50", "a.png")
+    result = run("show", "--max-pixels", "50", "a.png", terminal=True)
     assert result.exit_code == 1
     assert "claims 6x9 = 54 pixels, over the limit of 50" in result.stderr
 
 
 def test_show_reads_standard_input_once() -> None:
     pixels = images.gray8(Path("a.png"), 2, 3)
-    result = run("show", "-", stdin=Path("a.png").read_bytes())
+    result = run("show", "-", stdin=Path("a.png").read_bytes(), terminal=True)
     assert result.exit_code == 0, result.stderr
     caption, *picture = read_cells(result.stdout)
     assert text_of(caption) == "- 2x3"
     assert np.array_equal(colours(picture), as_rgb(pixels))
-    twice = run("show", "-", "-", stdin=b"")
+    twice = run("show", "-", "-", stdin=b"", terminal=True)
     assert twice.exit_code == 2
     assert "give - at most once" in twice.stderr
 
@@ -226,9 +205,7 @@ def test_show_reads_standard_input_once() -> None:
 def test_show_refuses_a_named_pipe_given_twice(names: list[str]) -> None:
     os.mkfifo("fifo")
     # No writer: a second read would wait for one for ever. Nothing is read before the refusal.
-    done = subprocess.run(
-        [convcli_executable(), "show", *names], capture_output=True, text=True, timeout=30
-    )
+    done = run_installed("show", *names, timeout=30)
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == (
@@ -239,7 +216,7 @@ def test_show_refuses_a_named_pipe_given_twice(names: list[str]) -> None:
 
 def test_show_without_colour_draws_the_ramp() -> None:
     Image.fromarray(np.array([[0, 255, 0], [0, 255, 255]], dtype=np.uint8)).save("r.png")
-    result = run("show", "r.png", NO_COLOR="1")
+    result = run("show", "r.png", NO_COLOR="1", terminal=True)
     assert result.exit_code == 0, result.stderr
     assert "\x1b[38" not in result.stdout
     assert [text_of(line) for line in read_cells(result.stdout)] == ["r.png 2x3", " @="]
@@ -247,11 +224,11 @@ def test_show_without_colour_draws_the_ramp() -> None:
 
 def test_show_fits_the_terminal_unless_given_a_width() -> None:
     images.gray8(Path("tall.png"), 100, 20)
-    fitted = read_cells(run("show", "tall.png", LINES="10").stdout)
+    fitted = read_cells(run("show", "tall.png", LINES="10", terminal=True).stdout)
     # 8 lines free (a caption's, a prompt's): 16 pixel rows, 100x20 -> 15x3.
     assert len(fitted) == 1 + 8
     assert {len(line) for line in fitted[1:]} == {3}
-    wide = read_cells(run("show", "--width", "10", "tall.png", LINES="10").stdout)
+    wide = read_cells(run("show", "--width", "10", "tall.png", LINES="10", terminal=True).stdout)
     assert len(wide) == 1 + 25  # 10 wide: 50 pixel rows, whatever the height
     assert {len(line) for line in wide[1:]} == {10}
 
@@ -259,14 +236,16 @@ def test_show_fits_the_terminal_unless_given_a_width() -> None:
 def test_show_fits_images_one_under_another_in_the_terminal_together() -> None:
     for name in ("a.png", "b.png"):
         images.gray8(Path(name), 100, 100)
-    drawn = read_cells(run("show", "a.png", "b.png", COLUMNS="30", LINES="20").stdout)
+    drawn = read_cells(
+        run("show", "a.png", "b.png", COLUMNS="30", LINES="20", terminal=True).stdout
+    )
     assert len(drawn) == 20 - 1  # the prompt's line left free
     assert text_of(drawn[0]).rstrip() == "a.png 100x100"
 
 
 def test_show_width_may_be_wider_than_the_terminal() -> None:
     images.gray8(Path("w.png"), 10, 100)
-    drawn = read_cells(run("show", "--width", "60", "w.png", COLUMNS="20").stdout)
+    drawn = read_cells(run("show", "--width", "60", "w.png", COLUMNS="20", terminal=True).stdout)
     assert [len(line) for line in drawn[1:]] == [60] * 3  # 10x100 -> 6x60
 
 
@@ -280,7 +259,7 @@ def bar() -> Path:
 
 
 def test_preview_draws_the_input_beside_the_output(bar: Path) -> None:
-    result = run("apply", "-k", "vertical", "--preview", bar, "out.png")
+    result = run("apply", "-k", "vertical", "--preview", bar, "out.png", terminal=True)
     assert result.exit_code == 0, result.stderr
     caption, *picture = read_cells(result.stdout)
     assert text_of(caption) == "bar.png 20x30" + " " * 19 + "out.png 18x28"
@@ -291,7 +270,9 @@ def test_preview_draws_the_input_beside_the_output(bar: Path) -> None:
 
 def test_preview_leaves_the_line_it_wrote_on_the_terminal() -> None:
     images.gray8(Path("tall.png"), 100, 50)
-    result = run("apply", "-k", "box-3", "--preview", "tall.png", "out.png", LINES="12")
+    result = run(
+        "apply", "-k", "box-3", "--preview", "tall.png", "out.png", LINES="12", terminal=True
+    )
     assert result.exit_code == 0, result.stderr
     assert plain(result.stderr).startswith("wrote out.png: ")
     drawn = read_cells(result.stdout)
@@ -302,7 +283,7 @@ def test_preview_leaves_the_line_it_wrote_on_the_terminal() -> None:
 def test_preview_shows_what_landed_in_the_file(tmp_path: Path) -> None:
     pixels = np.random.default_rng(3).integers(0, 256, (8, 12), dtype=np.uint8)
     Image.fromarray(pixels).save("in.png")
-    result = run("apply", "-k", "gaussian-3", "--preview", "in.png", "out.jpg")
+    result = run("apply", "-k", "gaussian-3", "--preview", "in.png", "out.jpg", terminal=True)
     assert result.exit_code == 0, result.stderr
     _, *picture = read_cells(result.stdout)
     written = read_pixels(Path("out.jpg"))  # JPEG: not quite what was computed
@@ -311,11 +292,13 @@ def test_preview_shows_what_landed_in_the_file(tmp_path: Path) -> None:
 
 def test_preview_shows_the_input_gray_unless_color() -> None:
     pixels = images.rgb8(Path("c.png"), 6, 9)
-    result = run("apply", "-k", "gaussian-3", "--preview", "c.png", "gray.png")
+    result = run("apply", "-k", "gaussian-3", "--preview", "c.png", "gray.png", terminal=True)
     _, *picture = read_cells(result.stdout)
     gray = np.floor(read_gray(Path("c.png")) + 0.5).astype(int)
     assert np.array_equal(colours(picture, 0, 9), as_rgb(gray))
-    result = run("apply", "-k", "gaussian-3", "--color", "--preview", "c.png", "colour.png")
+    result = run(
+        "apply", "-k", "gaussian-3", "--color", "--preview", "c.png", "colour.png", terminal=True
+    )
     _, *picture = read_cells(result.stdout)
     assert np.array_equal(colours(picture, 0, 9), as_rgb(pixels))
     assert np.array_equal(colours(picture[:2], 11), as_rgb(read_pixels(Path("colour.png"))))
@@ -364,7 +347,16 @@ def test_preview_of_what_cannot_be_drawn_still_writes_and_succeeds(terminal: boo
 
 
 def test_preview_of_standard_input(bar: Path) -> None:
-    result = run("apply", "-k", "vertical", "--preview", "-", "out.png", stdin=bar.read_bytes())
+    result = run(
+        "apply",
+        "-k",
+        "vertical",
+        "--preview",
+        "-",
+        "out.png",
+        stdin=bar.read_bytes(),
+        terminal=True,
+    )
     assert result.exit_code == 0, result.stderr
     caption, *picture = read_cells(result.stdout)
     assert text_of(caption).startswith("- 20x30 ")
@@ -373,7 +365,7 @@ def test_preview_of_standard_input(bar: Path) -> None:
 
 
 def test_preview_over_the_input_shows_the_input_as_it_was(bar: Path) -> None:
-    result = run("apply", "-k", "vertical", "--force", "--preview", bar, bar)
+    result = run("apply", "-k", "vertical", "--force", "--preview", bar, bar, terminal=True)
     assert result.exit_code == 0, result.stderr
     _, *picture = read_cells(result.stdout)
     assert np.array_equal(colours(picture, 0, 30), as_rgb(vertical_bar()))
@@ -386,7 +378,7 @@ def test_preview_of_a_named_pipe(bar: Path) -> None:
         writer = threading.Thread(target=Path("fifo").write_bytes, args=(content,))
         writer.start()
         try:
-            result = run("apply", "-k", "vertical", "--preview", "fifo", "out.png")
+            result = run("apply", "-k", "vertical", "--preview", "fifo", "out.png", terminal=True)
         finally:
             writer.join(timeout=10)
             Path("fifo").unlink()
@@ -402,7 +394,7 @@ def test_preview_of_a_named_pipe(bar: Path) -> None:
 
 def test_preview_does_not_repeat_the_input_s_warnings() -> None:
     images.multi_frame_gif(Path("two.gif"))
-    result = run("apply", "-k", "box-3", "--preview", "two.gif", "out.png")
+    result = run("apply", "-k", "box-3", "--preview", "two.gif", "out.png", terminal=True)
     assert result.exit_code == 0, result.stderr
     assert result.stderr.count("2 frames; convcli reads the first") == 1
 
@@ -410,28 +402,14 @@ def test_preview_does_not_repeat_the_input_s_warnings() -> None:
 # --- real processes --------------------------------------------------------------------------
 
 
-def convcli_executable() -> str:
-    return str(Path(sys.executable).parent / "convcli")
-
-
 def test_a_real_show_into_a_pipe_says_so_on_stderr_only(bar: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if k not in TERMINAL}
-    done = subprocess.run(
-        [convcli_executable(), "show", str(bar)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=environment,
-    )
+    done = run_installed("show", bar, env=environment, timeout=60)
     assert done.returncode == 0
     assert done.stdout == ""
     assert done.stderr == SHOW_NOTICE
-    preview = subprocess.run(
-        [convcli_executable(), "apply", "-k", "vertical", "--preview", str(bar), "out.png"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=environment,
+    preview = run_installed(
+        "apply", "-k", "vertical", "--preview", bar, "out.png", env=environment, timeout=60
     )
     assert preview.returncode == 0
     assert preview.stdout == ""

@@ -16,7 +16,7 @@ from scipy import ndimage
 from convcli import KernelError, ParameterError, ShapeError, convolve2d, output_shape
 from convcli.core.convolution import sample_centre
 from convcli.core.params import PAD_MODES, ConvParams
-from tests.reference import reference_conv2d, same_pads
+from tests.reference import reference_conv2d, same_pads, smallest_side
 
 RAMP_4X4 = np.arange(16, dtype=np.float64).reshape(4, 4)
 
@@ -271,13 +271,14 @@ small = st.integers(min_value=1, max_value=3)
 
 
 @st.composite
-def cases(draw: st.DrawFn, max_side: int = 9) -> dict[str, Any]:
-    """A random image, kernel and set of options, within the reference's reach."""
-    height, width = draw(st.integers(1, max_side)), draw(st.integers(1, max_side))
+def cases(draw: st.DrawFn, max_side: int = 9, *, fits: bool = False) -> dict[str, Any]:
+    """A random image, kernel and set of options, within the reference's reach.
+
+    Some ask for more than the image has (a kernel wider than the padded image, padding the
+    mode cannot make), which the core must refuse; with `fits`, none do: each side is drawn
+    from the smallest that fits (which may exceed `max_side`) up.
+    """
     kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    elements = st.floats(-100, 100, allow_nan=False, width=64)
-    image = draw(hnp.arrays(np.float64, (height, width), elements=elements))
-    kernel = draw(hnp.arrays(np.float64, (kh, kw), elements=elements))
     dilation = (draw(small), draw(small))
     padding: Any
     if draw(st.booleans()):
@@ -287,24 +288,53 @@ def cases(draw: st.DrawFn, max_side: int = 9) -> dict[str, Any]:
         ph, pw = draw(st.integers(0, 4)), draw(st.integers(0, 4))
         padding, stride = (ph, pw), (draw(small), draw(small))
         pads = ((ph, ph), (pw, pw))
+    mode = draw(st.sampled_from(PAD_MODES))
+    sides = []
+    for k, d, axis_pads in zip((kh, kw), dilation, pads, strict=True):
+        least = smallest_side(k, d, axis_pads, mode) if fits else 1
+        sides.append(draw(st.integers(least, max(least, max_side))))
+    height, width = sides
+    elements = st.floats(-100, 100, allow_nan=False, width=64)
     return {
-        "image": image,
-        "kernel": kernel,
+        "image": draw(hnp.arrays(np.float64, (height, width), elements=elements)),
+        "kernel": draw(hnp.arrays(np.float64, (kh, kw), elements=elements)),
         "stride": stride,
         "padding": padding,
         "pads": pads,
         "dilation": dilation,
-        "mode": draw(st.sampled_from(PAD_MODES)),
+        "mode": mode,
         "flip": draw(st.booleans()),
     }
 
 
-@settings(max_examples=400, deadline=None)
-@given(cases())
-def test_matches_the_reference(case: dict[str, Any]) -> None:
-    expected = reference_conv2d(
+def convolve_case(
+    case: dict[str, Any],
+    image: npt.NDArray[Any] | None = None,
+    kernel: npt.NDArray[Any] | None = None,
+    **how: Any,
+) -> npt.NDArray[Any]:
+    """The core on `case` (or on another `image` or `kernel` with its options), `how` it is
+    told (method, threads)."""
+    return convolve2d(
+        case["image"] if image is None else image,
+        case["kernel"] if kernel is None else kernel,
+        stride=case["stride"],
+        padding=case["padding"],
+        dilation=case["dilation"],
+        pad_mode=case["mode"],
+        flip=case["flip"],
+        **how,
+    )
+
+
+def reference_of(
+    case: dict[str, Any], kernel: npt.NDArray[np.float64] | None = None
+) -> npt.NDArray[np.float64] | None:
+    """The reference on `case` (or on another `kernel` with its options); None where PyTorch
+    refuses it."""
+    return reference_conv2d(
         case["image"],
-        case["kernel"],
+        case["kernel"] if kernel is None else kernel,
         stride=case["stride"],
         pads=case["pads"],
         dilation=case["dilation"],
@@ -312,22 +342,30 @@ def test_matches_the_reference(case: dict[str, Any]) -> None:
         flip=case["flip"],
     )
 
-    def run() -> npt.NDArray[Any]:
-        return convolve2d(
-            case["image"],
-            case["kernel"],
-            stride=case["stride"],
-            padding=case["padding"],
-            dilation=case["dilation"],
-            pad_mode=case["mode"],
-            flip=case["flip"],
-        )
 
-    if expected is None:
+@settings(max_examples=300, deadline=None)
+@given(cases())
+def test_cases_that_fit_are_exactly_those_the_reference_computes(case: dict[str, Any]) -> None:
+    # What cases(fits=True) builds on: an image fits its kernel and options just when each
+    # side is at least the smallest_side of its axis.
+    axes = zip(
+        case["image"].shape, case["kernel"].shape, case["dilation"], case["pads"], strict=True
+    )
+    image_fits = all(n >= smallest_side(k, d, pads, case["mode"]) for n, k, d, pads in axes)
+    assert (reference_of(case) is not None) == image_fits
+
+
+@settings(max_examples=400, deadline=None)
+@given(cases())
+def test_matches_the_reference(case: dict[str, Any]) -> None:
+    expected = reference_of(case)
+    if expected is None:  # refused in float64 and float32 alike
         with pytest.raises(ShapeError):
-            run()
+            convolve_case(case)
+        with pytest.raises(ShapeError):
+            convolve_case(case, case["image"].astype(np.float32))
         return
-    result = run()
+    result = convolve_case(case)
     assert result.shape == expected.shape
     scale = np.abs(case["kernel"]).sum() * max(1.0, np.abs(case["image"]).max())
     # The core adds the taps of equal weights before multiplying: below the smallest normal
@@ -351,7 +389,7 @@ def test_output_shape_is_the_real_shape(case: dict[str, Any]) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(cases(), st.floats(-3, 3), st.floats(-3, 3))
+@given(cases(fits=True), st.floats(-3, 3), st.floats(-3, 3))
 def test_linear_in_the_image(case: dict[str, Any], alpha: float, beta: float) -> None:
     other = np.random.default_rng(0).standard_normal(case["image"].shape)
     options = {
@@ -361,10 +399,7 @@ def test_linear_in_the_image(case: dict[str, Any], alpha: float, beta: float) ->
         "pad_mode": case["mode"],
         "flip": case["flip"],
     }
-    try:
-        combined = convolve2d(alpha * case["image"] + beta * other, case["kernel"], **options)
-    except ShapeError:
-        return
+    combined = convolve2d(alpha * case["image"] + beta * other, case["kernel"], **options)
     separate = alpha * convolve2d(case["image"], case["kernel"], **options) + beta * convolve2d(
         other, case["kernel"], **options
     )
@@ -377,7 +412,7 @@ def test_linear_in_the_image(case: dict[str, Any], alpha: float, beta: float) ->
 
 
 @settings(max_examples=100, deadline=None)
-@given(cases())
+@given(cases(fits=True))
 def test_float32_input_gives_float32_close_to_float64(case: dict[str, Any]) -> None:
     options = {
         "stride": case["stride"],
@@ -386,10 +421,7 @@ def test_float32_input_gives_float32_close_to_float64(case: dict[str, Any]) -> N
         "pad_mode": case["mode"],
     }
     image32 = case["image"].astype(np.float32)
-    try:
-        single = convolve2d(image32, case["kernel"], **options)
-    except ShapeError:
-        return
+    single = convolve2d(image32, case["kernel"], **options)
     double = convolve2d(image32.astype(np.float64), case["kernel"].astype(np.float32), **options)
     assert single.dtype == np.float32
     scale = np.abs(case["kernel"]).sum() * max(1.0, float(np.abs(image32).max()))

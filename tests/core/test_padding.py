@@ -62,24 +62,20 @@ def test_zeros_and_replicate_have_no_limit() -> None:
 @given(
     st.integers(1, 7),
     st.integers(1, 7),
-    st.tuples(st.integers(0, 7), st.integers(0, 7), st.integers(0, 7), st.integers(0, 7)),
     st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
     st.data(),
 )
 def test_padded_rows_are_the_rows_of_the_padded_image(
-    height: int,
-    width: int,
-    pads: tuple[int, int, int, int],
-    mode: PadMode,
-    data: st.DataObject,
+    height: int, width: int, mode: PadMode, data: st.DataObject
 ) -> None:
-    top, bottom, left, right = pads
-    widths = ((top, bottom), (left, right))
+    def pads(side: int) -> tuple[int, int]:
+        """Up to 7 on each side, within the mode's limits (the tests above check those)."""
+        most = min(7, {"reflect": side - 1, "circular": side}.get(mode, 7))
+        return data.draw(st.integers(0, most)), data.draw(st.integers(0, most))
+
+    widths = (pads(height), pads(width))
     image = np.arange(height * width * 2).reshape(height, width, 2)
-    try:
-        whole = pad_image(image, widths, mode)
-    except ShapeError:
-        return
+    whole = pad_image(image, widths, mode)
     first = data.draw(st.integers(0, whole.shape[0] - 1))
     count = data.draw(st.integers(1, whole.shape[0] - first))
     rows = np.full((count, whole.shape[1], 2), -1)

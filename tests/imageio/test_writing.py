@@ -80,7 +80,7 @@ def test_every_format_holds_what_it_claims_exactly(name: str, mode: str) -> None
 
 
 def test_npy_holds_float64_and_alpha_as_a_last_channel() -> None:
-    values = RNG.normal(size=(3, 4))
+    values = np.random.default_rng(4).normal(size=(3, 4))
     alpha = np.full((3, 4), 255.0)
     array = np.load(io.BytesIO(encode(values, alpha, "npy", FORMATS["npy"])))
     assert array.dtype == np.float64
