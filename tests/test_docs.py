@@ -123,3 +123,21 @@ def test_sample_images_are_all_listed() -> None:
     listed = set(re.findall(r"^\| ([\w-]+\.(?:png|jpg)) \|", section("Sample images"), re.M))
     on_disk = {p.name for p in (ROOT / "sample_images").iterdir() if p.suffix in {".png", ".jpg"}}
     assert listed == on_disk
+
+
+def test_the_layout_table_lists_every_module_in_its_layer() -> None:
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `?(\w+)/?`? \| (.+?) \|", section("Development"), re.M)
+    }
+    package = ROOT / "convcli"
+    layers = {path.parent.name for path in package.glob("*/__init__.py")}
+    assert {*layers, "vocabulary"} <= set(rows), sorted(rows)
+    for layer in layers:
+        for module in (package / layer).glob("*.py"):
+            is_command = layer == "cli" and module.stem in cli.commands  # "one per command"
+            if module.name != "__init__.py" and not is_command:
+                assert f"`{module.name}`" in rows[layer], (layer, module.name)
+    for module in package.glob("*.py"):
+        if module.stem not in ("__init__", "__main__"):
+            assert f"`{module.name}`" in rows["vocabulary"], module.name
