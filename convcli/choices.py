@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Literal, TypeAlias, get_args
 
-PadMode: TypeAlias = Literal["zeros", "reflect", "replicate", "circular"]
-"""PyTorch's padding modes; see :mod:`convcli.core.padding` for what each one adds."""
+PadMode: TypeAlias = Literal["zeros", "reflect", "replicate", "circular", "symmetric", "constant"]
+"""PyTorch's padding modes, then NumPy's ``symmetric`` and ``constant``; see
+:mod:`convcli.core.padding` for what each one adds."""
 
 PAD_MODES: tuple[PadMode, ...] = get_args(PadMode)
 

@@ -13,11 +13,15 @@ Floats = npt.NDArray[np.float64]
 
 
 def source_index(k: int, n: int, mode: str) -> int | None:
-    """Which input index (0..n-1) padded position `k` shows; None for zero padding."""
+    """Which input index (0..n-1) padded position `k` shows; None for a constant's (or a
+    zero's) padding."""
     if 0 <= k < n:
         return k
-    if mode == "zeros":
+    if mode in ("zeros", "constant"):
         return None
+    if mode == "symmetric":  # mirror about the edge, which is repeated, as often as it takes
+        k %= 2 * n
+        return k if k < n else 2 * n - 1 - k
     if mode == "replicate":
         return 0 if k < 0 else n - 1
     if mode == "circular":
@@ -63,9 +67,11 @@ def reference_conv2d(
     pads: tuple[tuple[int, int], tuple[int, int]],
     dilation: tuple[int, int],
     mode: str,
+    value: float = 0.0,
     flip: bool = False,
 ) -> Floats | None:
-    """PyTorch conv2d on one 2-D channel; None where PyTorch raises (kernel or padding too big)."""
+    """PyTorch conv2d on one 2-D channel, `value` in ``constant`` padding; None where PyTorch
+    raises (kernel or padding too big)."""
     if flip:
         kernel = kernel[::-1, ::-1]
     height, width = image.shape
@@ -85,7 +91,6 @@ def reference_conv2d(
                 for b in range(kw):
                     i = source_index(r * stride[0] + a * dilation[0] - top, height, mode)
                     j = source_index(c * stride[1] + b * dilation[1] - left, width, mode)
-                    if i is not None and j is not None:
-                        total += kernel[a, b] * image[i, j]
+                    total += kernel[a, b] * (value if i is None or j is None else image[i, j])
             out[r, c] = total
     return out

@@ -15,7 +15,7 @@ from convcli.cli.options import (
     geometry_options,
     image_options,
     kernel_steps_option,
-    pad_mode_option,
+    pad_options,
     prepared_chain,
     step_options,
 )
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 @click.command()
 @kernel_steps_option(KERNEL_HELP)
 @geometry_options
-@pad_mode_option
+@pad_options
 @step_options
 @image_options
 @click.option("--explain", is_flag=True, help="Print the shape arithmetic of each step to stderr.")

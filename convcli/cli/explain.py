@@ -15,7 +15,7 @@ from convcli.cli.options import (
     geometry_options,
     image_options_of,
     kernel_steps_option,
-    pad_mode_option,
+    pad_options,
     prepared_chain,
     step_options,
 )
@@ -48,7 +48,7 @@ _IMAGE_READING = ("color", "gray", "no_alpha", "no_auto_orient", "max_pixels")
     help="The output pixel to work: ROW,COL, from 0; negative counts from the end.",
 )
 @geometry_options
-@pad_mode_option
+@pad_options
 @step_options
 @image_options_of(
     "range_mode",

@@ -100,13 +100,22 @@ def max_pixels_option(help_text: str) -> Callable[[F], F]:
     )
 
 
-pad_mode_option = choice_option(
-    "--pad-mode",
-    PAD_MODES,
-    "What the padding holds: zeros, reflect (c b|a b c d|c b), "
-    "replicate (a a|a b c d|d d) or circular (c d|a b c d|a b).",
-    default="zeros",
-)
+def pad_options(function: F) -> F:
+    """``--pad-mode`` and ``--pad-value``: what the padding holds."""
+    with_value = click.option(
+        "--pad-value",
+        type=NumberType(),
+        default=0.0,
+        metavar="V",
+        help="What constant padding holds, in the image's units (--pad-mode constant).",
+    )(function)
+    return choice_option(
+        "--pad-mode",
+        PAD_MODES,
+        "What the padding holds: zeros, reflect (c b|a b c d|c b), replicate (a a|a b c d|d d),"
+        " circular (c d|a b c d|a b), symmetric (b a|a b c d|d c) or constant (V V|a b c d|V V).",
+        default="zeros",
+    )(with_value)
 
 
 def kernel_steps_option(help_text: str) -> Callable[[F], F]:
@@ -152,7 +161,7 @@ def step_options(function: F) -> F:
 
 def conv_params(function: F) -> F:
     """Hand the command its geometry as one :class:`~convcli.core.params.ConvParams`, in its
-    ``params`` argument, from the options :func:`geometry_options`, ``--pad-mode`` and
+    ``params`` argument, from the options :func:`geometry_options`, :func:`pad_options` and
     ``--flip`` give it (the last two default when the command has none). Goes right above
     the command's function, below its options."""
 
@@ -165,6 +174,7 @@ def conv_params(function: F) -> F:
             padding=kwargs.pop("padding"),
             dilation=kwargs.pop("dilation"),
             pad_mode=kwargs.pop("pad_mode", "zeros"),
+            pad_value=kwargs.pop("pad_value", 0.0),
             flip=kwargs.pop("flip", False),
         )
         return function(*args, **kwargs)

@@ -11,7 +11,7 @@ from convcli.cli.options import (
     conv_params,
     flip_option,
     geometry_options,
-    pad_mode_option,
+    pad_options,
     sheet_image_options,
 )
 from convcli.cli.streams import input_source, output_destination
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     help="The sheet, in the format its extension names; - for standard output (png).",
 )
 @geometry_options
-@pad_mode_option
+@pad_options
 @flip_option
 @click.option(
     "--columns",

@@ -28,6 +28,7 @@ def convolve2d(
     padding: PaddingArg = 0,
     dilation: IntOrPair = 1,
     pad_mode: str = "zeros",
+    pad_value: float = 0.0,
     flip: bool = False,
     method: str = "auto",
     threads: int | None = None,
@@ -52,8 +53,11 @@ def convolve2d(
         (stride 1 only; an odd total puts the extra row or column at the bottom or right).
     dilation : int or (int, int)
         Spacing between kernel taps, >= 1.
-    pad_mode : {"zeros", "reflect", "replicate", "circular"}
+    pad_mode : {"zeros", "reflect", "replicate", "circular", "symmetric", "constant"}
         What the padding holds (see :mod:`convcli.core.padding`).
+    pad_value : float
+        What ``constant`` padding holds (PyTorch's ``F.pad(value=...)``, NumPy's and SciPy's
+        ``cval``); 0 for every other mode.
     flip : bool
         Rotate the kernel by 180 degrees (true convolution).
     method : {"auto", "direct", "separable", "fft"}
@@ -104,7 +108,12 @@ def convolve2d(
            [51., 90.]])
     """
     params = ConvParams.from_args(
-        stride=stride, padding=padding, dilation=dilation, pad_mode=pad_mode, flip=flip
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        pad_mode=pad_mode,
+        pad_value=pad_value,
+        flip=flip,
     )
     compute = Compute(method=to_choice(method, METHODS, "method"), threads=threads)
     return apply_kernel(image, kernel, params, compute=compute)
@@ -141,10 +150,10 @@ def apply_kernel(
     """
     pixels, weights, axes = _prepared(image, kernel, params)
     if sink is not None:
-        run(pixels, weights, axes, params.pad_mode, sink, compute=compute)
+        run(pixels, weights, axes, params.border, sink, compute=compute)
         return None
     out = output_array(pixels, axes)
-    run(pixels, weights, axes, params.pad_mode, out, compute=compute)
+    run(pixels, weights, axes, params.border, out, compute=compute)
     return out
 
 

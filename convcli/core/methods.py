@@ -35,7 +35,7 @@ import numpy.typing as npt
 from convcli.choices import METHODS as METHODS
 from convcli.choices import Method as Method
 from convcli.core.padding import PadWidths, RowSource, fill_padded_rows
-from convcli.core.params import ConvParams, PadMode, format_pair, format_size, to_choice
+from convcli.core.params import Border, ConvParams, format_pair, format_size, to_choice
 from convcli.core.shape import Axes, AxisArithmetic, arithmetic, check_fits
 from convcli.errors import ParameterError, ShapeError
 
@@ -231,7 +231,7 @@ def run(
     pixels: Pixels,
     weights: Array,
     axes: Axes,
-    pad_mode: PadMode,
+    border: Border,
     into: Array | Sink,
     *,
     compute: Compute = Compute(),
@@ -239,7 +239,8 @@ def run(
     """Correlate `pixels` with `weights` (as given: flip beforehand) as `compute` says.
 
     `pixels` is (H, W) or (H, W, C) of float32 or float64, an array or a :class:`RowSource`,
-    and `weights` has the same dtype; `axes` is their checked shape arithmetic. The result
+    and `weights` has the same dtype; `axes` is their checked shape arithmetic and `border`
+    what the padding holds. The result
     goes `into` an array of the shape the axes predict (see :func:`output_array`); or, a
     strip of rows at a time, to a sink (from whichever thread computed them; strips never
     overlap), so that a caller can map values to pixels strip by strip and never hold the
@@ -252,7 +253,7 @@ def run(
     ShapeError
         If the strips' buffers cannot be allocated.
     """
-    worker = _worker(pixels, weights, axes, pad_mode, compute.method)
+    worker = _worker(pixels, weights, axes, border, compute.method)
     deliver: Callable[[int, int, Any], None]
     if isinstance(into, np.ndarray):
         out = into
@@ -286,7 +287,7 @@ def output_array(pixels: Pixels, axes: Axes) -> Array:
 
 
 def _worker(
-    pixels: Pixels, weights: Array, axes: Axes, pad_mode: PadMode, method: Method
+    pixels: Pixels, weights: Array, axes: Axes, border: Border, method: Method
 ) -> _StripWorker:
     """The strip worker of `method` (chosen when ``auto``), its buffers checked allocatable."""
     chosen = _cheapest(weights, axes) if method == "auto" else method
@@ -298,11 +299,11 @@ def _worker(
         )
     worker: _StripWorker
     if factors is not None:
-        worker = _SeparableStrip(pixels, axes, pad_mode, factors)
+        worker = _SeparableStrip(pixels, axes, border, factors)
     elif chosen == "fft":
-        worker = _FFTStrip(pixels, weights, axes, pad_mode)
+        worker = _FFTStrip(pixels, weights, axes, border)
     else:
-        worker = _DirectStrip(pixels, weights, axes, pad_mode)
+        worker = _DirectStrip(pixels, weights, axes, border)
     worker.work = float(axes[0].output) * axes[1].output * weights.size
     _allocate(axes, worker.scratch)  # what each thread will: fail here, not in a thread
     return worker
@@ -331,9 +332,9 @@ class _StripWorker:
     """Multiply-adds in all: small calls run on one thread."""
 
     def __init__(
-        self, pixels: Pixels, axes: Axes, mode: PadMode, *, rows_per_strip: int | None = None
+        self, pixels: Pixels, axes: Axes, border: Border, *, rows_per_strip: int | None = None
     ) -> None:
-        self.pixels, self.axes, self.mode = pixels, axes, mode
+        self.pixels, self.axes, self.border = pixels, axes, border
         self.rows_per_strip = rows_per_strip or _rows_per_strip(axes[0], axes[1], pixels)
 
     def scratch(self) -> Any:
@@ -359,7 +360,7 @@ class _StripWorker:
         """The padded input rows that output rows [start, stop) read, filled into `buffer`."""
         first, count = _input_rows(self.axes[0], start, stop)
         padded = buffer[:count]
-        fill_padded_rows(self.pixels, padding_widths(self.axes), self.mode, first, padded)
+        fill_padded_rows(self.pixels, padding_widths(self.axes), self.border, first, padded)
         return padded
 
 
@@ -476,8 +477,8 @@ def _weighted_sum(
 
 
 class _DirectStrip(_StripWorker):
-    def __init__(self, pixels: Pixels, weights: Array, axes: Axes, mode: PadMode) -> None:
-        super().__init__(pixels, axes, mode)
+    def __init__(self, pixels: Pixels, weights: Array, axes: Axes, border: Border) -> None:
+        super().__init__(pixels, axes, border)
         self.groups = _weight_groups(weights)
 
     def scratch(self) -> tuple[Array, Array, Array]:
@@ -520,9 +521,9 @@ def _line_groups(factor: Array) -> list[tuple[Any, list[int]]]:
 
 class _SeparableStrip(_StripWorker):
     def __init__(
-        self, pixels: Pixels, axes: Axes, mode: PadMode, factors: tuple[Array, Array]
+        self, pixels: Pixels, axes: Axes, border: Border, factors: tuple[Array, Array]
     ) -> None:
-        super().__init__(pixels, axes, mode)
+        super().__init__(pixels, axes, border)
         self.column = _line_groups(factors[0].astype(pixels.dtype))
         self.row = _line_groups(factors[1].astype(pixels.dtype))
 
@@ -580,10 +581,10 @@ def _fft_outputs(axis: AxisArithmetic, tile: int) -> int:
 
 
 class _FFTStrip(_StripWorker):
-    def __init__(self, pixels: Pixels, weights: Array, axes: Axes, mode: PadMode) -> None:
+    def __init__(self, pixels: Pixels, weights: Array, axes: Axes, border: Border) -> None:
         rows, cols = axes
         self.tile = _fft_tile(axes)
-        super().__init__(pixels, axes, mode, rows_per_strip=_fft_outputs(rows, self.tile[0]))
+        super().__init__(pixels, axes, border, rows_per_strip=_fft_outputs(rows, self.tile[0]))
         self.cols_per_tile = _fft_outputs(cols, self.tile[1])
         dilated = np.zeros((rows.span, cols.span), dtype=weights.dtype)
         dilated[:: rows.dilation, :: cols.dilation] = weights
@@ -592,7 +593,7 @@ class _FFTStrip(_StripWorker):
         self.spectrum = spectrum.reshape(spectrum.shape + (1,) * (len(pixels.shape) - 2))
         # A NaN or an infinity would spread over its whole tile through the transform: a
         # strip that holds one is computed the direct way, where it stays in its windows.
-        self.direct = _DirectStrip(pixels, weights, axes, mode)
+        self.direct = _DirectStrip(pixels, weights, axes, border)
 
     def scratch(self) -> tuple[Array, Array, Array, Array]:
         block = np.empty((*self.tile, *self.pixels.shape[2:]), self.pixels.dtype)

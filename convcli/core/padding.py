@@ -1,4 +1,5 @@
-"""Padding modes: PyTorch's vocabulary, mapped onto :func:`numpy.pad` in this one place.
+"""Padding modes: PyTorch's vocabulary and two more, mapped onto :func:`numpy.pad` in this one
+place.
 
 What each mode puts around a row ``a b c d`` padded by two on each side::
 
@@ -6,11 +7,15 @@ What each mode puts around a row ``a b c d`` padded by two on each side::
     reflect     c b | a b c d | c b     mirror without repeating the edge pixel
     replicate   a a | a b c d | d d     repeat the edge pixel
     circular    c d | a b c d | a b     wrap around, as if the image tiled the plane
+    symmetric   b a | a b c d | d c     mirror, the edge pixel repeated
+    constant    V V | a b c d | V V     one value, V (``zeros`` is V = 0)
 
-Beware the names: PyTorch's and NumPy's ``reflect`` are scipy.ndimage's ``mirror``, and
-scipy's ``reflect`` (``b a | a b c d | d c``) is NumPy's ``symmetric``, which PyTorch lacks.
-As in PyTorch, ``reflect`` needs padding smaller than the image on that axis and ``circular``
-padding no larger than it: neither wraps around more than once.
+Beware the names: PyTorch's and NumPy's ``reflect`` are scipy.ndimage's ``mirror`` and OpenCV's
+``BORDER_REFLECT_101``; scipy's ``reflect`` is NumPy's ``symmetric`` and OpenCV's
+``BORDER_REFLECT``, which PyTorch lacks. As in PyTorch, ``reflect`` needs padding smaller than
+the image on that axis and ``circular`` padding no larger than it: neither wraps around more
+than once. ``symmetric`` takes any padding, mirrored again and again as NumPy and SciPy do:
+the image and its mirror image repeat with a period of twice its size.
 """
 
 from __future__ import annotations
@@ -20,14 +25,16 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from convcli.core.params import PadMode
+from convcli.core.params import Border, PadMode
 from convcli.errors import ShapeError
 
-_NUMPY_MODES: dict[PadMode, Literal["constant", "reflect", "edge", "wrap"]] = {
+_NUMPY_MODES: dict[PadMode, Literal["constant", "reflect", "edge", "wrap", "symmetric"]] = {
     "zeros": "constant",
     "reflect": "reflect",
     "replicate": "edge",
     "circular": "wrap",
+    "symmetric": "symmetric",
+    "constant": "constant",
 }
 
 PadWidths = tuple[tuple[int, int], tuple[int, int]]
@@ -61,25 +68,29 @@ def read_rows(image: npt.NDArray[Any] | RowSource, start: int, stop: int) -> npt
     return image.rows(start, stop)
 
 
-def pad_image(image: npt.NDArray[Any], pad_widths: PadWidths, mode: PadMode) -> npt.NDArray[Any]:
+def pad_image(image: npt.NDArray[Any], pad_widths: PadWidths, border: Border) -> npt.NDArray[Any]:
     """Pad the first two axes of an (H, W) or (H, W, C) array; channels are left alone.
 
     >>> row = np.array([[1, 2, 3, 4]])
-    >>> pad_image(row, ((0, 0), (2, 2)), "reflect")
+    >>> pad_image(row, ((0, 0), (2, 2)), Border("reflect"))
     array([[3, 2, 1, 2, 3, 4, 3, 2]])
-    >>> pad_image(row, ((0, 0), (2, 2)), "circular")
-    array([[3, 4, 1, 2, 3, 4, 1, 2]])
+    >>> pad_image(row, ((0, 0), (2, 2)), Border("symmetric"))
+    array([[2, 1, 1, 2, 3, 4, 4, 3]])
+    >>> pad_image(row, ((0, 0), (2, 2)), Border("constant", 9))
+    array([[9, 9, 1, 2, 3, 4, 9, 9]])
 
     Raises
     ------
     ShapeError
         If the padding is too wide for ``reflect`` or ``circular`` on that axis.
     """
-    check_padding(image.shape[:2], pad_widths, mode)
+    check_padding(image.shape[:2], pad_widths, border.mode)
     if pad_widths == ((0, 0), (0, 0)):
         return image
     widths = list(pad_widths) + [(0, 0)] * (image.ndim - 2)
-    return np.pad(image, widths, mode=_NUMPY_MODES[mode])
+    if border.constant:
+        return np.pad(image, widths, mode="constant", constant_values=border.value)
+    return np.pad(image, widths, mode=_NUMPY_MODES[border.mode])
 
 
 def check_padding(size: tuple[int, ...], pad_widths: PadWidths, mode: PadMode) -> None:
@@ -109,7 +120,7 @@ this one has 3
 def fill_padded_rows(
     image: npt.NDArray[Any] | RowSource,
     pad_widths: PadWidths,
-    mode: PadMode,
+    border: Border,
     first: int,
     out: npt.NDArray[Any],
 ) -> None:
@@ -119,7 +130,7 @@ def fill_padded_rows(
     padded width; the padding must have passed :func:`check_padding`.
 
     >>> image, out = np.array([[1, 2, 3, 4], [5, 6, 7, 8]]), np.empty((3, 6), dtype=int)
-    >>> fill_padded_rows(image, ((1, 1), (1, 1)), "reflect", 1, out)
+    >>> fill_padded_rows(image, ((1, 1), (1, 1)), Border("reflect"), 1, out)
     >>> out
     array([[2, 1, 2, 3, 4, 3],
            [6, 5, 6, 7, 8, 7],
@@ -142,47 +153,47 @@ def fill_padded_rows(
     for outside in (above, below):
         if not outside:
             continue
-        if mode == "zeros":
-            out[outside.start : outside.stop] = 0
+        if border.constant:
+            out[outside.start : outside.stop] = border.value
             continue
         rows = np.arange(outside.start, outside.stop) + offset
-        for index, source in zip(outside, _source_rows(rows, height, mode), strict=True):
+        for index, source in zip(outside, sources(rows, height, border.mode), strict=True):
             centre[index] = read_rows(image, source, source + 1)[0]
-    _fill_columns(out, centre, left, right, mode)
+    _fill_columns(out, centre, left, right, border)
 
 
-def _source_rows(rows: npt.NDArray[np.intp], height: int, mode: PadMode) -> npt.NDArray[np.intp]:
-    """The image row each padding row shows, for `rows` counted from the image's top row.
+def sources(positions: npt.NDArray[np.intp], size: int, mode: PadMode) -> npt.NDArray[np.intp]:
+    """The image line (row or column) each of `positions` shows, counted from the image's
+    first line, for a mode that repeats the image (not ``zeros`` or ``constant``).
 
-    >>> _source_rows(np.array([-2, -1, 4, 5]), 4, "reflect")
+    >>> sources(np.array([-2, -1, 4, 5]), 4, "reflect")
     array([2, 1, 2, 1])
+    >>> sources(np.array([-2, -1, 4, 5, 9]), 4, "symmetric")
+    array([1, 0, 3, 2, 1])
     """
     if mode == "replicate":
-        return np.clip(rows, 0, height - 1)
+        return np.clip(positions, 0, size - 1)
     if mode == "circular":
-        return rows % height
-    if height == 1:  # reflect: no padding is allowed, every row is the only one
-        return np.zeros_like(rows)
-    period = 2 * (height - 1)
-    folded = rows % period
-    return np.where(folded < height, folded, period - folded)
+        return positions % size
+    if mode == "symmetric":  # the image, then its mirror image, again and again
+        folded = positions % (2 * size)
+        return np.where(folded < size, folded, 2 * size - 1 - folded)
+    if size == 1:  # reflect: no padding is allowed, every line is the only one
+        return np.zeros_like(positions)
+    period = 2 * (size - 1)
+    folded = positions % period
+    return np.where(folded < size, folded, period - folded)
 
 
 def _fill_columns(
-    out: npt.NDArray[Any], centre: npt.NDArray[Any], left: int, right: int, mode: PadMode
+    out: npt.NDArray[Any], centre: npt.NDArray[Any], left: int, right: int, border: Border
 ) -> None:
     """Fill the `left` and `right` padding columns of `out` from its `centre` columns."""
     width = centre.shape[1]
     before, after = out[:, :left], out[:, left + width :]
-    if mode == "zeros":
-        before[...] = 0
-        after[...] = 0
-    elif mode == "replicate":
-        before[...] = centre[:, :1]
-        after[...] = centre[:, -1:]
-    elif mode == "circular":
-        before[...] = centre[:, width - left :]
-        after[...] = centre[:, :right]
-    else:  # reflect: mirror about the edge column, which is not repeated
-        before[...] = centre[:, 1 : left + 1][:, ::-1]
-        after[...] = centre[:, ::-1][:, 1 : right + 1]
+    if border.constant:
+        before[...] = border.value
+        after[...] = border.value
+        return
+    before[...] = centre[:, sources(np.arange(-left, 0), width, border.mode)]
+    after[...] = centre[:, sources(np.arange(width, width + right), width, border.mode)]

@@ -6,6 +6,7 @@ Scalars become per-axis pairs in exactly one helper, :func:`to_pair`.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -102,12 +103,25 @@ def to_choice(value: object, choices: tuple[Choice, ...], name: str) -> Choice:
     Traceback (most recent call last):
     ...
     convcli.errors.ParameterError: pad mode must be one of zeros, reflect, replicate,
-    circular; got 'mirror'
+    circular, symmetric, constant; got 'mirror'
     """
     for choice in choices:
         if value == choice:
             return choice
     raise ParameterError(f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class Border:
+    """What the padding holds: a pad mode and, for ``constant``, its value (0 for ``zeros``)."""
+
+    mode: PadMode = "zeros"
+    value: float = 0.0
+
+    @property
+    def constant(self) -> bool:
+        """Whether the padding holds one value rather than pixels of the image."""
+        return self.mode in ("zeros", "constant")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,7 +143,10 @@ class ConvParams:
     dilation : (int, int)
         Spacing between kernel taps, >= 1; 1 is an ordinary kernel.
     pad_mode : str
-        What the padding holds: ``zeros``, ``reflect``, ``replicate`` or ``circular``.
+        What the padding holds: ``zeros``, ``reflect``, ``replicate``, ``circular``,
+        ``symmetric`` or ``constant`` (see :mod:`convcli.core.padding`).
+    pad_value : float
+        What ``constant`` padding holds; 0 for every other mode.
     flip : bool
         False: cross-correlation, the kernel applied as written (PyTorch, the deep-learning
         convention). True: true convolution, the kernel rotated by 180 degrees first.
@@ -139,6 +156,7 @@ class ConvParams:
     padding: Pair | Literal["same"] = (0, 0)
     dilation: Pair = (1, 1)
     pad_mode: PadMode = "zeros"
+    pad_value: float = 0.0
     flip: bool = False
 
     def __post_init__(self) -> None:
@@ -148,6 +166,11 @@ class ConvParams:
         padding = to_padding(self.padding)
         dilation = to_pair(self.dilation, "dilation", minimum=1)
         pad_mode = to_choice(self.pad_mode, PAD_MODES, "pad mode")
+        pad_value = _finite(self.pad_value, "pad value")
+        if pad_value != 0 and pad_mode != "constant":
+            raise ParameterError(
+                f"a pad value ({pad_value:g}) is for pad mode constant, not {pad_mode}"
+            )
         if not isinstance(self.flip, bool):
             raise ParameterError(f"flip must be True or False, got {self.flip!r}")
         if padding == "same" and stride != (1, 1):
@@ -155,7 +178,13 @@ class ConvParams:
                 f"padding 'same' needs stride 1, got stride {format_pair(stride)}"
                 " (as in PyTorch; give the padding as a number instead)"
             )
-        normal = {"stride": stride, "padding": padding, "dilation": dilation, "pad_mode": pad_mode}
+        normal = {
+            "stride": stride,
+            "padding": padding,
+            "dilation": dilation,
+            "pad_mode": pad_mode,
+            "pad_value": pad_value,
+        }
         for field, value in normal.items():
             object.__setattr__(self, field, value)  # a frozen dataclass sets its own fields
 
@@ -167,6 +196,7 @@ class ConvParams:
         padding: PaddingArg = 0,
         dilation: IntOrPair = 1,
         pad_mode: str = "zeros",
+        pad_value: float = 0.0,
         flip: bool = False,
     ) -> ConvParams:
         """Build from scalars, pairs or names, as :func:`convcli.convolve2d` accepts them.
@@ -179,8 +209,24 @@ class ConvParams:
             padding=to_padding(padding),
             dilation=to_pair(dilation, "dilation", minimum=1),
             pad_mode=to_choice(pad_mode, PAD_MODES, "pad mode"),
+            pad_value=pad_value,
             flip=flip,
         )
+
+    @property
+    def border(self) -> Border:
+        """What the padding holds, as the padding code takes it."""
+        return Border(self.pad_mode, self.pad_value)
+
+
+def _finite(value: object, name: str) -> float:
+    """`value` as a float, if it is a finite real number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ParameterError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ParameterError(f"{name} must be finite, got {value!r}")
+    return number
 
 
 def format_pair(pair: Pair) -> str:

@@ -11,12 +11,15 @@ round a value near a half level differently.
 A tap at input coordinate c (negative, or at least the size n, in the padding) reads::
 
     zeros       nothing: the value is 0
+    constant    nothing: the value is the pad value
     reflect     -c before the image, 2(n - 1) - c after it (the edge is not repeated)
     replicate   the nearest edge pixel
     circular    c mod n
+    symmetric   m = c mod 2n: m, or 2n - 1 - m past the image (the edge is repeated)
 
 Padding narrower than the image on that axis (reflect) or no wider (circular) is all PyTorch
-allows, so one reflection or one wrap always lands inside.
+allows, so one reflection or one wrap always lands inside; symmetric padding may be wider, and
+mirrors the image again and again.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ class AxisWindow:
     """Input coordinates of the taps, top to bottom or left to right: below 0 or at least
     `size` in the padding."""
     sources: tuple[int | None, ...]
-    """The image row (or column) each tap reads; None for a zero of ``zeros`` padding."""
+    """The image row (or column) each tap reads; None for the value of ``zeros`` or
+    ``constant`` padding."""
     size: int
     """The input's height (or width)."""
 
@@ -84,12 +88,15 @@ def _source(position: int, size: int, mode: PadMode) -> int | None:
     """The image line a tap at `position` reads (see the module docstring)."""
     if 0 <= position < size:
         return position
-    if mode == "zeros":
+    if mode in ("zeros", "constant"):
         return None
     if mode == "replicate":
         return 0 if position < 0 else size - 1
     if mode == "circular":
         return position % size
+    if mode == "symmetric":
+        folded = position % (2 * size)
+        return folded if folded < size else 2 * size - 1 - folded
     return -position if position < 0 else 2 * (size - 1) - position  # reflect
 
 
@@ -175,6 +182,8 @@ class WorkedPixel:
     axes: tuple[Axes, ...]
     """The shape arithmetic of every step, the last step's being the one worked."""
     pad_mode: PadMode
+    pad_value: float
+    """What ``constant`` padding holds; 0 for the other modes."""
     flip: bool
     rows: AxisWindow
     columns: AxisWindow
@@ -310,7 +319,7 @@ def work_pixel(
     computed = result[row, column].reshape(-1)
     channels = tuple(
         _channel(
-            _window(planes[..., channel], rows, columns),
+            _window(planes[..., channel], rows, columns, params.pad_value),
             steps[-1],
             params.flip,
             float(computed[channel]),
@@ -328,6 +337,7 @@ def work_pixel(
         steps=tuple(steps),
         axes=axes,
         pad_mode=params.pad_mode,
+        pad_value=params.pad_value,
         flip=params.flip,
         rows=rows,
         columns=columns,
@@ -353,9 +363,12 @@ def _inside(shape: Pair, at: tuple[int, int]) -> Pair:
     return (resolved[0], resolved[1])
 
 
-def _window(plane: FloatArray, rows: AxisWindow, columns: AxisWindow) -> FloatArray:
-    """The values under the taps, in float64: 0 where either axis reads a zero."""
-    window = np.zeros((len(rows.sources), len(columns.sources)), dtype=np.float64)
+def _window(
+    plane: FloatArray, rows: AxisWindow, columns: AxisWindow, pad_value: float
+) -> FloatArray:
+    """The values under the taps, in float64: `pad_value` where either axis reads the value
+    of ``zeros`` or ``constant`` padding."""
+    window = np.full((len(rows.sources), len(columns.sources)), pad_value, dtype=np.float64)
     for i, source_row in enumerate(rows.sources):
         for j, source_column in enumerate(columns.sources):
             if source_row is not None and source_column is not None:

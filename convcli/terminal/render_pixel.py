@@ -165,8 +165,8 @@ def padding_lines(work: WorkedPixel) -> list[str]:
             subject = f"{one} {positions[0]} is padding"
         else:
             subject = f"{many} {_runs(positions)} are padding"
-        if work.pad_mode == "zeros":
-            lines.append(f"{subject}: zeros gives 0")
+        if work.pad_mode in ("zeros", "constant"):
+            lines.append(f"{subject}: {work.pad_mode} gives {format_number(work.pad_value)}")
             continue
         sources = [taps.sources[tap] for tap in padded]
         if len(set(sources)) == 1:

@@ -15,6 +15,7 @@ from scipy import ndimage
 
 from convcli import KernelError, ParameterError, ShapeError, convolve2d, output_shape
 from convcli.core.convolution import sample_centre
+from convcli.core.methods import METHODS
 from convcli.core.params import PAD_MODES, ConvParams
 from tests.reference import reference_conv2d, same_pads, smallest_side
 
@@ -295,6 +296,7 @@ def cases(draw: st.DrawFn, max_side: int = 9, *, fits: bool = False) -> dict[str
         sides.append(draw(st.integers(least, max(least, max_side))))
     height, width = sides
     elements = st.floats(-100, 100, allow_nan=False, width=64)
+    value = draw(elements) if mode == "constant" else 0.0
     return {
         "image": draw(hnp.arrays(np.float64, (height, width), elements=elements)),
         "kernel": draw(hnp.arrays(np.float64, (kh, kw), elements=elements)),
@@ -303,6 +305,7 @@ def cases(draw: st.DrawFn, max_side: int = 9, *, fits: bool = False) -> dict[str
         "pads": pads,
         "dilation": dilation,
         "mode": mode,
+        "value": value,
         "flip": draw(st.booleans()),
     }
 
@@ -322,6 +325,7 @@ def convolve_case(
         padding=case["padding"],
         dilation=case["dilation"],
         pad_mode=case["mode"],
+        pad_value=case["value"],
         flip=case["flip"],
         **how,
     )
@@ -339,6 +343,7 @@ def reference_of(
         pads=case["pads"],
         dilation=case["dilation"],
         mode=case["mode"],
+        value=case["value"],
         flip=case["flip"],
     )
 
@@ -432,8 +437,15 @@ def test_float32_input_gives_float32_close_to_float64(case: dict[str, Any]) -> N
 
 # --- scipy.ndimage as a second, independent oracle ------------------------------------------
 
-# PyTorch's pad modes under scipy.ndimage's names (scipy's own "reflect" repeats the edge).
-SCIPY_MODES = {"zeros": "constant", "reflect": "mirror", "replicate": "nearest", "circular": "wrap"}
+# convcli's pad modes under scipy.ndimage's names (scipy's own "reflect" repeats the edge).
+SCIPY_MODES = {
+    "zeros": "constant",
+    "reflect": "mirror",
+    "replicate": "nearest",
+    "circular": "wrap",
+    "symmetric": "reflect",
+    "constant": "constant",
+}
 
 
 @settings(max_examples=150, deadline=None)
@@ -448,14 +460,26 @@ SCIPY_MODES = {"zeros": "constant", "reflect": "mirror", "replicate": "nearest",
     ),
     st.sampled_from(PAD_MODES),
     st.booleans(),
+    st.floats(-50, 50),
+    st.sampled_from(METHODS[1:]),
 )
 def test_same_padding_matches_scipy_ndimage(
-    image: npt.NDArray[np.float64], kernel: npt.NDArray[np.float64], mode: str, flip: bool
+    image: npt.NDArray[np.float64],
+    kernel: npt.NDArray[np.float64],
+    mode: str,
+    flip: bool,
+    value: float,
+    method: str,
 ) -> None:
     # With an odd kernel and "same" padding, scipy's correlate/convolve compute the same thing.
+    value = value if mode == "constant" else 0.0
     scipy_filter = ndimage.convolve if flip else ndimage.correlate
-    expected = scipy_filter(image, kernel, mode=SCIPY_MODES[mode], cval=0.0)
-    result = convolve2d(image, kernel, padding="same", pad_mode=mode, flip=flip)
+    expected = scipy_filter(image, kernel, mode=SCIPY_MODES[mode], cval=value)
+    if method == "separable" and np.linalg.matrix_rank(kernel) > 1:
+        method = "direct"
+    result = convolve2d(
+        image, kernel, padding="same", pad_mode=mode, pad_value=value, flip=flip, method=method
+    )
     np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-9)
 
 

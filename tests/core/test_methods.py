@@ -19,7 +19,7 @@ from convcli import ParameterError, ShapeError, convolve2d
 from convcli.choices import Method
 from convcli.core import methods
 from convcli.core.methods import Compute, choose_method, separable_factors
-from convcli.core.params import ConvParams
+from convcli.core.params import PAD_MODES, Border, ConvParams
 from convcli.core.shape import arithmetic
 from convcli.kernels.registry import KERNELS
 from tests.core.test_convolution import cases, convolve_case, reference_of
@@ -199,7 +199,7 @@ def test_stride_favours_the_direct_method() -> None:
     st.integers(1, 40),
     st.integers(1, 9),
     st.integers(1, 9),
-    st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+    st.sampled_from(PAD_MODES),
 )
 def test_auto_equals_direct(size: int, kh: int, kw: int, mode: str) -> None:
     rng = np.random.default_rng(size * 100 + kh * 10 + kw)
@@ -234,10 +234,12 @@ def test_strips_handed_to_a_sink_are_the_result(method: Method) -> None:
 
     with tiny_strips():
         expected = methods.output_array(image, axes)
-        methods.run(image, weights, axes, "reflect", expected, compute=Compute(method=method))
+        methods.run(
+            image, weights, axes, Border("reflect"), expected, compute=Compute(method=method)
+        )
         received = np.full_like(expected, np.nan)
         two_threads = Compute(method=method, threads=2)
-        methods.run(image, weights, axes, "reflect", sink, compute=two_threads)
+        methods.run(image, weights, axes, Border("reflect"), sink, compute=two_threads)
     assert sorted(seen)[0][0] == 0
     assert sum(stop - start for start, stop in seen) == expected.shape[0]
     assert np.array_equal(received, expected)
@@ -265,10 +267,10 @@ def test_a_row_source_is_read_a_strip_at_a_time() -> None:
     axes = arithmetic((64, 40), (3, 3), ConvParams.from_args(padding=1, pad_mode="replicate"))
     with tiny_strips():
         result = methods.output_array(source, axes)
-        methods.run(source, weights, axes, "replicate", result, compute=DIRECT)
+        methods.run(source, weights, axes, Border("replicate"), result, compute=DIRECT)
     gray = colour.mean(axis=-1, dtype=np.float32)
     expected = methods.output_array(gray, axes)
-    methods.run(gray, weights, axes, "replicate", expected, compute=DIRECT)
+    methods.run(gray, weights, axes, Border("replicate"), expected, compute=DIRECT)
     np.testing.assert_allclose(result, expected, rtol=1e-6)
     # Each strip reads its rows plus the kernel's overlap: far fewer than 64 rows a strip.
     assert source.rows_made < 3 * 64
@@ -300,7 +302,7 @@ def test_an_error_in_one_thread_stops_the_other_and_reaches_the_caller(failing: 
 
     with tiny_strips(), pytest.raises(OSError, match="disk full"):
         methods.run(
-            image, weights, axes, "zeros", sink, compute=Compute(method="direct", threads=2)
+            image, weights, axes, Border(), sink, compute=Compute(method="direct", threads=2)
         )
     # One thread failed on its first strip; the other, given 25 strips, stopped after the one
     # it was making.

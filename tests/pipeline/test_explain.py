@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +26,7 @@ from rich.console import Console
 from convcli import convolve2d
 from convcli.choices import Method, RangeMode
 from convcli.core.methods import Compute
-from convcli.core.params import ConvParams, PadMode
+from convcli.core.params import PAD_MODES, ConvParams, PadMode
 from convcli.core.shape import AxisArithmetic, arithmetic, chain_arithmetic
 from convcli.errors import ImageWriteError, ParameterError, ShapeError
 from convcli.kernels.kernel import Kernel, Operator
@@ -47,8 +48,24 @@ from convcli.terminal.render_pixel import worked_pixel_report
 
 # Exact in float32 for 8-bit input: integer weights, and sixteenths.
 EXACT_KERNELS = ["vertical", "sobel-x", "laplacian", "gaussian-3", "sharpen", "emboss", "sobel"]
-PAD_MODES: list[PadMode] = ["zeros", "reflect", "replicate", "circular"]
-NUMPY_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+NUMPY_MODES = {
+    "zeros": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+    "circular": "wrap",
+    "symmetric": "symmetric",
+    "constant": "constant",
+}
+CONSTANT = 7.0
+"""What ``constant`` padding holds in these tests."""
+
+
+def numpy_padded(array: npt.NDArray[Any], padding: int, mode: str) -> npt.NDArray[Any]:
+    """`array` padded as NumPy pads it in `mode`, the constant being :data:`CONSTANT`."""
+    value = CONSTANT if mode == "constant" else 0
+    if NUMPY_MODES[mode] == "constant":
+        return np.pad(array, padding, mode="constant", constant_values=value)
+    return np.pad(array, padding, mode=NUMPY_MODES[mode])  # type: ignore[call-overload,no-any-return]
 
 
 def rendered(work: WorkedPixel, width: int = 160) -> str:
@@ -62,15 +79,19 @@ def geometry(draw: st.DrawFn) -> tuple[int, int, ConvParams, str]:
     """An image size, params whose padding the pad mode allows, and a kernel name."""
     height, width = draw(st.integers(1, 9)), draw(st.integers(1, 9))
     mode: PadMode = draw(st.sampled_from(PAD_MODES))
-    limit = {"zeros": 3, "replicate": 3, "reflect": min(height, width) - 1}.get(
-        mode, min(height, width, 3)
-    )
+    limit = {"reflect": min(height, width) - 1, "circular": min(height, width, 3)}.get(mode, 3)
     side = draw(st.integers(0, max(limit, 0)))
     padding = (side, side)
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    value = draw(st.sampled_from([-40.0, CONSTANT, 300.0])) if mode == "constant" else 0.0
     params = ConvParams(
-        stride=stride, padding=padding, dilation=dilation, pad_mode=mode, flip=draw(st.booleans())
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        pad_mode=mode,
+        pad_value=value,
+        flip=draw(st.booleans()),
     )
     return height, width, params, draw(st.sampled_from(EXACT_KERNELS))
 
@@ -220,6 +241,7 @@ def test_the_ramp_pixel_is_the_core_value(
         padding=params.padding,
         dilation=params.dilation,
         pad_mode=params.pad_mode,
+        pad_value=params.pad_value,
         flip=params.flip,
     )
     assert worked.pixel == (expected[at],)
@@ -239,7 +261,7 @@ def test_the_taps_read_what_numpy_pads_there(mode: str, index: int) -> None:
     first = output * axis.stride
     expected = padded[first : first + axis.kernel]
     sources = [-1 if source is None else source for source in taps.sources]
-    if mode == "zeros":
+    if mode in ("zeros", "constant"):
         expected = np.where(
             np.pad(np.ones(size, bool), padding)[first : first + axis.kernel], expected, -1
         )
@@ -376,7 +398,8 @@ CORNERS = {
 def test_every_corner_in_every_mode_marks_and_says_its_padding(mode: PadMode, corner: str) -> None:
     # A 4x5 ramp, a 3x3 window two lines into the padding at each corner (dilation 2).
     size, padding = (4, 5), (2, 2)
-    params = ConvParams(padding=padding, dilation=(2, 2), pad_mode=mode)
+    value = CONSTANT if mode == "constant" else 0.0
+    params = ConvParams(padding=padding, dilation=(2, 2), pad_mode=mode, pad_value=value)
     worked = explain_ramp(size, [resolve_kernel("box-3")], params, CORNERS[corner])
     text = rendered(worked)
     for taps, extent, one in ((worked.rows, 4, "row"), (worked.columns, 5, "column")):
@@ -385,14 +408,14 @@ def test_every_corner_in_every_mode_marks_and_says_its_padding(mode: PadMode, co
         assert outside == ([-2] if first else [extent + 1]), taps
         expected = np.pad(np.arange(extent), 2, mode=NUMPY_MODES[mode])  # type: ignore[call-overload]
         reads = int(expected[outside[0] + 2])
-        if mode == "zeros":
-            assert f"{one} {outside[0]} is padding: zeros gives 0" in text
+        if mode in ("zeros", "constant"):
+            assert f"{one} {outside[0]} is padding: {mode} gives {value:g}" in text
         else:
             assert (
                 f"{one} {outside[0]} is padding: {mode} gives the values of {one} {reads}" in text
             )
     window = worked.channels[0].window
-    reference = np.pad(ramp(size), 2, mode=NUMPY_MODES[mode])  # type: ignore[call-overload]
+    reference = numpy_padded(ramp(size), 2, mode)
     rows = [c + 2 for c in worked.rows.positions]
     columns = [c + 2 for c in worked.columns.positions]
     assert window.tolist() == reference[np.ix_(rows, columns)].tolist()
