@@ -26,6 +26,10 @@ OUTPUT_DEPTHS: tuple[OutputDepth, ...] = get_args(OutputDepth)
 WrittenDepth: TypeAlias = Literal["8", "16", "float", "npy"]
 """What an output holds: an :data:`OutputDepth`, or ``npy``, the float result as computed."""
 
+AlphaRule: TypeAlias = Literal["auto", "weighted", "carry", "channel"]
+"""How alpha goes through a chain (see :mod:`convcli.pipeline.alpha`)."""
+ALPHA_RULES: tuple[AlphaRule, ...] = get_args(AlphaRule)
+
 DEFAULT_MAX_PIXELS = 89_478_485
 """Pillow's decompression-bomb limit: a copy of ``PIL.Image.MAX_IMAGE_PIXELS``."""
 

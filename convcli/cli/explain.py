@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from convcli.pipeline.apply import ImageOptions
 
 # The options that read an image, which the ramp is not.
-_IMAGE_READING = ("color", "gray", "no_alpha", "no_auto_orient", "max_pixels")
+_IMAGE_READING = ("color", "gray", "alpha", "no_alpha", "no_auto_orient", "max_pixels")
 
 
 @click.command()
@@ -55,6 +55,7 @@ _IMAGE_READING = ("color", "gray", "no_alpha", "no_auto_orient", "max_pixels")
     "color",
     "gray",
     "depth",
+    "alpha",
     "no_alpha",
     "no_auto_orient",
     "max_pixels",

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from convcli.choices import (
+    ALPHA_RULES,
     DEFAULT_MAX_PIXELS,
     DEFAULT_PNG_COMPRESSION,
     FORMAT_NAMES,
@@ -280,6 +281,15 @@ _IMAGE_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "output_format": format_option(
         FORMAT_NAMES, "Output format when OUTPUT is - or has no extension (default png)."
     ),
+    "alpha": choice_option(
+        "--alpha",
+        ALPHA_RULES,
+        "How alpha goes through the kernels: weighted (colour weighted by alpha, alpha"
+        " filtered, no dark fringes: ImageMagick's, GIMP's), carry (colour as stored, alpha"
+        " from under the window's centre) or channel (alpha filtered as a channel: OpenCV's);"
+        " auto = weighted when no kernel has a weight below 0 (blurs), carry otherwise.",
+        default="auto",
+    ),
     "no_alpha": click.option(
         "--no-alpha",
         is_flag=True,
@@ -319,6 +329,7 @@ _IMAGE_OPTIONS: dict[str, Callable[[Any], Any]] = {
 sheet_image_options = image_options_of(
     "range_mode",
     "gray",
+    "alpha",
     "output_format",
     "no_auto_orient",
     "max_pixels",
@@ -340,4 +351,4 @@ sheet_image_options = image_options_of(
     },
 )
 """The image options a sheet takes: it reads one gray channel and writes 8-bit gray, so
---color, --depth and --no-alpha do not apply."""
+--color, --depth and --no-alpha do not apply (--alpha decides the colour, not an alpha)."""

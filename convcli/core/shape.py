@@ -41,11 +41,17 @@ class AxisArithmetic:
 
     axis: Literal["h", "w"]
     size: int
+    """i: the input's pixels along the axis."""
     kernel: int
+    """k: the kernel's taps along it."""
     stride: int
+    """s: the step between windows."""
     pad_before: int
+    """Pixels added before the first (top or left)."""
     pad_after: int
+    """Pixels added after the last (bottom or right); p when both are equal."""
     dilation: int
+    """d: the spacing between taps."""
 
     @property
     def span(self) -> int:

@@ -4,6 +4,8 @@ Imports the vocabulary, :mod:`convcli.core`, :mod:`convcli.kernels` and
 :mod:`convcli.imageio`; neither Rich nor Click: nothing here prints. Its public face:
 
 - :mod:`~convcli.pipeline.chain`: ``apply_chain``, ``prepare_chain``, ``is_signed``;
+- :mod:`~convcli.pipeline.alpha`: the ``--alpha`` rules, ``weighted_chain`` and
+  ``filtered_alpha``;
 - :mod:`~convcli.pipeline.rangemap`: float results to pixel values (``--range``);
 - :mod:`~convcli.pipeline.apply`: ``apply_to_image`` and ``ImageOptions``, one image read,
   filtered, mapped and written;

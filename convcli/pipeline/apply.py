@@ -6,6 +6,7 @@ can hold, the destination, the shape arithmetic of every step, the decompression
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Sequence
@@ -16,7 +17,15 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
-from convcli.choices import RANGE_MODES, OutputDepth, RangeMode, WrittenDepth
+from convcli.choices import (
+    ALPHA_RULES,
+    RANGE_MODES,
+    AlphaRule,
+    OutputDepth,
+    RangeMode,
+    WrittenDepth,
+)
+from convcli.core.convolution import FloatArray
 from convcli.core.methods import Compute
 from convcli.core.params import ConvParams, Pair, to_choice
 from convcli.core.shape import Axes
@@ -45,9 +54,9 @@ from convcli.imageio.writing import (
     output_mode,
 )
 from convcli.kernels.kernel import Kernel, Step
+from convcli.pipeline.alpha import AppliedAlpha, applied_alpha, filtered_alpha, weighted_chain
 from convcli.pipeline.chain import (
     apply_chain,
-    carry_alpha,
     chain_arithmetic,
     check_chain_fits,
     check_method,
@@ -71,6 +80,8 @@ class ImageOptions:
     gray: GrayWeights = "rec601"
     keep_alpha: bool = True
     """Carry alpha to the output (never composited); False drops it, as asked."""
+    alpha: AlphaRule = "auto"
+    """How alpha goes through the chain (see :mod:`convcli.pipeline.alpha`)."""
     auto_orient: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
     depth: OutputDepth | None = None
@@ -89,6 +100,7 @@ class ImageOptions:
     def __post_init__(self) -> None:
         # Also catches options built directly rather than from the command line.
         to_choice(self.range_mode, RANGE_MODES, "range")
+        to_choice(self.alpha, ALPHA_RULES, "alpha rule")
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,8 @@ class ApplyReport:
     depth: WrittenDepth
     range_mode: RangeMode | None
     """How values became pixels, or None when written as they are (npy, float)."""
+    alpha: AppliedAlpha | None
+    """How alpha went through the chain, or None: the output has none."""
     value_range: tuple[float, float]
     clipped: int
     """How many values the mapping clamped to 0 or full scale: what was lost."""
@@ -141,20 +155,19 @@ class _Plan:
     depth: WrittenDepth
     mode: str
     """The Pillow mode written, or ``npy``."""
+    alpha_rule: AppliedAlpha | None = None
+    """How alpha goes through the chain, when the output carries alpha."""
     png_stream: StreamMode | None = None
     """The mode of a PNG compressed strip by strip as it is made, or None: not such a PNG."""
 
 
-def _plan(info: ImageInfo, fmt: OutputFormat, options: ImageOptions) -> _Plan:
+def _plan(
+    info: ImageInfo, fmt: OutputFormat, steps: Sequence[Step], options: ImageOptions
+) -> _Plan:
     channels = info.channels if (options.color or info.format == "NPY") else 1
     alpha = info.has_alpha and options.keep_alpha
     if fmt.name == "npy":
-        if alpha:
-            raise ParameterError(
-                f"{info.name!r} has an alpha channel, which .npy (the float result) does not"
-                " hold; drop it with --no-alpha, or write an image format"
-            )
-        return _Plan(channels, False, "npy", "npy")
+        return _Plan(channels, alpha, "npy", "npy", _alpha_rule(alpha, steps, options))
     depth = options.depth or default_depth(info, fmt, channels=channels, alpha=alpha)
     mode = output_mode(channels=channels, alpha=alpha, depth=depth)
     check_format_holds(fmt, mode)
@@ -163,7 +176,12 @@ def _plan(info: ImageInfo, fmt: OutputFormat, options: ImageOptions) -> _Plan:
             "--range does not apply to float output: it holds the values as they are"
         )
     png_stream = stream_mode(mode) if fmt.name == "png" else None
-    return _Plan(channels, alpha, depth, mode, png_stream)
+    return _Plan(channels, alpha, depth, mode, _alpha_rule(alpha, steps, options), png_stream)
+
+
+def _alpha_rule(alpha: bool, steps: Sequence[Step], options: ImageOptions) -> AppliedAlpha | None:
+    """The alpha rule that runs, if the output carries alpha."""
+    return applied_alpha(options.alpha, steps) if alpha else None
 
 
 @dataclass(frozen=True)
@@ -171,10 +189,15 @@ class PlannedImage:
     """What :func:`apply_to_image` would write, from the input's header alone."""
 
     info: ImageInfo
+    """The input's header."""
     kernels: tuple[str, ...]
     format: str
+    """The output format's name."""
     depth: WrittenDepth
+    alpha: AppliedAlpha | None
+    """The alpha rule that would run; None when the output would carry no alpha."""
     steps: tuple[Axes, ...]
+    """The shape arithmetic of each step."""
 
 
 def plan_image(
@@ -198,7 +221,7 @@ def plan_image(
         info = image.info
     axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
     kernels = tuple(step.name for step in steps)
-    return PlannedImage(info, kernels, fmt.name, plan.depth, tuple(axes))
+    return PlannedImage(info, kernels, fmt.name, plan.depth, plan.alpha_rule, tuple(axes))
 
 
 def _check_request(
@@ -212,6 +235,7 @@ def _check_request(
     """The output format, and the checks that need neither pixels nor a header."""
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
     fmt = _checked_format(destination_name, options)
+    applied_alpha(options.alpha, steps)  # a rule the chain cannot take, refused for any image
     if isinstance(destination, Path):
         if check_directory:
             check_destination(destination)
@@ -277,7 +301,7 @@ def _check_header(
     options: ImageOptions,
 ) -> _Plan:
     """The output's plan, and the checks that need the header but no pixel."""
-    plan = _plan(info, fmt, options)
+    plan = _plan(info, fmt, steps, options)
     axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
     check_chain_fits(axes, [step.name for step in steps])
     check_method(steps, options.compute.method, dtype=info.computed_in)
@@ -338,22 +362,15 @@ def apply_to_image(
         )
         output = _filtered(decoded, steps, params, plan, mapping, options)
     # What is left of the input; the decoded pixels are freed before the output is encoded.
-    info, gray, alpha = decoded.info, decoded.gray, decoded.alpha
+    info, gray = decoded.info, decoded.gray
     del decoded
-    alpha_plane: npt.NDArray[Any] | None = None
-    if alpha is not None:
-        alpha_plane = carry_alpha(alpha, steps, params)
-        if mapping.full_scale:
-            alpha_plane = to_pixels(
-                alpha_plane, "clip", max_value=mapping.full_scale, unit=mapping.unit
-            )
 
     def write(stream: IO[bytes]) -> None:
         if output.png is not None:
             output.png.write(stream)
         else:
             level = options.png_compression
-            encode_into(stream, output.values, alpha_plane, plan.mode, fmt, png_compression=level)
+            encode_into(stream, output.values, output.alpha, plan.mode, fmt, png_compression=level)
 
     write_output(destination, write)
     return ApplyReport(
@@ -366,6 +383,7 @@ def apply_to_image(
         format=fmt.name,
         depth=plan.depth,
         range_mode=mapping.range_mode,
+        alpha=plan.alpha_rule,
         value_range=output.value_range,
         clipped=output.clipped,
         steps=output.steps,
@@ -385,6 +403,8 @@ class Filtered:
     steps: tuple[Axes, ...]
     png: PngStrips | None = None
     """The PNG, compressed strip by strip as the values were made, or None."""
+    alpha: npt.NDArray[Any] | None = None
+    """The output's alpha, (H, W), as the output holds it, or None."""
 
 
 @dataclass(frozen=True)
@@ -405,9 +425,10 @@ def gray_pixels(
 ) -> GrayPixels:
     """The 8-bit pixels :func:`apply_to_image` writes for one gray channel filtered by `steps`.
 
-    The same code maps them, so they equal what ``apply`` writes with ``--depth 8
-    --no-alpha`` (its default for 8-bit images) and the same ``--range``, ``--method`` and
-    ``--threads`` (`options`; the rest of them does not apply). `decoded` may be used again:
+    The same code maps them, so they equal the gray channel of what ``apply`` writes with
+    ``--depth 8`` (its default for 8-bit images) and the same ``--range``, ``--alpha``,
+    ``--method`` and ``--threads`` (`options`; the rest of them does not apply): with alpha,
+    the colour its rule gives, the alpha itself left out. `decoded` may be used again:
     each call reads its rows anew. Call it inside
     :func:`~convcli.imageio.reading.open_image`'s block, as
     :meth:`~convcli.imageio.reading.OpenImage.decode_rows` requires.
@@ -428,7 +449,9 @@ def gray_pixels(
     max_value, signed = decoded.info.max_value, is_signed(steps)
     mode = concrete_range_mode(options.range_mode, max_value=max_value, signed=signed)
     mapping = pixel_mapping("8", mode, max_value=max_value, signed=signed)
-    plan = _Plan(channels=1, alpha=False, depth="8", mode="L")
+    # Only the weighted rule changes the colour; the alpha is not written.
+    rule = _alpha_rule(decoded.alpha is not None, steps, options)
+    plan = _Plan(1, False, "8", "L", rule if rule == "weighted" else None)
     return GrayPixels(mode, _filtered(decoded, steps, params, plan, mapping, options))
 
 
@@ -440,28 +463,63 @@ def _filtered(
     mapping: PixelMapping,
     options: ImageOptions,
 ) -> Filtered:
-    """Run the chain and map its result to the output's values by `mapping`.
+    """Run the chain and map its result to the output's values by `mapping`, and its alpha
+    by the plan's alpha rule.
 
     Pixel output whose mapping needs no global statistic (``clip``, ``abs``) is mapped a strip
     at a time as the last step makes it: the float result never exists whole, so memory stays
     near the decoded input plus the output. PNG without alpha is even compressed strip by
     strip (see :mod:`convcli.imageio.png`) when the plan says so: then the output never
-    exists whole either. ``rescale``, float and ``.npy`` output keep the float result.
+    exists whole either. ``rescale``, float and ``.npy`` output keep the float result, and
+    so does ``weighted`` alpha, which divides the colour by the alpha filtered beside it.
     """
-    info = decoded.info
+    info, alpha, rule = decoded.info, decoded.alpha, plan.alpha_rule
+    opaque = info.max_value or 1.0
+    alpha_out: npt.NDArray[Any] | None
     mode = mapping.range_mode
-    with np.errstate(over="ignore", invalid="ignore"):
-        if mode == "clip" or mode == "abs":
-            return _mapped_in_strips(decoded, steps, params, plan, mode, mapping, options)
-        chained = apply_chain(decoded.values, steps, params, compute=options.compute)
-    result = chained.values
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if alpha is not None and rule == "weighted":
+            weighted = weighted_chain(
+                decoded.values, alpha, steps, params, opaque=opaque, compute=options.compute
+            )
+            axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
+            filtered = _mapped_whole(weighted.colour, tuple(axes), info, plan, mapping)
+            alpha_out = weighted.alpha
+        else:
+            if mode == "clip" or mode == "abs":
+                filtered = _mapped_in_strips(decoded, steps, params, plan, mode, mapping, options)
+            else:
+                chained = apply_chain(decoded.values, steps, params, compute=options.compute)
+                filtered = _mapped_whole(chained.values, chained.steps, info, plan, mapping)
+            alpha_out = None
+            if alpha is not None and (rule == "carry" or rule == "channel"):
+                alpha_out = filtered_alpha(
+                    alpha, steps, params, rule, opaque=opaque, compute=options.compute
+                )
+    if alpha_out is None:
+        return filtered
+    if mapping.full_scale:  # pixels: clamped to the output's range, in its units
+        alpha_out = to_pixels(alpha_out, "clip", max_value=mapping.full_scale, unit=mapping.unit)
+    return dataclasses.replace(filtered, alpha=alpha_out)
+
+
+def _mapped_whole(
+    result: FloatArray,
+    steps: tuple[Axes, ...],
+    info: ImageInfo,
+    plan: _Plan,
+    mapping: PixelMapping,
+) -> Filtered:
+    """A chain's whole float result as the output holds it: mapped to pixels, as float32,
+    or (``.npy``) as it is."""
     low, high = float(result.min()), float(result.max())
     check_writable(low, high, info.name, plan.depth)
     if result.ndim == 3 and plan.channels == 1:  # an (H, W, 1) array is one gray channel
         result = result[..., 0]
     values: npt.NDArray[Any]
     clipped = 0
-    if mode is not None:  # rescale
+    mode = mapping.range_mode
+    if mode is not None:
         dtype = np.uint8 if mapping.full_scale == 255 else np.uint16
         values = np.empty(result.shape, dtype=dtype)
         # The result is not needed afterwards: mapped in place, no copy of it.
@@ -471,12 +529,12 @@ def _filtered(
             warnings.warn(
                 f"{info.name}: values beyond 2^24 lose digits in 32-bit float; .npy keeps them",
                 ImageWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         values = result.astype(np.float32, copy=False)
     else:  # .npy: the values as computed
         values = result
-    return Filtered(values, (low, high), clipped, chained.steps)
+    return Filtered(values, (low, high), clipped, steps)
 
 
 def _mapped_in_strips(

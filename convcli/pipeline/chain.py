@@ -21,7 +21,6 @@ from convcli.core.convolution import (
     apply_kernel,
     as_image_array,
     computed_in,
-    sample_centre,
 )
 from convcli.core.methods import Compute, Sink, separable_factors
 from convcli.core.padding import RowSource
@@ -147,18 +146,6 @@ def check_method(steps: Sequence[Step], method: str, *, dtype: npt.DTypeLike) ->
 
 def _size(pixels: npt.NDArray[Any] | RowSource) -> Pair:
     return pixels.shape[0], pixels.shape[1]
-
-
-def carry_alpha(alpha: npt.ArrayLike, steps: Sequence[Step], params: ConvParams) -> FloatArray:
-    """Alpha through the chain: each step takes it from under its windows' centre taps.
-
-    So the alpha keeps the filtered channels' geometry (see
-    :func:`convcli.core.convolution.sample_centre`).
-    """
-    values: FloatArray = as_image_array(alpha)
-    for step in steps:
-        values = sample_centre(values, step.shape, params)
-    return values
 
 
 def _scaled(values: FloatArray, scale: float, bias: float) -> FloatArray:

@@ -44,9 +44,18 @@ from convcli.errors import ImageWarning, ParameterError
 from convcli.imageio.files import STDOUT_NAME
 from convcli.imageio.reading import GrayWeights, ImageInfo, open_image
 from convcli.imageio.writing import choose_format
-from convcli.kernels.kernel import Operator, Step
+from convcli.kernels.kernel import Kernel, Operator, Step
+from convcli.pipeline.alpha import (
+    TRANSPARENT,
+    AppliedAlpha,
+    Weighted,
+    applied_alpha,
+    filtered_alpha,
+    weighted_chain,
+    weighted_kernels,
+)
 from convcli.pipeline.apply import ImageOptions, check_writable, planned_mapping
-from convcli.pipeline.chain import apply_chain, carry_alpha, check_chain_fits
+from convcli.pipeline.chain import apply_chain, check_chain_fits
 from convcli.pipeline.rangemap import PixelMapping, RangeMode, to_output_units
 
 
@@ -142,6 +151,36 @@ class MappedValue:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """How much of the window is covered by colour, for the ``weighted`` alpha rule: the
+    window's alpha (0 to 1), and the share of the kernel's weight that falls on it."""
+
+    alpha: FloatArray
+    """The alpha under the taps, (kh, kw), 0 to 1, padding included."""
+    weights: FloatArray
+    """The kernel as applied, (kh, kw)."""
+    products: FloatArray
+    """weights * (1 - alpha): the weight that falls on transparency."""
+    transparent: float
+    """The sum of the products, correctly rounded."""
+    total: float
+    """The sum of the weights."""
+    covered: float
+    """1 - transparent / total: the filtered alpha, which divides the colour."""
+
+
+@dataclass(frozen=True)
+class AlphaPlane:
+    """An image's alpha, as the chain takes it."""
+
+    values: FloatArray
+    """(H, W), in the image's units."""
+    opaque: float
+    """Its full scale: 255 for 8-bit images, 65535 for 16-bit ones."""
+    rule: AppliedAlpha
+
+
+@dataclass(frozen=True)
 class ChannelWork:
     """The worked pixel in one channel."""
 
@@ -152,7 +191,8 @@ class ChannelWork:
     combined: float
     """The sum of products, or an operator's magnitude sqrt(Gx^2 + Gy^2), in float64."""
     value: float
-    """scale * combined + bias: the step's result by hand, before the mapping."""
+    """scale * combined + bias (``weighted``: scale * combined / covered + bias, 0 where
+    nothing is covered): the step's result by hand, before the mapping."""
     computed: float
     """The same result as the core computes it for ``apply``, in the image's float type (and
     order of sums): what the mapping takes. It can differ from `value` in the last digits."""
@@ -194,7 +234,11 @@ class WorkedPixel:
     computed_in: str
     """The float type the core computes the image in: ``float32`` or ``float64``."""
     alpha: MappedValue | None
-    """The alpha the output carries at `at` (taken from under each step's centre tap)."""
+    """The alpha the output holds at `at`, by `alpha_rule`."""
+    alpha_rule: AppliedAlpha | None
+    """How alpha went through the chain; None without alpha."""
+    coverage: Coverage | None
+    """The ``weighted`` rule's filtered alpha, worked by hand; None under another rule."""
     provenance: Provenance
 
     @property
@@ -253,7 +297,7 @@ def work_pixel(
     at: tuple[int, int],
     mapping: PixelMapping,
     *,
-    alpha: npt.ArrayLike | None = None,
+    alpha: AlphaPlane | None = None,
     compute: Compute = Compute(),
     provenance: Provenance = Provenance(),
 ) -> WorkedPixel:
@@ -276,8 +320,9 @@ def work_pixel(
     mapping
         How the result becomes the output's values (see
         :func:`convcli.pipeline.rangemap.pixel_mapping`).
-    alpha : array_like, shape (H, W), optional
-        The image's alpha, carried to the output as ``apply`` carries it.
+    alpha : AlphaPlane, optional
+        The image's alpha and the rule it goes through the chain by, as ``apply`` takes it
+        (see :mod:`convcli.pipeline.alpha`).
     compute
         How the core computes the chain, as ``apply``'s ``--method`` and ``--threads``.
     provenance
@@ -305,11 +350,28 @@ def work_pixel(
         params.pad_mode,
     )
     row, column = _inside((height.output, width.output), at)
-    with np.errstate(over="ignore", invalid="ignore"):
-        values = pixels
-        if len(steps) > 1:
-            values = apply_chain(pixels, steps[:-1], params, compute=compute).values
-        result = apply_chain(values, steps[-1:], params, compute=compute).values
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if alpha is not None and alpha.rule == "weighted":
+            before = Weighted(pixels, alpha.values)
+            if len(steps) > 1:
+                before = weighted_chain(
+                    pixels, alpha.values, steps[:-1], params, opaque=alpha.opaque, compute=compute
+                )
+            values = before.colour
+            last = weighted_chain(
+                values, before.alpha, steps[-1:], params, opaque=alpha.opaque, compute=compute
+            )
+            result, alpha_result = last.colour, last.alpha
+        else:
+            values = pixels
+            if len(steps) > 1:
+                values = apply_chain(pixels, steps[:-1], params, compute=compute).values
+            result = apply_chain(values, steps[-1:], params, compute=compute).values
+            alpha_result = None
+            if alpha is not None and (alpha.rule == "carry" or alpha.rule == "channel"):
+                alpha_result = filtered_alpha(
+                    alpha.values, steps, params, alpha.rule, opaque=alpha.opaque, compute=compute
+                )
     low, high = float(result.min()), float(result.max())
     check_writable(low, high, provenance.source, mapping.depth)
     value_range = (low, high) if mapping.range_mode == "rescale" else None
@@ -317,21 +379,33 @@ def work_pixel(
     columns = axis_window(width, column, params.pad_mode)
     planes = values[..., np.newaxis] if values.ndim == 2 else values
     computed = result[row, column].reshape(-1)
+    coverage = None
+    if alpha is not None and alpha.rule == "weighted":
+        # The alpha's padding: transparent for zeros, opaque for constant, else the image's.
+        opaque_padding = 1.0 if params.pad_mode == "constant" else 0.0
+        covered = _window(before.alpha / alpha.opaque, rows, columns, opaque_padding)
+        (kernel,) = weighted_kernels(steps[-1:])
+        coverage = _coverage(covered, kernel, params.flip)
+        planes = planes * before.alpha[..., np.newaxis] / alpha.opaque
     channels = tuple(
         _channel(
+            # Weighted or not, zeros' padding reads 0 and constant's (opaque) its value.
             _window(planes[..., channel], rows, columns, params.pad_value),
             steps[-1],
             params.flip,
             float(computed[channel]),
             map_value(float(computed[channel]), mapping, value_range, computed_in=result.dtype),
+            coverage,
         )
         for channel in range(planes.shape[2])
     )
     carried = None
-    if alpha is not None and mapping.range_mode is not None:
-        alpha_value = float(carry_alpha(alpha, steps, params)[row, column])
-        clip = PixelMapping(mapping.depth, "clip", mapping.full_scale, mapping.unit)
-        carried = map_value(alpha_value, clip)
+    if alpha_result is not None:
+        alpha_value = float(alpha_result[row, column])
+        held = mapping
+        if mapping.range_mode is not None:  # pixels: the alpha clamped to the output's range
+            held = PixelMapping(mapping.depth, "clip", mapping.full_scale, mapping.unit)
+        carried = map_value(alpha_value, held, computed_in=alpha_result.dtype)
     return WorkedPixel(
         at=(row, column),
         steps=tuple(steps),
@@ -346,6 +420,8 @@ def work_pixel(
         value_range=value_range,
         computed_in=result.dtype.name,
         alpha=carried,
+        alpha_rule=None if alpha is None else alpha.rule,
+        coverage=coverage,
         provenance=provenance,
     )
 
@@ -376,10 +452,24 @@ def _window(
     return window
 
 
+def _coverage(alpha: FloatArray, kernel: Kernel, flip: bool) -> Coverage:
+    """The filtered alpha of one window by hand, in float64: 1 - sum(w * (1 - a)) / sum(w)."""
+    weights = np.flip(kernel.weights) if flip else kernel.weights
+    products = weights * (1 - alpha)
+    transparent, total = _sum(products), math.fsum(weights.flat)
+    return Coverage(alpha, weights, products, transparent, total, 1 - transparent / total)
+
+
 def _channel(
-    window: FloatArray, step: Step, flip: bool, computed: float, mapped: MappedValue
+    window: FloatArray,
+    step: Step,
+    flip: bool,
+    computed: float,
+    mapped: MappedValue,
+    coverage: Coverage | None = None,
 ) -> ChannelWork:
-    """The products and sums of one channel's window, by hand in float64."""
+    """The products and sums of one channel's window, by hand in float64; with `coverage`,
+    the window is premultiplied by its alpha and the sum divided by the filtered alpha."""
     kernels = [step.x, step.y] if isinstance(step, Operator) else [step]
     terms = []
     for kernel in kernels:
@@ -391,7 +481,12 @@ def _channel(
         combined = math.hypot(terms[0].total, terms[1].total)
     else:
         combined = terms[0].total
-    value = step.scale * combined + step.bias
+    if coverage is None:
+        value = step.scale * combined + step.bias
+    elif coverage.covered >= TRANSPARENT:
+        value = step.scale * (combined / coverage.covered) + step.bias
+    else:
+        value = 0.0
     return ChannelWork(window, tuple(terms), combined, value, computed, mapped)
 
 
@@ -477,6 +572,10 @@ def explain_image(
         decoded = image.decode(
             color=options.color, gray=options.gray, keep_alpha=options.keep_alpha
         )
+    alpha = None
+    if decoded.alpha is not None:
+        rule = applied_alpha(options.alpha, steps)
+        alpha = AlphaPlane(decoded.alpha, decoded.info.max_value or 1.0, rule)
     names: tuple[str, ...] = ()
     if decoded.values.ndim == 3 and decoded.values.shape[2] > 1:
         channels = decoded.values.shape[2]
@@ -489,7 +588,7 @@ def explain_image(
         params,
         at,
         mapping,
-        alpha=decoded.alpha,
+        alpha=alpha,
         compute=options.compute,
         provenance=provenance,
     )

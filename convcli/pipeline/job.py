@@ -39,8 +39,8 @@ class Recipe:
 
 
 _FACTS = (
-    "input_shape", "output_shape", "kernels", "gray", "format", "depth", "range", "value_range",
-    "clipped",
+    "input_shape", "output_shape", "kernels", "gray", "format", "depth", "range", "alpha",
+    "value_range", "clipped",
 )  # fmt: skip
 """The keys of a record that describe the file written, between its error and its time."""
 
@@ -75,6 +75,7 @@ class FileRecord:
                 format=report.format,
                 depth=report.depth,
                 range=report.range_mode,
+                alpha=report.alpha,
                 value_range=list(report.value_range),
                 clipped=report.clipped,
             )
@@ -87,6 +88,7 @@ class FileRecord:
                 kernels=list(planned.kernels),
                 format=planned.format,
                 depth=planned.depth,
+                alpha=planned.alpha,
             )
         return {
             "input": self.input,

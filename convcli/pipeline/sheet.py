@@ -450,7 +450,7 @@ def make_sheet(
                 raise ShapeError(f"{step.name}: {error}", error.details) from None
             check_method([step], options.compute.method, dtype=info.computed_in)
         plan = _SheetPlan.make(info.size, steps, params, columns, tile_size, options.max_pixels)
-        decoded = image.decode_rows(color=False, gray=options.gray, keep_alpha=False)
+        decoded = image.decode_rows(color=False, gray=options.gray, keep_alpha=options.keep_alpha)
         input_shape = decoded.info.size
         if input_shape != info.size:  # turned by an orientation told after the pixels
             plan = _SheetPlan.make(

@@ -141,17 +141,19 @@ def explain_values(report: ApplyReport) -> str:
 
     >>> from convcli.pipeline.apply import ApplyReport
     >>> explain_values(ApplyReport("a.png", "b.png", (4, 4), (2, 2), ("vertical",), "rec601",
-    ...     "png", "8", "abs", (-510.0, 255.0), 3, ()))
+    ...     "png", "8", "abs", None, (-510.0, 255.0), 3, ()))
     'gray rec601; values -510 to 255 before mapping; range abs to 8-bit, 3 values clipped'
     """
     gray = f"gray {report.gray}; " if report.gray else ""
     low, high = report.value_range
     values = f"values {low:.6g} to {high:.6g}"
+    alpha = f"; alpha {report.alpha}" if report.alpha else ""
     if report.range_mode is None:
-        return f"{gray}{values}, written as they are ({report.depth})"
+        return f"{gray}{values}, written as they are ({report.depth}){alpha}"
     clipped = f"{report.clipped} value{'s' * (report.clipped != 1)} clipped"
     return (
-        f"{gray}{values} before mapping; range {report.range_mode} to {report.depth}-bit, {clipped}"
+        f"{gray}{values} before mapping; range {report.range_mode} to {report.depth}-bit,"
+        f" {clipped}{alpha}"
     )
 
 

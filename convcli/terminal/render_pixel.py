@@ -21,10 +21,12 @@ from rich.table import Table
 from rich.text import Text
 
 from convcli.kernels.kernel import Operator
+from convcli.pipeline.alpha import TRANSPARENT
 from convcli.pipeline.explain import (
     RAMP,
     AxisWindow,
     ChannelWork,
+    Coverage,
     MappedValue,
     Products,
     WorkedPixel,
@@ -32,6 +34,12 @@ from convcli.pipeline.explain import (
 from convcli.terminal.render import AXIS_WORDS, chain_report, format_number
 
 _PADDING_MARK = "*"
+_ALPHA_RULES = {
+    "weighted": "the filtered alpha (alpha weighted)",
+    "carry": "carried from under the window's centre",
+    "channel": "filtered as one more channel",
+}
+"""Where the output's alpha comes from, by the rule that ran."""
 _UNBOUNDED = 1_000_000
 _WRITTEN_TERMS = 12
 """Sums of at most this many terms that are not 0 are written out, term by term."""
@@ -51,18 +59,42 @@ def worked_pixel_report(work: WorkedPixel) -> Group:
         _window_heading(work),
     ]
     parts.extend(Text(f"  {line}") for line in padding_lines(work))
+    if work.coverage is not None:
+        parts.extend(_coverage_parts(work, work.coverage))
     names = work.provenance.channel_names or ("",)
     for name, channel in zip(names, work.channels, strict=True):
         parts.append(Text(""))
         if name:
             parts.append(Text(f"channel {name}", style="bold"))
         parts.extend(_channel_parts(work, channel))
-    if work.alpha is not None:
-        parts.append(Text(f"alpha, carried from under the window's centre: {_held(work.alpha)}"))
+    if work.alpha is not None and work.alpha_rule is not None:
+        parts.append(Text(f"alpha, {_ALPHA_RULES[work.alpha_rule]}: {_held(work.alpha)}"))
     if work.provenance.lossy:
         parts.append(Text("JPEG compresses lossily: the file holds about this value, not it"))
     parts.append(Text.assemble(f"output pixel {_at(work)} = ", (pixel_text(work), "bold")))
     return Group(*parts)
+
+
+def _coverage_parts(work: WorkedPixel, coverage: Coverage) -> list[RenderableType]:
+    """The ``weighted`` rule's filtered alpha, worked: the window's alpha, the share of the
+    kernel's weight on transparency, and what divides the colour."""
+    matrices = [
+        _Matrix("1 - alpha", 1 - coverage.alpha, work.rows, work.columns),
+        _Matrix("kernel, flipped" if work.flip else "kernel", coverage.weights),
+        _Matrix("products", coverage.products),
+    ]
+    return [
+        Text(""),
+        Text(
+            "alpha weighted: each value counts times its alpha (0 to 1), and the sum is"
+            " divided by the share of the kernel's weight on what is not transparent"
+        ),
+        _Matrices(matrices),
+        Text(
+            f"filtered alpha: 1 - {_signed(coverage.transparent)} / {_signed(coverage.total)}"
+            f" = {format_number(coverage.covered)}"
+        ),
+    ]
 
 
 def source_line(work: WorkedPixel) -> str:
@@ -202,12 +234,27 @@ def _channel_parts(work: WorkedPixel, channel: ChannelWork) -> list[RenderableTy
                 f" = {number(channel.combined)}"
             )
         )
-    step = work.step
-    if step.scale != 1 or step.bias != 0:
+    step, result = work.step, channel.combined
+    coverage, hidden = work.coverage, False
+    if coverage is not None:
+        hidden = coverage.covered < TRANSPARENT
+        if hidden:
+            parts.append(Text("the filtered alpha is 0: nothing is there, and its colour is 0"))
+        else:
+            result = channel.combined / coverage.covered
+            parts.append(
+                Text(
+                    f"divided by the filtered alpha: {_signed(channel.combined, number)}"
+                    f" / {format_number(coverage.covered)} = {number(result)}"
+                )
+            )
+    if (step.scale != 1 or step.bias != 0) and (
+        coverage is None or coverage.covered >= TRANSPARENT
+    ):
         parts.append(
             Text(
                 f"scale and bias: {format_number(step.scale)}"
-                f" x {_signed(channel.combined, number)} + {_signed(step.bias, number)}"
+                f" x {_signed(result, number)} + {_signed(step.bias, number)}"
                 f" = {number(channel.value)}"
             )
         )
@@ -315,9 +362,11 @@ class _Matrix:
 
 
 def _matrices(work: WorkedPixel, channel: ChannelWork, term: Products) -> list[_Matrix]:
-    """The window, the kernel as applied (turned with --flip) and their products."""
+    """The window (times its alpha, when weighted), the kernel as applied (turned with
+    --flip) and their products."""
+    window = "window" if work.coverage is None else "window x alpha"
     return [
-        _Matrix("window", channel.window, work.rows, work.columns),
+        _Matrix(window, channel.window, work.rows, work.columns),
         _Matrix("kernel, flipped" if work.flip else "kernel", term.weights),
         _Matrix("products", term.products),
     ]

@@ -211,14 +211,25 @@ def test_dry_run_refuses_what_the_run_would(folder: Path) -> None:
     (folder / "broken.png").unlink()
     images.rgba8(folder / "alpha.png", 20, 30)
     result = run("apply", "-k", "vertical", *inputs(folder), "--out-dir", folder / "o",
-                 "--format", "npy", "--dry-run", "--json")  # fmt: skip
+                 "--format", "jpg", "--dry-run", "--json")  # fmt: skip
     assert result.exit_code == 1
     records = {Path(r["input"]).name: r for r in map(json.loads, result.stdout.splitlines())}
     assert records["alpha.png"]["status"] == "error"
-    assert "alpha channel" in records["alpha.png"]["error"]
+    assert "jpeg cannot hold 8-bit gray with alpha" in records["alpha.png"]["error"]
     assert records["a.png"]["status"] == "planned"
-    assert (records["a.png"]["format"], records["a.png"]["depth"]) == ("npy", "npy")
+    assert (records["a.png"]["format"], records["a.png"]["depth"]) == ("jpeg", "8")
+    assert records["a.png"]["alpha"] is None
     assert not (folder / "o").exists()
+
+
+def test_dry_run_says_which_alpha_rule_would_run(folder: Path) -> None:
+    images.rgba8(folder / "alpha.png", 20, 30)
+    for kernel, rule in (("gaussian-3", "weighted"), ("vertical", "carry")):
+        result = run("apply", "-k", kernel, folder / "alpha.png", "--out-dir", folder / "o",
+                     "--format", "npy", "--dry-run", "--json")  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        record = json.loads(result.stdout)
+        assert (record["status"], record["format"], record["alpha"]) == ("planned", "npy", rule)
 
 
 def test_an_empty_input_list_is_an_empty_batch(folder: Path) -> None:

@@ -223,11 +223,31 @@ def test_alpha_is_carried_and_printed_last(tmp_path: Path) -> None:
     pixels = np.zeros((6, 8, 4), np.uint8)
     pixels[..., 3] = np.arange(48).reshape(6, 8) * 5
     Image.fromarray(pixels).save(source)
-    result = run("apply", "-k", "gaussian-3", "--color", "--at", "2,2", source, output)
+    result = run(
+        "apply", "-k", "gaussian-3", "--color", "--alpha", "carry", "--at", "2,2", source, output
+    )
     assert result.exit_code == 0, result.stderr
     assert last_pixel(result.stderr)[2] == str(tuple(int(v) for v in written_pixel(output, (2, 2))))
     # The centre of the window of output (2, 2) is input (3, 3), whose alpha is (3*8 + 3) * 5.
     assert "alpha, carried from under the window's centre: 135" in result.stderr
+    assert "; alpha carry" in result.stderr
+
+
+def test_weighted_alpha_is_worked_and_printed_last(tmp_path: Path) -> None:
+    source, output = tmp_path / "in.png", tmp_path / "out.png"
+    pixels = np.zeros((6, 8, 4), np.uint8)
+    pixels[..., 0] = 200
+    pixels[..., 3] = np.arange(48).reshape(6, 8) * 5
+    Image.fromarray(pixels).save(source)
+    result = run("apply", "-k", "box-3", "--color", "--at", "2,2", source, output)
+    assert result.exit_code == 0, result.stderr
+    assert last_pixel(result.stderr)[2] == str(tuple(int(v) for v in written_pixel(output, (2, 2))))
+    # Output (2, 2) reads rows 2 to 4 and columns 2 to 4: alphas (8r + c) * 5 / 255, whose
+    # mean is (3*8 + 3) * 5 / 255; the red, weighted by them and divided by that, stays 200.
+    covered = (3 * 8 + 3) * 5 / 255
+    assert f"filtered alpha: 1 - {1 - covered:.6g} / 1 = {covered:.6g}" in result.stderr
+    assert "alpha, the filtered alpha (alpha weighted): 135" in result.stderr
+    assert last_pixel(result.stderr)[2] == "(200, 0, 0, 135)"
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,18 @@ def test_color_filters_each_channel(tmp_path: Path) -> None:
 @pytest.mark.parametrize("color", [False, True])
 def test_alpha_is_carried_with_the_geometry_of_the_result(tmp_path: Path, color: bool) -> None:
     rgba = images.rgba8(tmp_path / "a.png", 9, 11)
-    args = ["-k", "box:2x4", "--stride", "2", "--padding", "1,2", "--range", "clip"]
+    args = [
+        "-k",
+        "box:2x4",
+        "--stride",
+        "2",
+        "--padding",
+        "1,2",
+        "--range",
+        "clip",
+        "--alpha",
+        "carry",
+    ]
     result = run(
         "apply", *args, *(["--color"] if color else []), tmp_path / "a.png", tmp_path / "o.png"
     )
@@ -76,7 +87,12 @@ def test_a_transparent_palette_keeps_its_transparency(tmp_path: Path) -> None:
     rgb, alpha = images.palette_with_transparency(tmp_path / "p.png")
     result = identity("--color", tmp_path / "p.png", tmp_path / "o.png")
     assert result.exit_code == 0, result.stderr
-    assert np.array_equal(read_pixels(tmp_path / "o.png"), np.dstack([rgb, alpha]))
+    # The identity weighted by alpha: the colour where there is any, 0 where there is none.
+    shown = np.where(alpha[..., np.newaxis] > 0, rgb, 0)
+    assert np.array_equal(read_pixels(tmp_path / "o.png"), np.dstack([shown, alpha]))
+    carried = identity("--color", "--alpha", "carry", tmp_path / "p.png", tmp_path / "c.png")
+    assert carried.exit_code == 0, carried.stderr
+    assert np.array_equal(read_pixels(tmp_path / "c.png"), np.dstack([rgb, alpha]))
 
 
 def test_jpeg_cannot_hold_alpha_unless_it_is_dropped(tmp_path: Path) -> None:
@@ -222,13 +238,20 @@ def test_two_runs_through_npy_equal_the_chain(tmp_path: Path) -> None:
     assert np.array_equal(np.load(tmp_path / "out.npy"), np.load(tmp_path / "chain.npy"))
 
 
-def test_npy_holds_no_alpha_so_it_must_be_dropped_explicitly(tmp_path: Path) -> None:
+def test_npy_holds_alpha_as_a_last_channel_unless_dropped(tmp_path: Path) -> None:
     rgba = images.rgba8(tmp_path / "a.png")
-    refused = identity("--color", tmp_path / "a.png", tmp_path / "o.npy")
-    one_line_error(refused, 2, "has an alpha channel, which .npy (the float result) does not hold")
-    assert not (tmp_path / "o.npy").exists()
-    result = identity("--color", "--no-alpha", tmp_path / "a.png", tmp_path / "o.npy")
+    result = identity("--color", "--alpha", "carry", tmp_path / "a.png", tmp_path / "o.npy")
     assert result.exit_code == 0, result.stderr
+    assert np.array_equal(np.load(tmp_path / "o.npy"), rgba.astype(float))
+    weighted = identity("--color", tmp_path / "a.png", tmp_path / "w.npy")
+    assert weighted.exit_code == 0, weighted.stderr
+    held = np.load(tmp_path / "w.npy")
+    alpha = rgba[..., 3]
+    assert np.array_equal(held[..., 3], alpha.astype(float))
+    expected = np.where(alpha[..., np.newaxis] > 0, rgba[..., :3], 0)
+    np.testing.assert_allclose(held[..., :3], expected, rtol=1e-6, atol=1e-4)
+    dropped = identity("--color", "--no-alpha", tmp_path / "a.png", tmp_path / "o.npy")
+    assert dropped.exit_code == 0, dropped.stderr
     assert np.array_equal(np.load(tmp_path / "o.npy"), rgba[..., :3].astype(float))
 
 
@@ -455,7 +478,7 @@ def test_an_unwritable_directory_is_found_before_any_work(
         ["--depth", "16", "{g}", "{tmp}/o.jpg"],
         ["--color", "{a}", "{tmp}/o.bmp"],
         ["-k", "box:50", "{g}", "{tmp}/o.png"],
-        ["{a}", "{tmp}/o.npy"],
+        ["--alpha", "weighted", "{a}", "{tmp}/o.png"],
     ],
 )
 def test_what_needs_no_pixels_is_checked_before_decoding(
@@ -497,7 +520,9 @@ def test_a_transparent_colour_is_carried_as_alpha(tmp_path: Path, mode: str) -> 
     unit = 255 / alpha.max()  # 1 for 8-bit input, 255/65535 for 16-bit
     assert np.array_equal(written[..., -1], np.rint(alpha * unit))
     colour = written[..., :-1] if mode == "RGB" else written[..., 0]
-    assert np.array_equal(colour, np.rint(values * unit))
+    # Weighted by alpha: the transparent colour's pixels, which nobody sees, hold 0.
+    opaque = alpha > 0 if mode != "RGB" else (alpha > 0)[..., np.newaxis]
+    assert np.array_equal(colour, np.where(opaque, np.rint(values * unit), 0))
 
 
 def test_a_truncated_npy_is_a_read_error(tmp_path: Path) -> None:
