@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 
 import click
 import numpy as np
 import pytest
+from PIL import Image
 
 from convcli.cli.exits import (
     EXIT_DATA_ERROR,
@@ -141,3 +143,16 @@ def test_the_layout_table_lists_every_module_in_its_layer() -> None:
     for module in package.glob("*.py"):
         if module.stem not in ("__init__", "__main__"):
             assert f"`{module.name}`" in rows["vocabulary"], module.name
+
+
+def test_the_alpha_figure_is_what_the_script_draws_today() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "figure", ROOT / "scripts" / "make_alpha_figure.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert "(docs/alpha-blur.png)" in README
+    with Image.open(ROOT / "docs" / "alpha-blur.png") as drawn:
+        assert np.array_equal(np.asarray(drawn), script.figure())
