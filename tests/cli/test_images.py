@@ -582,3 +582,31 @@ def test_webp_keeps_the_colour_under_transparent_pixels(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.stderr
     with Image.open(tmp_path / "out.png") as png, Image.open(tmp_path / "out.webp") as webp:
         assert np.array_equal(np.asarray(png), np.asarray(webp))
+
+
+@pytest.mark.parametrize(
+    ("args", "rule"),
+    [
+        (["-k", "gaussian-3"], "weighted"),
+        (["-k", "sobel"], "carry"),
+        (["-k", "vertical", "--alpha", "channel"], "channel"),
+        (["-k", "gaussian-3", "--no-alpha"], None),
+    ],
+)
+def test_json_and_explain_say_which_alpha_rule_ran(
+    tmp_path: Path, args: list[str], rule: str | None
+) -> None:
+    images.rgba8(tmp_path / "a.png")
+    result = run("apply", *args, "--json", "--explain", tmp_path / "a.png", tmp_path / "o.png")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["alpha"] == rule
+    last = result.stderr.splitlines()[-1]
+    assert last.endswith(f"; alpha {rule}") if rule else "alpha" not in last
+
+
+def test_weighted_alpha_refuses_an_edge_kernel_before_any_work(tmp_path: Path) -> None:
+    images.rgba8(tmp_path / "a.png")
+    result = run("apply", "-k", "vertical", "--alpha", "weighted", tmp_path / "a.png",
+                 tmp_path / "o.png")  # fmt: skip
+    one_line_error(result, 2, "--alpha weighted needs kernels whose weights sum to more than 0")
+    assert not (tmp_path / "o.png").exists()
