@@ -140,7 +140,10 @@ def weighted_chain(
         If a step is an operator, or a kernel whose weights do not sum to more than 0.
     """
     kernels = weighted_kernels(steps)
+    # A copy of our own, premultiplied in place: an image larger than memory's share must
+    # not be held twice.
     colour = read_rows(values, 0, values.shape[0]) if isinstance(values, RowSource) else values
+    colour = np.array(colour, copy=not isinstance(values, RowSource))
     dtype = colour.dtype.type
     full = dtype(opaque)
     # Alpha is kept in its own units, the transparency as full - alpha: both exact for the
@@ -154,18 +157,21 @@ def weighted_chain(
     elif params.pad_mode == "constant":
         clear = dataclasses.replace(params, pad_value=0.0)
     for kernel in kernels:
-        weight = _per_pixel(covered / full, colour)
-        summed = apply_kernel(colour * weight, kernel.weights, params, compute=compute)
+        colour *= _per_pixel(covered / full, colour)
+        summed = apply_kernel(colour, kernel.weights, params, compute=compute)
+        del colour
         transparency = apply_kernel(full - covered, kernel.weights, clear, compute=compute)
-        covered = full - transparency / dtype(kernel.total)
+        transparency /= dtype(kernel.total)
+        covered = np.subtract(full, transparency, out=transparency)
         shown = covered >= TRANSPARENT * full
         # Divided by exactly 1 where the window is opaque: the plain chain's colour.
-        colour = summed / _per_pixel(np.where(shown, covered / full, dtype(1)), summed)
+        summed /= _per_pixel(np.where(shown, covered / full, dtype(1)), summed)
         if kernel.scale != 1:
-            colour *= dtype(kernel.scale)
+            summed *= dtype(kernel.scale)
         if kernel.bias != 0:
-            colour += dtype(kernel.bias)
-        colour[~shown] = 0
+            summed += dtype(kernel.bias)
+        summed[~shown] = 0
+        colour = summed
     return Weighted(colour, np.clip(covered, 0, full))
 
 

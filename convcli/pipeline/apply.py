@@ -362,8 +362,14 @@ def apply_to_image(
         )
         output = _filtered(decoded, steps, params, plan, mapping, options)
     # What is left of the input; the decoded pixels are freed before the output is encoded.
-    info, gray = decoded.info, decoded.gray
+    info, gray, alpha = decoded.info, decoded.gray, decoded.alpha
     del decoded
+    rule = plan.alpha_rule
+    if alpha is not None and (rule == "carry" or rule == "channel"):  # beside the colour
+        carried = filtered_alpha(
+            alpha, steps, params, rule, opaque=info.max_value or 1.0, compute=options.compute
+        )
+        output = dataclasses.replace(output, alpha=_alpha_held(carried, mapping))
 
     def write(stream: IO[bytes]) -> None:
         if output.png is not None:
@@ -463,8 +469,9 @@ def _filtered(
     mapping: PixelMapping,
     options: ImageOptions,
 ) -> Filtered:
-    """Run the chain and map its result to the output's values by `mapping`, and its alpha
-    by the plan's alpha rule.
+    """Run the chain and map its result to the output's values by `mapping`; under the
+    ``weighted`` alpha rule, its alpha too (the other rules leave the colour as it is, and
+    their alpha to the caller).
 
     Pixel output whose mapping needs no global statistic (``clip``, ``abs``) is mapped a strip
     at a time as the last step makes it: the float result never exists whole, so memory stays
@@ -473,34 +480,29 @@ def _filtered(
     exists whole either. ``rescale``, float and ``.npy`` output keep the float result, and
     so does ``weighted`` alpha, which divides the colour by the alpha filtered beside it.
     """
-    info, alpha, rule = decoded.info, decoded.alpha, plan.alpha_rule
-    opaque = info.max_value or 1.0
-    alpha_out: npt.NDArray[Any] | None
+    info, alpha = decoded.info, decoded.alpha
     mode = mapping.range_mode
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if alpha is not None and rule == "weighted":
+        if alpha is not None and plan.alpha_rule == "weighted":
+            opaque = info.max_value or 1.0
             weighted = weighted_chain(
                 decoded.values, alpha, steps, params, opaque=opaque, compute=options.compute
             )
             axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
             filtered = _mapped_whole(weighted.colour, tuple(axes), info, plan, mapping)
-            alpha_out = weighted.alpha
-        else:
-            if mode == "clip" or mode == "abs":
-                filtered = _mapped_in_strips(decoded, steps, params, plan, mode, mapping, options)
-            else:
-                chained = apply_chain(decoded.values, steps, params, compute=options.compute)
-                filtered = _mapped_whole(chained.values, chained.steps, info, plan, mapping)
-            alpha_out = None
-            if alpha is not None and (rule == "carry" or rule == "channel"):
-                alpha_out = filtered_alpha(
-                    alpha, steps, params, rule, opaque=opaque, compute=options.compute
-                )
-    if alpha_out is None:
-        return filtered
-    if mapping.full_scale:  # pixels: clamped to the output's range, in its units
-        alpha_out = to_pixels(alpha_out, "clip", max_value=mapping.full_scale, unit=mapping.unit)
-    return dataclasses.replace(filtered, alpha=alpha_out)
+            return dataclasses.replace(filtered, alpha=_alpha_held(weighted.alpha, mapping))
+        if mode == "clip" or mode == "abs":
+            return _mapped_in_strips(decoded, steps, params, plan, mode, mapping, options)
+        chained = apply_chain(decoded.values, steps, params, compute=options.compute)
+    return _mapped_whole(chained.values, chained.steps, info, plan, mapping)
+
+
+def _alpha_held(alpha: FloatArray, mapping: PixelMapping) -> npt.NDArray[Any]:
+    """An alpha plane as the output holds it: pixels clamped to its range, in its units, or
+    (float output) as it is."""
+    if not mapping.full_scale:
+        return alpha
+    return to_pixels(alpha, "clip", max_value=mapping.full_scale, unit=mapping.unit)
 
 
 def _mapped_whole(
