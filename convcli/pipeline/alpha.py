@@ -8,10 +8,9 @@
               window's centre tap, so the alpha keeps the filtered channels' geometry.
 ``channel``   The alpha filtered by the chain as one more channel, the colour as stored: what
               OpenCV and Pillow do.
-``auto``      ``weighted`` when every kernel of the chain has weights of one sign, none below 0
-              (blurs, where it is right); ``carry`` otherwise. An edge kernel over alpha gives
-              about 0 wherever the image is flat: weighting or filtering by it would erase the
-              picture.
+``auto``      ``weighted`` when no kernel of the chain has a weight below 0 (blurs, where it
+              is right); ``carry`` otherwise. An edge kernel over alpha gives about 0 wherever
+              the image is flat: weighting or filtering by it would erase the picture.
 
 For one kernel of weights w (sum S), scale s and bias b, over alpha a (0 to 1) and colour c,
 ``weighted`` computes::
@@ -66,7 +65,10 @@ def applied_alpha(requested: AlphaRule, steps: Sequence[Step]) -> AppliedAlpha:
         sum to more than 0: there is no alpha to divide by.
     """
     if requested == "auto":
-        blurs = all(isinstance(step, Kernel) and step.weights.min() >= 0 for step in steps)
+        blurs = all(
+            isinstance(step, Kernel) and step.weights.min() >= 0 and step.total > 0
+            for step in steps
+        )
         return "weighted" if blurs else "carry"
     if requested == "weighted":
         for step in steps:
@@ -85,7 +87,7 @@ def applied_alpha(requested: AlphaRule, steps: Sequence[Step]) -> AppliedAlpha:
 
 def alpha_params(params: ConvParams, opaque: float) -> ConvParams:
     """The geometry of an alpha plane whose full scale is `opaque`: ``constant`` padding is
-    opaque (of its value, in colour); every other mode pads alpha as it pads colour
+    opaque (its value is the colour's), and every other mode pads alpha as it pads colour
     (``zeros``: transparent)."""
     if params.pad_mode == "constant":
         return dataclasses.replace(params, pad_value=opaque)

@@ -386,11 +386,12 @@ def work_pixel(
         covered = _window(before.alpha / alpha.opaque, rows, columns, opaque_padding)
         (kernel,) = weighted_kernels(steps[-1:])
         coverage = _coverage(covered, kernel, params.flip)
-        planes = planes * before.alpha[..., np.newaxis] / alpha.opaque
     channels = tuple(
         _channel(
-            # Weighted or not, zeros' padding reads 0 and constant's (opaque) its value.
-            _window(planes[..., channel], rows, columns, params.pad_value),
+            # Zeros' padding reads 0 and constant's its value; weighted, each tap counts
+            # times its alpha (zeros' transparent, constant's opaque).
+            _window(planes[..., channel], rows, columns, params.pad_value)
+            * (1.0 if coverage is None else coverage.alpha),
             steps[-1],
             params.flip,
             float(computed[channel]),

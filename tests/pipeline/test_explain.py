@@ -164,8 +164,8 @@ def test_the_worked_pixel_is_the_pixel_apply_writes(
     suffix, depth = output
     if suffix != ".png":
         range_mode = "auto"  # float output holds the values as they are
-    if (suffix != ".png" or depth == "16") and kind in ("RGB", "RGBA"):
-        kind = "RGB as gray"  # .npy holds no alpha; float and 16-bit output hold no colour
+    if (suffix == ".tif" or depth == "16") and kind in ("RGB", "RGBA"):
+        kind = "RGB as gray"  # float and 16-bit output hold no colour and no alpha
         pixels = pixels[..., :3]
     if kind == "float32 array":
         source = tmp_path / "in.npy"
@@ -199,8 +199,14 @@ def test_the_worked_pixel_is_the_pixel_apply_writes(
         weights = [step.x.weights, step.y.weights] if isinstance(step, Operator) else [step.weights]
         largest *= sum(float(np.abs(w).sum()) for w in weights) * abs(step.scale)
         largest += abs(step.bias)
+    # Weighted by alpha, the sum is divided by the filtered alpha, and its rounding with it;
+    # where next to nothing is covered, the hand and the core may call it nothing (colour 0)
+    # on either side of the line.
+    covered = 1.0 if worked.coverage is None else worked.coverage.covered
+    if covered < 1e-3:
+        return
     for channel in worked.channels:
-        assert abs(channel.value - channel.computed) <= 1e-5 * (1 + largest)
+        assert abs(channel.value - channel.computed) <= 1e-5 * (1 + largest) / covered
 
 
 @pytest.mark.parametrize(("depth", "suffix"), [(None, ".png"), ("8", ".png"), ("float", ".tif")])
