@@ -41,6 +41,7 @@ from convcli.imageio.files import STDIN_NAME, STDOUT_NAME, check_destination, wr
 from convcli.imageio.reading import open_image
 from convcli.imageio.writing import check_format_holds, choose_format, encode_into
 from convcli.kernels.kernel import Kernel, Step
+from convcli.pipeline.alpha import applied_alpha
 from convcli.pipeline.apply import ImageOptions, check_overwrite, gray_pixels
 from convcli.pipeline.chain import chain_arithmetic, check_chain_fits, check_method
 from convcli.pipeline.rangemap import RangeMode
@@ -449,6 +450,7 @@ def make_sheet(
             except ShapeError as error:
                 raise ShapeError(f"{step.name}: {error}", error.details) from None
             check_method([step], options.compute.method, dtype=info.computed_in)
+            applied_alpha(options.alpha, [step])  # weighted refuses an edge kernel here, early
         plan = _SheetPlan.make(info.size, steps, params, columns, tile_size, options.max_pixels)
         decoded = image.decode_rows(color=False, gray=options.gray, keep_alpha=options.keep_alpha)
         input_shape = decoded.info.size

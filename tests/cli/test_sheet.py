@@ -407,3 +407,18 @@ def test_the_installed_command_writes_a_sheet(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert failed.stderr.startswith("convcli: error: box:400: kernel 400x400 is larger")
     assert not (tmp_path / "no.png").exists()
+
+
+def test_weighted_alpha_refuses_an_edge_kernel_before_any_pixel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images.rgba8(tmp_path / "a.png")
+    monkeypatch.setattr("convcli.imageio.reading._PillowImage.decode_rows", _must_not_decode)
+    result = run("sheet", tmp_path / "a.png", "-k", "box-3", "-k", "vertical", "--alpha",
+                 "weighted", "-o", tmp_path / "s.png")  # fmt: skip
+    one_line_error(result, 2, "'vertical' sums to 0: use --alpha carry or channel")
+    assert not (tmp_path / "s.png").exists()
+
+
+def _must_not_decode(*args: object, **kwargs: object) -> None:
+    raise AssertionError("must not decode")
