@@ -11,6 +11,16 @@ import numpy.typing as npt
 
 Floats = npt.NDArray[np.float64]
 
+NUMPY_MODES = {
+    "zeros": "constant",
+    "reflect": "reflect",
+    "replicate": "edge",
+    "circular": "wrap",
+    "symmetric": "symmetric",
+    "constant": "constant",
+}
+"""convcli's pad modes under ``numpy.pad``'s names, to pad an oracle with."""
+
 
 def source_index(k: int, n: int, mode: str) -> int | None:
     """Which input index (0..n-1) padded position `k` shows; None for a constant's (or a

@@ -144,8 +144,10 @@ def weighted_chain(
     kernels = weighted_kernels(steps)
     # A copy of our own, premultiplied in place: an image larger than memory's share must
     # not be held twice.
-    colour = read_rows(values, 0, values.shape[0]) if isinstance(values, RowSource) else values
-    colour = np.array(colour, copy=not isinstance(values, RowSource))
+    if isinstance(values, RowSource):
+        colour = read_rows(values, 0, values.shape[0])  # made for us: ours to change
+    else:
+        colour = values.copy()
     dtype = colour.dtype.type
     full = dtype(opaque)
     # Alpha is kept in its own units, the transparency as full - alpha: both exact for the

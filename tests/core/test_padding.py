@@ -10,16 +10,9 @@ from hypothesis import strategies as st
 from convcli import ShapeError
 from convcli.core.padding import fill_padded_rows, pad_image
 from convcli.core.params import PAD_MODES, Border, PadMode
+from tests.reference import NUMPY_MODES
 
 ROW = np.array([[1, 2, 3, 4]])  # a b c d
-NUMPY_MODES = {
-    "zeros": "constant",
-    "reflect": "reflect",
-    "replicate": "edge",
-    "circular": "wrap",
-    "symmetric": "symmetric",
-    "constant": "constant",
-}
 
 
 @pytest.mark.parametrize(

@@ -45,17 +45,10 @@ from convcli.pipeline.explain import (
 )
 from convcli.pipeline.rangemap import PixelMapping
 from convcli.terminal.render_pixel import worked_pixel_report
+from tests.reference import NUMPY_MODES
 
 # Exact in float32 for 8-bit input: integer weights, and sixteenths.
 EXACT_KERNELS = ["vertical", "sobel-x", "laplacian", "gaussian-3", "sharpen", "emboss", "sobel"]
-NUMPY_MODES = {
-    "zeros": "constant",
-    "reflect": "reflect",
-    "replicate": "edge",
-    "circular": "wrap",
-    "symmetric": "symmetric",
-    "constant": "constant",
-}
 CONSTANT = 7.0
 """What ``constant`` padding holds in these tests."""
 
