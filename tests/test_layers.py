@@ -47,7 +47,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "vocabulary": set(),
     "core": {"numpy"},
     "kernels": {"numpy"},
-    "imageio": {"numpy", "PIL"},
+    "imageio": {"numpy", "PIL", "tifffile"},
     "pipeline": {"numpy", "PIL"},
     "terminal": {"numpy", "PIL", "rich"},
     "cli": {"click"},

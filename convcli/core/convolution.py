@@ -148,7 +148,7 @@ def apply_kernel(
     time instead of being returned (see :func:`convcli.core.methods.run`): the whole result
     never exists at once.
     """
-    pixels, weights, axes = _prepared(image, kernel, params)
+    pixels, weights, axes = prepared(image, kernel, params)
     if sink is not None:
         run(pixels, weights, axes, params.border, sink, compute=compute)
         return None
@@ -157,10 +157,13 @@ def apply_kernel(
     return out
 
 
-def _prepared(
+def prepared(
     image: npt.ArrayLike | RowSource, kernel: npt.ArrayLike, params: ConvParams
 ) -> tuple[npt.NDArray[Any] | RowSource, FloatArray, Axes]:
-    """(pixels, weights as computed, axes), checked: what every method starts from."""
+    """(pixels, weights as computed, axes), checked: what every method starts from.
+
+    The weights are flipped if ``params.flip`` says so, in the pixels' float type.
+    """
     pixels: npt.NDArray[Any] | RowSource
     if isinstance(image, RowSource):
         pixels = image
@@ -189,12 +192,23 @@ def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> 
     >>> sample_centre(np.arange(1.0, 5.0).reshape(1, 4), (1, 2), ConvParams(padding=(0, 1)))
     array([[0., 1., 2., 3., 4.]])
     """
+    geometry, compute = centre_params(params)
+    return apply_kernel(image, centre_tap(kernel_hw), geometry, compute=compute)
+
+
+def centre_tap(kernel_hw: Pair) -> npt.NDArray[np.float64]:
+    """A kernel of `kernel_hw` that is 1 at its centre tap, (kh - 1) // 2, (kw - 1) // 2, and
+    0 elsewhere: it samples what each window has under its centre."""
     kh, kw = kernel_hw
-    centre_tap = np.zeros((kh, kw))
-    centre_tap[(kh - 1) // 2, (kw - 1) // 2] = 1
-    return apply_kernel(
-        image, centre_tap, replace(params, flip=False), compute=Compute(method="direct")
-    )
+    tap = np.zeros((kh, kw))
+    tap[(kh - 1) // 2, (kw - 1) // 2] = 1
+    return tap
+
+
+def centre_params(params: ConvParams) -> tuple[ConvParams, Compute]:
+    """The geometry and method :func:`sample_centre` runs :func:`centre_tap` with: unflipped,
+    the direct way (one tap: a copy of the window's centre, exactly)."""
+    return replace(params, flip=False), Compute(method="direct")
 
 
 def computed_in(dtype: np.dtype[Any]) -> type[np.float32] | type[np.float64]:

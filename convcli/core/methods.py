@@ -253,23 +253,63 @@ def run(
     ShapeError
         If the strips' buffers cannot be allocated.
     """
-    worker = _worker(pixels, weights, axes, border, compute.method)
-    deliver: Callable[[int, int, Any], None]
-    if isinstance(into, np.ndarray):
-        out = into
+    Correlation(pixels, weights, axes, border, compute=compute).run(into)
 
-        def deliver(start: int, stop: int, scratch: Any) -> None:
-            worker(start, stop, scratch, out[start:stop])
 
-    else:
-        sink = into
+class Correlation:
+    """One correlation, its method chosen and its buffers checked: :func:`run`'s arguments,
+    ready to compute all its output rows or any run of them, as often as asked.
 
-        def deliver(start: int, stop: int, scratch: Any) -> None:
-            rows = scratch[-1][: stop - start]
-            worker(start, stop, scratch, rows)
-            sink(start, stop, rows)
+    The output rows are computed in strips of :attr:`rows_per_strip` rows, counted from row 0;
+    a run of rows that starts at a multiple of it is computed strip for strip as the whole
+    output is, so it gives the very same values (the ``fft`` method's rounding depends on
+    where its tiles start).
 
-    _in_strips(axes, worker, compute.threads, deliver)
+    Raises
+    ------
+    ParameterError, ShapeError
+        As :func:`run`.
+    """
+
+    def __init__(
+        self,
+        pixels: Pixels,
+        weights: Array,
+        axes: Axes,
+        border: Border,
+        *,
+        compute: Compute = Compute(),
+    ) -> None:
+        self.axes = axes
+        self._worker = _worker(pixels, weights, axes, border, compute.method)
+        self._threads = compute.threads
+
+    @property
+    def rows_per_strip(self) -> int:
+        """Output rows per strip: a run of rows should start at a multiple of it."""
+        return self._worker.rows_per_strip
+
+    def run(self, into: Array | Sink, rows: tuple[int, int] | None = None) -> None:
+        """Compute output rows [start, stop) of `rows` (all by default) into an array of
+        that many rows, or to a sink, which gets the rows' own numbers (see :func:`run`)."""
+        worker = self._worker
+        start, stop = rows or (0, self.axes[0].output)
+        deliver: Callable[[int, int, Any], None]
+        if isinstance(into, np.ndarray):
+            out = into
+
+            def deliver(first: int, last: int, scratch: Any) -> None:
+                worker(first, last, scratch, out[first - start : last - start])
+
+        else:
+            sink = into
+
+            def deliver(first: int, last: int, scratch: Any) -> None:
+                strip = scratch[-1][: last - first]
+                worker(first, last, scratch, strip)
+                sink(first, last, strip)
+
+        _in_strips((start, stop), worker, self._threads, deliver)
 
 
 def output_array(pixels: Pixels, axes: Axes) -> Array:
@@ -365,44 +405,52 @@ class _StripWorker:
 
 
 def _in_strips(
-    axes: Axes,
+    rows: tuple[int, int],
     worker: _StripWorker,
     threads: int | None,
     deliver: Callable[[int, int, Any], None],
 ) -> None:
-    """Call ``deliver(start, stop, scratch)`` for every strip of output rows, on up to
-    `threads` threads, each with the scratch buffers of its thread.
+    """Call ``deliver(start, stop, scratch)`` for every strip of output rows in [start, stop)
+    of `rows`, on up to `threads` threads, each with the scratch buffers of its thread.
 
-    Each thread takes one contiguous run of strips, so it allocates its buffers once.
+    The strips are taken in order by whichever thread is free, so that they are done nearly
+    in order (a caller writing them out in order keeps few waiting); each thread allocates
+    its buffers once.
     """
-    total, per_strip = axes[0].output, worker.rows_per_strip
-    starts = list(range(0, total, per_strip))
+    first, total = rows
+    per_strip = worker.rows_per_strip
+    starts = range(first, total, per_strip)
     workers = min(threads or default_threads(), len(starts))
-    if worker.work < _THREADING_WORK:
+    work = worker.work * (total - first) / max(1, worker.axes[0].output)  # of these rows
+    if work < _THREADING_WORK:
         workers = 1
 
     stopping = threading.Event()  # set when one thread fails or the caller is interrupted
+    taking = threading.Lock()
+    remaining = iter(starts)
 
-    def run_strips(chunk: Sequence[int]) -> None:
+    def run_strips() -> None:
         try:
             scratch = worker.scratch()
-            for start in chunk:
-                if stopping.is_set():
+            while not stopping.is_set():
+                with taking:
+                    start = next(remaining, None)
+                if start is None:
                     return
                 deliver(start, min(start + per_strip, total), scratch)
         except BaseException:
             stopping.set()
             raise
 
-    if workers == 1:
-        run_strips(starts)
+    if workers <= 1:
+        run_strips()
         return
-    per_worker = -(-len(starts) // workers)
-    chunks = [starts[i : i + per_worker] for i in range(0, len(starts), per_worker)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         try:
             # Each thread runs in a copy of the caller's context: NumPy's errstate holds there.
-            running = [pool.submit(contextvars.copy_context().run, run_strips, c) for c in chunks]
+            running = [
+                pool.submit(contextvars.copy_context().run, run_strips) for _ in range(workers)
+            ]
             wait(running, return_when=FIRST_EXCEPTION)
             for finished in running:
                 finished.result()  # re-raises a worker's error here

@@ -163,7 +163,8 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     except OSError as error:
         raise ImageWriteError(f"cannot write {where}: {error.strerror or error}") from None
     try:
-        with os.fdopen(fd, "wb") as stream:
+        os.close(fd)  # opened again by name: writers that need a named file get one (tifffile)
+        with Path(temporary).open("wb") as stream:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from typing import IO, Any, Literal, TypeAlias
 
 import numpy as np
@@ -26,11 +27,15 @@ STREAM_MODES: tuple[StreamMode, ...] = ("L", "RGB", "I;16")
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Mode -> (bit depth, colour type, samples per pixel).
-_LAYOUT: dict[StreamMode, tuple[int, int, int]] = {
+_LAYOUT: dict[str, tuple[int, int, int]] = {
     "L": (8, 0, 1),
     "RGB": (8, 2, 3),
     "I;16": (16, 0, 1),
+    "LA": (8, 4, 2),
+    "RGBA": (8, 6, 4),
 }
+ROW_MODES = frozenset(_LAYOUT)
+"""The modes :func:`write_png` writes: the streamed ones, and 8-bit gray and colour with alpha."""
 _FILTER_NONE, _FILTER_UP = 0, 2
 _ADLER_BASE = 65521
 
@@ -73,29 +78,12 @@ class PngStrips:
         ValueError
             If the rows do not fit the image or its mode, or start where rows were added.
         """
-        bits, _, samples_per_pixel = _LAYOUT[self.mode]
-        shape = (self.width,) if samples_per_pixel == 1 else (self.width, samples_per_pixel)
-        dtype = np.uint8 if bits == 8 else np.uint16
-        if pixels.dtype != dtype or pixels.shape[1:] != shape or len(pixels) == 0:
-            raise ValueError(
-                f"PNG {self.mode} rows are (n, {', '.join(map(str, shape))}) of"
-                f" {np.dtype(dtype).name}, not {pixels.shape} of {pixels.dtype}"
-            )
         if not 0 <= start <= self.height - len(pixels) or start in self._strips:
             raise ValueError(
                 f"PNG rows {start}..{start + len(pixels) - 1} are outside the image's"
                 f" {self.height} rows or were added already"
             )
-        samples = pixels.astype(">u2") if self.mode == "I;16" else pixels
-        rows = np.ascontiguousarray(samples).view(np.uint8).reshape(len(pixels), -1)
-        raw = np.empty((len(rows), rows.shape[1] + 1), dtype=np.uint8)
-        raw[0, 0], raw[1:, 0] = _FILTER_NONE, _FILTER_UP
-        raw[0, 1:] = rows[0]
-        np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])  # modulo 256, as the filter is
-        data = raw.tobytes()
-        compressor = zlib.compressobj(self.level, zlib.DEFLATED, -zlib.MAX_WBITS)
-        deflated = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
-        self._strips[start] = (len(pixels), deflated, zlib.adler32(data), len(data))
+        self._strips[start] = (len(pixels), *_deflated(pixels, self.mode, self.width, self.level))
 
     def write(self, stream: IO[bytes]) -> None:
         """Write the PNG file; every row must have been added.
@@ -105,11 +93,7 @@ class PngStrips:
         ValueError
             If rows are missing or overlap.
         """
-        bits, colour, _ = _LAYOUT[self.mode]
-        header = struct.pack(">IIBBBBB", self.width, self.height, bits, colour, 0, 0, 0)
-        stream.write(_SIGNATURE)
-        _chunk(stream, b"IHDR", header)
-        _chunk(stream, b"IDAT", b"\x78\x01")  # zlib header: deflate, 32 KiB window
+        _begin(stream, self.height, self.width, self.mode)
         adler, row = 1, 0
         for start in sorted(self._strips):
             count, deflated, strip_adler, length = self._strips[start]
@@ -122,9 +106,85 @@ class PngStrips:
             row += count
         if row != self.height:
             raise ValueError(f"PNG has rows up to {row}, expected {self.height}")
-        final_block = zlib.compressobj(self.level, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
-        _chunk(stream, b"IDAT", final_block + struct.pack(">I", adler))
-        _chunk(stream, b"IEND", b"")
+        _end(stream, adler, self.level)
+
+
+def write_png(
+    stream: IO[bytes],
+    height: int,
+    width: int,
+    mode: str,
+    blocks: Iterator[npt.NDArray[Any]],
+    *,
+    level: int,
+) -> None:
+    """Write a PNG of `mode` (one of :data:`ROW_MODES`) from `blocks` of its rows in order,
+    each compressed and written as it comes: the image is never held whole, nor its bytes.
+
+    Raises
+    ------
+    ValueError
+        If the blocks do not fit the image or its mode, or do not make `height` rows.
+    """
+    _begin(stream, height, width, mode)
+    adler, row = 1, 0
+    for block in blocks:
+        if row + len(block) > height:
+            raise ValueError(f"PNG rows {row}..{row + len(block) - 1} are past {height} rows")
+        deflated, block_adler, length = _deflated(block, mode, width, level)
+        _chunk(stream, b"IDAT", deflated)
+        adler = _adler32_combine(adler, block_adler, length)
+        row += len(block)
+    if row != height:
+        raise ValueError(f"PNG has rows up to {row}, expected {height}")
+    _end(stream, adler, level)
+
+
+def _begin(stream: IO[bytes], height: int, width: int, mode: str) -> None:
+    """The signature, the header, and the zlib stream's header."""
+    bits, colour, _ = _LAYOUT[mode]
+    stream.write(_SIGNATURE)
+    _chunk(stream, b"IHDR", struct.pack(">IIBBBBB", width, height, bits, colour, 0, 0, 0))
+    _chunk(stream, b"IDAT", b"\x78\x01")  # zlib header: deflate, 32 KiB window
+
+
+def _end(stream: IO[bytes], adler: int, level: int) -> None:
+    """The deflate stream's final block, its Adler-32, and the end."""
+    final_block = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
+    _chunk(stream, b"IDAT", final_block + struct.pack(">I", adler))
+    _chunk(stream, b"IEND", b"")
+
+
+def _deflated(
+    pixels: npt.NDArray[Any], mode: str, width: int, level: int
+) -> tuple[bytes, int, int]:
+    """A strip of rows filtered and deflated on its own, ended by a sync flush: (the bytes,
+    the Adler-32 of the raw bytes, their length). (n, W) or (n, W, samples) of uint8, or
+    uint16 for ``I;16``.
+
+    Raises
+    ------
+    ValueError
+        If the rows do not fit the image's width or its mode.
+    """
+    bits, _, samples_per_pixel = _LAYOUT[mode]
+    shape = (width,) if samples_per_pixel == 1 else (width, samples_per_pixel)
+    dtype = np.uint8 if bits == 8 else np.uint16
+    if pixels.dtype != dtype or pixels.shape[1:] != shape or len(pixels) == 0:
+        raise ValueError(
+            f"PNG {mode} rows are (n, {', '.join(map(str, shape))}) of"
+            f" {np.dtype(dtype).name}, not {pixels.shape} of {pixels.dtype}"
+        )
+    samples = pixels.astype(">u2") if bits == 16 else pixels
+    rows = np.ascontiguousarray(samples).view(np.uint8).reshape(len(pixels), -1)
+    raw = np.empty((len(rows), rows.shape[1] + 1), dtype=np.uint8)
+    raw[0, 0], raw[1:, 0] = _FILTER_NONE, _FILTER_UP
+    raw[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])  # modulo 256, as the filter is
+    data = raw.tobytes()
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
+    deflated = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return deflated, zlib.adler32(data), len(data)
 
 
 def _chunk(stream: IO[bytes], kind: bytes, data: bytes) -> None:

@@ -30,10 +30,13 @@ from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 from convcli.choices import DEFAULT_MAX_PIXELS as DEFAULT_MAX_PIXELS
 from convcli.choices import GRAY_CHOICES as GRAY_CHOICES
 from convcli.choices import GrayWeights as GrayWeights
+from convcli.core.convolution import computed_in
 from convcli.core.padding import RowSource, read_rows
 from convcli.core.params import Pair, to_choice
+from convcli.core.rows import MappedRows
 from convcli.errors import ImageReadError, ImageWarning
 from convcli.imageio.files import STDIN_NAME
+from convcli.imageio.npy import NpyRows
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
@@ -74,6 +77,7 @@ _UPRIGHT = {
 _UNDO = {**_UPRIGHT, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
 _ORIENTATION = ExifTags.Base.Orientation
 _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
 
 
 @dataclass(frozen=True)
@@ -141,10 +145,39 @@ class DecodedRows:
     """The weights that make colour gray, or None when nothing is converted."""
 
 
+@dataclass(frozen=True)
+class RowsInParts:
+    """An image read from its file a band of rows at a time, as the rows are asked for: TIFF
+    and ``.npy`` (see :func:`open_image`'s `in_parts`). Valid inside its block only."""
+
+    info: ImageInfo
+    values: RowSource
+    """Float rows, (H, W) for one channel, (H, W, C) for several, as :class:`DecodedRows`."""
+    alpha: RowSource | None
+    """Float rows (H, W) in the same units, or None."""
+    gray: GrayWeights | None
+    """The weights that make colour gray, or None when nothing is converted."""
+
+
 class OpenImage:
     """An image whose header is read and whose pixels are not (yet); see :func:`open_image`."""
 
     info: ImageInfo
+
+    in_parts: bool = False
+    """Whether its pixels can be read a band of rows at a time (:meth:`rows_in_parts`), so
+    that its size is not limited by memory; otherwise they are decoded whole."""
+
+    def rows_in_parts(self, *, color: bool, gray: str, keep_alpha: bool = True) -> RowsInParts:
+        """The pixels as :meth:`decode_rows` gives them, every plane read from the file when
+        its rows are asked for. Only when :attr:`in_parts`.
+
+        Raises
+        ------
+        ParameterError
+            If `gray` names no weights.
+        """
+        raise NotImplementedError
 
     def decode_rows(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedRows:
         """The pixels: gray (by `gray`'s weights) unless `color`, with alpha unless dropped.
@@ -187,6 +220,68 @@ class _ArrayImage(OpenImage):
         if values.dtype.kind == "f" and not np.isfinite(values).all():
             raise ImageReadError(f"cannot read {self.info.name!r}: it holds NaN or infinite values")
         return DecodedRows(self.info, values, None, None)
+
+
+class _PartsImage(OpenImage):
+    """A TIFF or ``.npy`` image read in parts (see :mod:`convcli.imageio.tiff` and
+    :mod:`convcli.imageio.npy`): its stored samples are rows made on demand."""
+
+    in_parts = True
+
+    def __init__(self, info: ImageInfo, stored: RowSource) -> None:
+        self.info = info
+        self._stored = stored
+        # float32 arrays stay float32, as a whole .npy does; the rest as the depth says.
+        self._dtype = np.dtype(
+            computed_in(stored.dtype) if info.format == "NPY" else info.computed_in
+        )
+
+    def rows_in_parts(self, *, color: bool, gray: str, keep_alpha: bool = True) -> RowsInParts:
+        weights = to_choice(gray, GRAY_CHOICES, "gray weights")
+        info, dtype = self.info, self._dtype
+        height, width = info.size
+        if info.format == "NPY":  # every channel a channel, as stored
+            float_rows = MappedRows(self._floats, self._stored, dtype=dtype)
+            return RowsInParts(info, float_rows, None, None)
+        converts = info.channels == 3 and not color
+        factors = np.array(GRAY_WEIGHTS[weights], dtype=dtype)
+
+        def values(stored: npt.NDArray[Any]) -> FloatArray:
+            if info.channels == 1:
+                return self._floats(stored[..., 0] if info.has_alpha else stored)
+            colour = stored[..., :3]
+            return gray_of(colour, factors) if converts else self._floats(colour)
+
+        def alpha(stored: npt.NDArray[Any]) -> FloatArray:
+            return self._floats(stored[..., -1])
+
+        shape = (height, width) if info.channels == 1 or converts else (height, width, 3)
+        float_rows = MappedRows(values, self._stored, shape=shape, dtype=dtype)
+        alpha_rows = None
+        if keep_alpha and info.has_alpha:
+            alpha_rows = MappedRows(alpha, self._stored, shape=(height, width), dtype=dtype)
+        return RowsInParts(info, float_rows, alpha_rows, weights if converts else None)
+
+    def _floats(self, stored: npt.NDArray[Any]) -> FloatArray:
+        """Stored samples in the image's float type, exactly; NaN and infinity refused."""
+        values: FloatArray = stored.astype(self._dtype)
+        if stored.dtype.kind == "f" and not np.isfinite(values).all():
+            raise ImageReadError(f"cannot read {self.info.name!r}: it holds NaN or infinite values")
+        return values
+
+    def decode_rows(self, *, color: bool, gray: str, keep_alpha: bool = True) -> DecodedRows:
+        parts = self.rows_in_parts(color=color, gray=gray, keep_alpha=keep_alpha)
+        alpha = None if parts.alpha is None else read_rows(parts.alpha, 0, self.info.size[0])
+        return DecodedRows(parts.info, parts.values, alpha, parts.gray)
+
+
+def gray_of(samples: npt.NDArray[Any], weights: FloatArray) -> FloatArray:
+    """Gray from (..., 3) colour samples of any type: wR R + wG G + wB B, computed in the
+    weights' float type, channel by channel (no float copy of all three)."""
+    gray: FloatArray = np.multiply(samples[..., 0], weights[0], dtype=weights.dtype)
+    for channel in (1, 2):
+        gray += np.multiply(samples[..., channel], weights[channel], dtype=weights.dtype)
+    return gray
 
 
 class _PillowImage(OpenImage):
@@ -264,10 +359,7 @@ class _PillowRows:
         samples = (
             np.asarray(strip) if strip.mode == "RGB" else _planes(strip, self._info, self.dtype)[0]
         )
-        gray: FloatArray = np.multiply(samples[..., 0], self._weights[0], dtype=self.dtype)
-        for channel in (1, 2):
-            gray += np.multiply(samples[..., channel], self._weights[channel], dtype=self.dtype)
-        return gray
+        return gray_of(samples, self._weights)
 
     def alpha(self) -> FloatArray | None:
         """The whole alpha plane, made a strip at a time; None for an image without one."""
@@ -325,6 +417,7 @@ def open_image(
     name: str | None = None,
     auto_orient: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    in_parts: bool = False,
 ) -> Iterator[OpenImage]:
     """Open an image from a path, its bytes or a stream (standard input), reading its header.
 
@@ -343,6 +436,11 @@ def open_image(
     max_pixels
         Refuse an image whose header claims more pixels than this (a decompression bomb)
         before anything is allocated; None for no limit, when only the header is wanted.
+    in_parts
+        Open a file that can be read a band of rows at a time so that it is (a TIFF that
+        :mod:`convcli.imageio.tiff` reads, a C-ordered ``.npy``): its memory does not grow
+        with its size, so `max_pixels` does not apply to it (see
+        :attr:`OpenImage.in_parts`). Other images, and standard input, are decoded whole.
 
     Raises
     ------
@@ -357,9 +455,25 @@ def open_image(
         stream.seek(0)
         if not magic:
             raise ImageReadError(f"cannot read {label!r}: it is empty")
+        in_parts = in_parts and isinstance(source, Path) and stream.seekable()
         if magic == _NPY_MAGIC:
-            yield _ArrayImage(_npy_info(stream, label, max_pixels), stream)
+            info, header = _npy_info(stream, label)
+            if in_parts and not header.fortran_order:
+                yield _PartsImage(info, NpyRows(stream, label, header.shape, header.dtype))
+                return
+            _check_pixels(label, info.size, max_pixels, info.channels)
+            stream.seek(0)
+            yield _ArrayImage(info, stream)
             return
+        if in_parts and magic[:4] in _TIFF_MAGIC and isinstance(source, Path):
+            from convcli.imageio.tiff import open_tiff_rows  # tifffile, only when it reads
+
+            in_tiff = open_tiff_rows(source, label)
+            if in_tiff is not None:
+                tiff, stored = in_tiff
+                with tiff:
+                    yield _PartsImage(_tiff_info(label, stored), stored)
+                return
         held: list[str] = []
         with _held_warnings(label, held):
             image = _open_pillow(stream, label)
@@ -508,15 +622,22 @@ def _check_pixels(label: str, size: Pair, max_pixels: int | None, channels: int 
         )
 
 
-def _npy_info(stream: IO[bytes], label: str, max_pixels: int | None) -> ImageInfo:
-    """An ``.npy`` header's facts, read before its data."""
+@dataclass(frozen=True)
+class _NpyHeader:
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype[Any]
+
+
+def _npy_info(stream: IO[bytes], label: str) -> tuple[ImageInfo, _NpyHeader]:
+    """An ``.npy`` header's facts, read before its data; the stream is left at the data."""
     where = repr(label)
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
         else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
     except ValueError as error:
         raise ImageReadError(f"cannot read {where}: not a readable .npy file: {error}") from None
     if dtype.hasobject:
@@ -530,16 +651,37 @@ def _npy_info(stream: IO[bytes], label: str, max_pixels: int | None) -> ImageInf
         )
     if dtype.kind not in "biuf":
         raise ImageReadError(f"cannot read {where}: dtype {dtype} is not real numbers")
-    channels = 1 if len(shape) == 2 else shape[2]
-    _check_pixels(label, (shape[0], shape[1]), max_pixels, channels)
-    return ImageInfo(
+    info = ImageInfo(
         name=label,
         format="NPY",
         mode="npy",
         size=(shape[0], shape[1]),
         depth="unitless",
-        channels=channels,
+        channels=1 if len(shape) == 2 else shape[2],
         has_alpha=False,
+        frames=1,
+    )
+    return info, _NpyHeader(tuple(shape), bool(fortran_order), dtype)
+
+
+def _tiff_info(label: str, stored: RowSource) -> ImageInfo:
+    """The facts of a TIFF read in parts, from its stored samples' shape and type."""
+    samples = 1 if len(stored.shape) == 2 else stored.shape[2]
+    dtype = stored.dtype
+    depth: Depth = "8" if dtype == np.uint8 else "16" if dtype == np.uint16 else "unitless"
+    channels, alpha = (1, samples == 2) if samples <= 2 else (3, samples == 4)
+    bits = "" if depth == "8" else f";{dtype.itemsize * 8}"
+    mode = {(1, False): "L", (1, True): "LA", (3, False): "RGB", (3, True): "RGBA"}[
+        (channels, alpha)
+    ]
+    return ImageInfo(
+        name=label,
+        format="TIFF",
+        mode=mode + bits,
+        size=(stored.shape[0], stored.shape[1]),
+        depth=depth,
+        channels=channels,
+        has_alpha=alpha,
         frames=1,
     )
 

@@ -144,8 +144,12 @@ def choose_format(destination: str, requested: str | None) -> OutputFormat:
     return fmt
 
 
-def output_mode(*, channels: int, alpha: bool, depth: OutputDepth) -> str:
+def output_mode(*, channels: int, alpha: bool, depth: OutputDepth, wide: bool = False) -> str:
     """The Pillow mode for `channels` (1 or 3), optional alpha, at `depth`.
+
+    `wide` says the writer holds 16-bit samples of any layout (the TIFF written in parts):
+    16-bit colour and alpha are then ``RGB;16``, ``RGBA;16`` and ``LA;16``, names of
+    convcli's own (Pillow has no such modes).
 
     Raises
     ------
@@ -162,6 +166,8 @@ def output_mode(*, channels: int, alpha: bool, depth: OutputDepth) -> str:
             (channels, alpha)
         ]
     what = "16-bit" if depth == "16" else "float"
+    if wide and depth == "16" and (channels == 3 or alpha):
+        return ("RGBA" if alpha else "RGB") + ";16" if channels == 3 else "LA;16"
     if channels == 3:
         raise ParameterError(
             f"{what} colour output is not supported (Pillow has no such mode);"

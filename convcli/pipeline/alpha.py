@@ -155,28 +155,54 @@ def weighted_chain(
     covered = np.asarray(alpha, dtype=dtype)
     # The transparency pads as the alpha does, turned over: zeros' padding is all
     # transparent (full), constant's all opaque (0), and the other modes repeat the image's.
-    clear = params
-    if params.pad_mode == "zeros":
-        clear = dataclasses.replace(params, pad_mode="constant", pad_value=opaque)
-    elif params.pad_mode == "constant":
-        clear = dataclasses.replace(params, pad_value=0.0)
+    clear = transparency_params(params, opaque)
     for kernel in kernels:
-        colour *= _per_pixel(covered / full, colour)
+        premultiply(colour, covered, full)
         summed = apply_kernel(colour, kernel.weights, params, compute=compute)
         del colour
         transparency = apply_kernel(full - covered, kernel.weights, clear, compute=compute)
-        transparency /= dtype(kernel.total)
-        covered = np.subtract(full, transparency, out=transparency)
-        shown = covered >= TRANSPARENT * full
-        # Divided by exactly 1 where the window is opaque: the plain chain's colour.
-        summed /= _per_pixel(np.where(shown, covered / full, dtype(1)), summed)
-        if kernel.scale != 1:
-            summed *= dtype(kernel.scale)
-        if kernel.bias != 0:
-            summed += dtype(kernel.bias)
-        summed[~shown] = 0
-        colour = summed
+        covered = covered_from(transparency, kernel, full)
+        colour = divided(summed, covered, kernel, full)
     return Weighted(colour, np.clip(covered, 0, full))
+
+
+def transparency_params(params: ConvParams, opaque: float) -> ConvParams:
+    """The geometry of the transparency (`opaque` - alpha): it pads as the alpha does, turned
+    over. zeros' padding is all transparent (`opaque`), constant's all opaque (0), and the
+    other modes repeat the image's."""
+    if params.pad_mode == "zeros":
+        return dataclasses.replace(params, pad_mode="constant", pad_value=opaque)
+    if params.pad_mode == "constant":
+        return dataclasses.replace(params, pad_value=0.0)
+    return params
+
+
+def premultiply(colour: FloatArray, covered: FloatArray, full: np.floating[Any]) -> None:
+    """Weight `colour` by the alpha `covered` (full scale `full`), in place."""
+    colour *= _per_pixel(covered / full, colour)
+
+
+def covered_from(transparency: FloatArray, kernel: Kernel, full: np.floating[Any]) -> FloatArray:
+    """The filtered alpha from the filtered transparency, which it overwrites."""
+    transparency /= transparency.dtype.type(kernel.total)
+    return np.subtract(full, transparency, out=transparency)
+
+
+def divided(
+    summed: FloatArray, covered: FloatArray, kernel: Kernel, full: np.floating[Any]
+) -> FloatArray:
+    """The weighted sums `summed` divided by their filtered alpha `covered`, scaled and
+    biased by `kernel`, in place: 0 where nothing shows."""
+    dtype = summed.dtype.type
+    shown = covered >= TRANSPARENT * full
+    # Divided by exactly 1 where the window is opaque: the plain chain's colour.
+    summed /= _per_pixel(np.where(shown, covered / full, dtype(1)), summed)
+    if kernel.scale != 1:
+        summed *= dtype(kernel.scale)
+    if kernel.bias != 0:
+        summed += dtype(kernel.bias)
+    summed[~shown] = 0
+    return summed
 
 
 def weighted_kernels(steps: Sequence[Step]) -> list[Kernel]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -43,6 +43,7 @@ from convcli.imageio.reading import (
     DecodedRows,
     GrayWeights,
     ImageInfo,
+    OpenImage,
     open_image,
 )
 from convcli.imageio.writing import (
@@ -62,6 +63,7 @@ from convcli.pipeline.chain import (
     check_method,
     is_signed,
 )
+from convcli.pipeline.parts import WRITTEN_IN_PARTS, Output, Progress, run_in_parts
 from convcli.pipeline.rangemap import (
     PixelMapping,
     concrete_range_mode,
@@ -126,13 +128,17 @@ class ApplyReport:
     steps: tuple[Axes, ...]
 
 
-def default_depth(info: ImageInfo, fmt: OutputFormat, *, channels: int, alpha: bool) -> OutputDepth:
+def default_depth(
+    info: ImageInfo, fmt: OutputFormat, *, channels: int, alpha: bool, wide: bool = False
+) -> OutputDepth:
     """The output depth that keeps the input's, as far as `fmt` can.
 
-    16-bit gray stays 16-bit where the format holds it; unitless values (32-bit, float,
-    .npy) stay float where the format holds float gray (TIFF); everything else is 8-bit.
+    16-bit gray stays 16-bit where the format holds it, and 16-bit colour or alpha where the
+    writer is `wide` (see :func:`~convcli.imageio.writing.output_mode`); unitless values
+    (32-bit, float, .npy) stay float where the format holds float gray (TIFF); everything
+    else is 8-bit.
     """
-    if info.depth == "16" and channels == 1 and not alpha and "I;16" in fmt.modes:
+    if info.depth == "16" and (wide or (channels == 1 and not alpha and "I;16" in fmt.modes)):
         return "16"
     if info.depth == "unitless" and channels == 1 and not alpha and "F" in fmt.modes:
         return "float"
@@ -161,16 +167,26 @@ class _Plan:
     """The mode of a PNG compressed strip by strip as it is made, or None: not such a PNG."""
 
 
+_WIDE_MODES = frozenset({"LA;16", "RGB;16", "RGBA;16"})
+
+
 def _plan(
-    info: ImageInfo, fmt: OutputFormat, steps: Sequence[Step], options: ImageOptions
+    info: ImageInfo,
+    fmt: OutputFormat,
+    steps: Sequence[Step],
+    options: ImageOptions,
+    *,
+    in_parts: bool = False,
 ) -> _Plan:
     channels = info.channels if (options.color or info.format == "NPY") else 1
     alpha = info.has_alpha and options.keep_alpha
     if fmt.name == "npy":
         return _Plan(channels, alpha, "npy", "npy", _alpha_rule(alpha, steps, options))
-    depth = options.depth or default_depth(info, fmt, channels=channels, alpha=alpha)
-    mode = output_mode(channels=channels, alpha=alpha, depth=depth)
-    check_format_holds(fmt, mode)
+    wide = in_parts and fmt.name == "tiff"  # tifffile writes what Pillow cannot
+    depth = options.depth or default_depth(info, fmt, channels=channels, alpha=alpha, wide=wide)
+    mode = output_mode(channels=channels, alpha=alpha, depth=depth, wide=wide)
+    if mode not in _WIDE_MODES:
+        check_format_holds(fmt, mode)
     if depth == "float" and options.range_mode != "auto":
         raise ParameterError(
             "--range does not apply to float output: it holds the values as they are"
@@ -215,9 +231,11 @@ def plan_image(
     """
     fmt = _check_request(source, destination, steps, options, check_directory=not directory_made)
     with open_image(
-        source, auto_orient=options.auto_orient, max_pixels=options.max_pixels
+        source, auto_orient=options.auto_orient, max_pixels=options.max_pixels, in_parts=True
     ) as image:
-        plan = _check_header(image.info, fmt, steps, params, options)
+        plan = _check_header(image.info, fmt, steps, params, options, in_parts=image.in_parts)
+        if image.in_parts:
+            _check_written_whole(image.info, fmt, steps, params, options)
         info = image.info
     axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
     kernels = tuple(step.name for step in steps)
@@ -299,9 +317,11 @@ def _check_header(
     steps: Sequence[Step],
     params: ConvParams,
     options: ImageOptions,
+    *,
+    in_parts: bool = False,
 ) -> _Plan:
     """The output's plan, and the checks that need the header but no pixel."""
-    plan = _plan(info, fmt, steps, options)
+    plan = _plan(info, fmt, steps, options, in_parts=in_parts)
     axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
     check_chain_fits(axes, [step.name for step in steps])
     check_method(steps, options.compute.method, dtype=info.computed_in)
@@ -322,8 +342,13 @@ def apply_to_image(
     options: ImageOptions = ImageOptions(),
     *,
     source_name: str = STDIN_NAME,
+    progress: Progress | None = None,
 ) -> ApplyReport:
     """Filter an image with `steps` and write the result.
+
+    A TIFF or ``.npy`` file is read, filtered and written a band of rows at a time (see
+    :mod:`convcli.pipeline.parts`), so its size is not limited by memory; `progress` is
+    then told the rows written as they are.
 
     Parameters
     ----------
@@ -351,8 +376,16 @@ def apply_to_image(
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
     fmt = _check_request(source, destination, steps, options)
     with open_image(
-        source, name=source_name, auto_orient=options.auto_orient, max_pixels=options.max_pixels
+        source,
+        name=source_name,
+        auto_orient=options.auto_orient,
+        max_pixels=options.max_pixels,
+        in_parts=True,
     ) as image:
+        if image.in_parts:
+            return _apply_in_parts(
+                image, destination, fmt, steps, params, options, progress=progress
+            )
         plan = _check_header(image.info, fmt, steps, params, options)
         decoded = image.decode_rows(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
         # The chain checks its arithmetic again on the decoded size: a PNG may tell its
@@ -394,6 +427,94 @@ def apply_to_image(
         clipped=output.clipped,
         steps=output.steps,
     )
+
+
+def _apply_in_parts(
+    image: OpenImage,
+    destination: Path | IO[bytes],
+    fmt: OutputFormat,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions,
+    *,
+    progress: Progress | None,
+) -> ApplyReport:
+    """:func:`apply_to_image` on an image read in parts."""
+    info = image.info
+    plan = _check_header(info, fmt, steps, params, options, in_parts=True)
+    _check_written_whole(info, fmt, steps, params, options)
+    mapping = pixel_mapping(
+        plan.depth, options.range_mode, max_value=info.max_value, signed=is_signed(steps)
+    )
+    output = Output(
+        fmt.name, plan.mode, mapping, plan.alpha_rule, plan.channels, options.png_compression
+    )
+    parts = image.rows_in_parts(color=options.color, gray=options.gray, keep_alpha=plan.alpha)
+
+    def encode_whole(
+        stream: IO[bytes], values: npt.NDArray[Any], alpha: npt.NDArray[Any] | None
+    ) -> None:
+        level = options.png_compression
+        encode_into(stream, values, alpha, plan.mode, fmt, png_compression=level)
+
+    def write(write_file: Callable[[IO[bytes]], None]) -> None:
+        write_output(destination, write_file)
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        result = run_in_parts(
+            parts,
+            steps,
+            params,
+            output,
+            write,
+            encode_whole,
+            compute=options.compute,
+            progress=progress,
+        )
+    low, high = result.value_range
+    if plan.depth == "float" and max(-low, high) > _FLOAT32_EXACT:
+        warnings.warn(
+            f"{info.name}: values beyond 2^24 lose digits in 32-bit float; .npy keeps them",
+            ImageWarning,
+            stacklevel=3,
+        )
+    last = result.steps[-1]
+    return ApplyReport(
+        input=info.name,
+        output=str(destination) if isinstance(destination, Path) else STDOUT_NAME,
+        input_shape=info.size,
+        output_shape=(last[0].output, last[1].output),
+        kernels=tuple(step.name for step in steps),
+        gray=parts.gray,
+        format=fmt.name,
+        depth=plan.depth,
+        range_mode=mapping.range_mode,
+        alpha=plan.alpha_rule,
+        value_range=result.value_range,
+        clipped=result.clipped,
+        steps=result.steps,
+    )
+
+
+def _check_written_whole(
+    info: ImageInfo,
+    fmt: OutputFormat,
+    steps: Sequence[Step],
+    params: ConvParams,
+    options: ImageOptions,
+) -> None:
+    """Refuse an output of an image read in parts that would be encoded whole (a format not
+    written in parts) and is larger than ``--max-pixels``."""
+    if fmt.name in WRITTEN_IN_PARTS:
+        return
+    axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
+    height, width = axes[-1][0].output, axes[-1][1].output
+    if height * width > options.max_pixels:
+        raise ParameterError(
+            f"the output would be {height}x{width} = {height * width} pixels of {fmt.name},"
+            f" which is encoded whole, over the limit of {options.max_pixels}; write tiff, png"
+            " or npy, which are written a band of rows at a time, or raise --max-pixels"
+        )
 
 
 @dataclass(frozen=True)

@@ -110,20 +110,20 @@ def _run_steps(
             response = np.hypot(gx, gy, out=gx)
         else:
             response = apply_kernel(values, step.weights, params, compute=compute)
-        values = _scaled(response, step.scale, step.bias)
+        values = scaled_in_place(response, step.scale, step.bias)
     last = steps[-1]
     if isinstance(last, Operator):
         gx = apply_kernel(values, last.x.weights, params, compute=compute)
 
         def magnitude(start: int, stop: int, gy: FloatArray) -> None:
             np.hypot(gx[start:stop], gy, out=gy)
-            sink(start, stop, _scaled(gy, last.scale, last.bias))
+            sink(start, stop, scaled_in_place(gy, last.scale, last.bias))
 
         apply_kernel(values, last.y.weights, params, compute=compute, sink=magnitude)
     else:
 
         def scaled(start: int, stop: int, rows: FloatArray) -> None:
-            sink(start, stop, _scaled(rows, last.scale, last.bias))
+            sink(start, stop, scaled_in_place(rows, last.scale, last.bias))
 
         apply_kernel(values, last.weights, params, compute=compute, sink=scaled)
 
@@ -148,7 +148,7 @@ def _size(pixels: npt.NDArray[Any] | RowSource) -> Pair:
     return pixels.shape[0], pixels.shape[1]
 
 
-def _scaled(values: FloatArray, scale: float, bias: float) -> FloatArray:
+def scaled_in_place(values: FloatArray, scale: float, bias: float) -> FloatArray:
     """scale * values + bias, in place and in the values' own dtype; a no-op for 1 and 0."""
     if scale != 1:
         values *= values.dtype.type(scale)

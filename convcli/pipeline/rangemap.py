@@ -129,12 +129,14 @@ def map_into(
     *,
     max_value: int = 255,
     unit: float = 1.0,
+    value_range: tuple[float, float] | None = None,
 ) -> int:
     """:func:`map_to_pixels` into `out`, using `values` as its scratch: they are overwritten.
 
-    What the pipeline calls for each strip of rows, allocating nothing the size of a strip.
+    What the pipeline calls for each strip of rows, allocating nothing the size of a strip;
+    ``rescale`` maps `value_range` (by default, the values' own) onto the pixels' range.
     """
-    _before_clamping(values, mode, max_value=max_value, unit=unit)
+    _before_clamping(values, mode, max_value=max_value, unit=unit, value_range=value_range)
     clipped = int(np.count_nonzero(values < 0) + np.count_nonzero(values > max_value))
     np.clip(values, 0, max_value, out=values)
     np.copyto(out, values, casting="unsafe")
@@ -153,10 +155,15 @@ def to_pixels(
 
 
 def _before_clamping(
-    values: npt.NDArray[np.floating[Any]], mode: RangeMode, *, max_value: int, unit: float
+    values: npt.NDArray[np.floating[Any]],
+    mode: RangeMode,
+    *,
+    max_value: int,
+    unit: float,
+    value_range: tuple[float, float] | None = None,
 ) -> None:
     """Put `values` in output units and round them, in place, before they are clamped."""
-    to_output_units(values, mode, max_value=max_value, unit=unit)
+    to_output_units(values, mode, max_value=max_value, unit=unit, value_range=value_range)
     if mode == "abs":
         np.abs(values, out=values)
     np.rint(values, out=values)

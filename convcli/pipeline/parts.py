@@ -1,0 +1,358 @@
+"""One image larger than memory through a chain: read, filtered and written a band of rows at
+a time (what ``apply`` runs on a TIFF or ``.npy`` input).
+
+Every step of the chain, and every plane (colour, alpha) is a
+:class:`~convcli.core.padding.RowSource` over the one it comes from
+(:mod:`convcli.core.rows`), so that writing the output's rows in order computes what they
+need, and nothing is ever held whole: memory is a few bands of each step, whatever the size
+of the image. The values are the whole-image path's, bit for bit (the same arithmetic, in
+the same order, on the same strips).
+
+``--range rescale`` needs the minimum and maximum of the whole result before the first pixel
+is written: the chain then runs twice, once to find them and once to write.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from convcli.core.convolution import FloatArray, centre_params, centre_tap
+from convcli.core.methods import Compute
+from convcli.core.padding import RowSource
+from convcli.core.params import ConvParams
+from convcli.core.rows import CachedRows, ComputedRows, MappedRows
+from convcli.core.shape import Axes
+from convcli.errors import ImageWriteError
+from convcli.imageio.npy import write_npy
+from convcli.imageio.png import ROW_MODES, write_png
+from convcli.imageio.reading import RowsInParts
+from convcli.imageio.tiff import write_tiff
+from convcli.kernels.kernel import Kernel, Operator, Step
+from convcli.pipeline.alpha import (
+    AppliedAlpha,
+    alpha_params,
+    covered_from,
+    divided,
+    premultiply,
+    transparency_params,
+    weighted_kernels,
+)
+from convcli.pipeline.chain import chain_arithmetic, scaled_in_place
+from convcli.pipeline.rangemap import PixelMapping, map_into, to_pixels
+
+Progress = Callable[[int, int], None]
+"""Called with (rows written, rows in all) as the output is written."""
+
+WRITTEN_IN_PARTS = frozenset({"tiff", "npy", "png"})
+"""The output formats written a band at a time; the others are encoded whole."""
+
+
+@dataclass(frozen=True)
+class PartsResult:
+    """What a run in parts did: as :class:`~convcli.pipeline.apply.Filtered`, less the
+    values, which are in the file."""
+
+    value_range: tuple[float, float]
+    clipped: int
+    steps: tuple[Axes, ...]
+    passes: int
+    """How many times the chain ran: 2 for ``rescale``, else 1."""
+
+
+def chain_rows(
+    values: RowSource, steps: Sequence[Step], params: ConvParams, compute: Compute
+) -> RowSource:
+    """The rows of `steps` over `values`, computed when read: as
+    :func:`~convcli.pipeline.chain.apply_chain`'s result, bit for bit."""
+    for step in steps:
+        if isinstance(step, Operator):
+            gx = ComputedRows(values, step.x.weights, params, compute=compute)
+            gy = ComputedRows(values, step.y.weights, params, compute=compute)
+            values = MappedRows(_magnitude(step.scale, step.bias), gx, gy)
+        else:
+            response = ComputedRows(values, step.weights, params, compute=compute)
+            scale_bias = _scale_bias(step.scale, step.bias)
+            values = response if scale_bias is None else MappedRows(scale_bias, response)
+    return values
+
+
+def _magnitude(scale: float, bias: float) -> Callable[..., FloatArray]:
+    def magnitude(gx: FloatArray, gy: FloatArray) -> FloatArray:
+        return scaled_in_place(np.hypot(gx, gy), scale, bias)
+
+    return magnitude
+
+
+def _scale_bias(scale: float, bias: float) -> Callable[..., FloatArray] | None:
+    if scale == 1 and bias == 0:
+        return None
+
+    def scale_bias(rows: FloatArray) -> FloatArray:
+        return scaled_in_place(rows.copy(), scale, bias)
+
+    return scale_bias
+
+
+def alpha_rows(
+    parts: RowsInParts,
+    steps: Sequence[Step],
+    params: ConvParams,
+    rule: AppliedAlpha,
+    compute: Compute,
+) -> tuple[RowSource, RowSource]:
+    """(colour, alpha) rows of `steps` over `parts` by the alpha `rule`, as
+    :func:`~convcli.pipeline.alpha.weighted_chain` and
+    :func:`~convcli.pipeline.alpha.filtered_alpha` compute them."""
+    alpha = parts.alpha
+    if alpha is None:
+        raise ValueError("alpha_rows needs an image with alpha")
+    opaque = parts.info.max_value or 1.0
+    if rule == "weighted":
+        return _weighted_rows(parts.values, alpha, steps, params, opaque, compute)
+    colour = chain_rows(parts.values, steps, params, compute)
+    geometry = alpha_params(params, opaque)
+    if rule == "channel":
+        return colour, chain_rows(alpha, steps, geometry, compute)
+    centre_geometry, centre_compute = centre_params(geometry)
+    for step in steps:
+        alpha = ComputedRows(alpha, centre_tap(step.shape), centre_geometry, compute=centre_compute)
+    return colour, alpha
+
+
+def _weighted_rows(
+    colour: RowSource,
+    covered: RowSource,
+    steps: Sequence[Step],
+    params: ConvParams,
+    opaque: float,
+    compute: Compute,
+) -> tuple[RowSource, RowSource]:
+    full = colour.dtype.type(opaque)
+    clear = transparency_params(params, opaque)
+
+    def weighted(values: FloatArray, alpha: FloatArray) -> FloatArray:
+        values = values.copy()
+        premultiply(values, alpha, full)
+        return values
+
+    def transparency(alpha: FloatArray) -> FloatArray:
+        clear: FloatArray = np.subtract(full, alpha)
+        return clear
+
+    for kernel in weighted_kernels(steps):
+        summed = ComputedRows(
+            MappedRows(weighted, colour, covered), kernel.weights, params, compute=compute
+        )
+        clear_rows = ComputedRows(
+            MappedRows(transparency, covered), kernel.weights, clear, compute=compute
+        )
+        covered = MappedRows(_covered(kernel, full), clear_rows)
+        colour = MappedRows(_divided(kernel, full), summed, covered)
+
+    def clipped(alpha: FloatArray) -> FloatArray:
+        return np.clip(alpha, 0, full)
+
+    return colour, MappedRows(clipped, covered)
+
+
+def _covered(kernel: Kernel, full: np.floating[Any]) -> Callable[..., FloatArray]:
+    def covered(transparency: FloatArray) -> FloatArray:
+        return covered_from(transparency.copy(), kernel, full)
+
+    return covered
+
+
+def _divided(kernel: Kernel, full: np.floating[Any]) -> Callable[..., FloatArray]:
+    def colour(summed: FloatArray, covered: FloatArray) -> FloatArray:
+        return divided(summed.copy(), covered, kernel, full)
+
+    return colour
+
+
+@dataclass(frozen=True)
+class Output:
+    """What the run in parts writes: the format, the Pillow mode (or ``npy``), the mapping
+    of values to the output's, and whether alpha is written as a last channel."""
+
+    format: str
+    mode: str
+    mapping: PixelMapping
+    alpha_rule: AppliedAlpha | None
+    channels: int
+    png_compression: int
+
+
+def run_in_parts(
+    parts: RowsInParts,
+    steps: Sequence[Step],
+    params: ConvParams,
+    output: Output,
+    write: Callable[[Callable[[IO[bytes]], None]], None],
+    encode_whole: Callable[[IO[bytes], npt.NDArray[Any], npt.NDArray[Any] | None], None],
+    *,
+    compute: Compute = Compute(),
+    progress: Progress | None = None,
+) -> PartsResult:
+    """Filter `parts` by `steps` and write the output a band of rows at a time.
+
+    `write` is given the function that writes the file into a stream (the pipeline's atomic
+    write); a format not written in parts is assembled whole and given to `encode_whole`.
+
+    Raises
+    ------
+    ImageWriteError
+        If the result overflows to infinity or NaN (nothing is written).
+    ImageReadError
+        If the input cannot be decoded.
+    """
+    axes = tuple(chain_arithmetic(parts.info.size, [step.shape for step in steps], params))
+    height, width = axes[-1][0].output, axes[-1][1].output
+
+    def planes() -> tuple[RowSource, RowSource | None]:
+        if output.alpha_rule is not None and parts.alpha is not None:
+            return alpha_rows(parts, steps, params, output.alpha_rule, compute)
+        return chain_rows(parts.values, steps, params, compute), None
+
+    mapping = output.mapping
+    value_range: tuple[float, float] | None = None
+    passes = 1
+    if mapping.range_mode == "rescale":  # the range of the whole result, before any pixel
+        value_range = _value_range(planes()[0], height, parts.info.name, mapping.depth)
+        passes = 2
+    colour, alpha = planes()
+    found = [math.inf, -math.inf, 0]  # low, high, clipped
+
+    def blocks() -> Iterator[npt.NDArray[Any]]:
+        step = _block_rows(colour)
+        for start in range(0, height, step):
+            stop = min(start + step, height)
+            values = colour.rows(start, stop)
+            low, high = float(values.min()), float(values.max())
+            _check_writable(low, high, parts.info.name, mapping.depth)
+            found[0], found[1] = min(found[0], low), max(found[1], high)
+            block = _held(values, output, value_range, found)
+            if alpha is not None:
+                held_alpha = _alpha_held(alpha.rows(start, stop), mapping)
+                block = np.dstack([block, held_alpha.astype(block.dtype)])
+            yield block
+            if progress is not None:
+                progress(stop, height)
+
+    samples = output.channels + int(alpha is not None)
+    shape = (height, width) if samples == 1 else (height, width, samples)
+    dtype = _output_dtype(output, colour.dtype)
+
+    def write_file(stream: IO[bytes]) -> None:
+        if output.format == "tiff":
+            write_tiff(stream, shape, dtype, blocks(), alpha=alpha is not None)
+        elif output.format == "npy":
+            write_npy(stream, shape, dtype, blocks())
+        elif output.format == "png" and output.mode in ROW_MODES:
+            level = output.png_compression
+            write_png(stream, height, width, output.mode, blocks(), level=level)
+        else:
+            whole = np.concatenate(list(blocks()))
+            colour_planes = whole if alpha is None else whole[..., :-1]
+            if colour_planes.ndim == 3 and colour_planes.shape[2] == 1:
+                colour_planes = colour_planes[..., 0]
+            encode_whole(stream, colour_planes, None if alpha is None else whole[..., -1])
+
+    write(write_file)
+    low, high, clipped = found
+    return PartsResult((low, high), int(clipped), axes, passes)
+
+
+def _block_rows(rows: RowSource) -> int:
+    """Rows of the output made and written at a time: the last step's block."""
+    return rows.block_rows if isinstance(rows, CachedRows) else 64
+
+
+def _value_range(rows: RowSource, height: int, name: str, depth: str) -> tuple[float, float]:
+    """(min, max) of all the rows: the first pass of ``rescale``."""
+    low, high = math.inf, -math.inf
+    step = _block_rows(rows)
+    for start in range(0, height, step):
+        values = rows.rows(start, min(start + step, height))
+        low, high = min(low, float(values.min())), max(high, float(values.max()))
+        _check_writable(low, high, name, depth)
+    return low, high
+
+
+def _check_writable(low: float, high: float, name: str, depth: str) -> None:
+    """As the whole path's ``check_writable``, on the part of the result seen so far."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ImageWriteError(f"the result for {name!r} overflows: it has infinite or NaN values")
+    if depth == "float" and max(-low, high) > float(np.finfo(np.float32).max):
+        raise ImageWriteError(
+            f"the result for {name!r} overflows 32-bit float output; .npy holds it"
+        )
+
+
+def _held(
+    values: FloatArray,
+    output: Output,
+    value_range: tuple[float, float] | None,
+    found: list[float],
+) -> npt.NDArray[Any]:
+    """A block of the result as the output holds it (see the whole path's ``_mapped_whole``)."""
+    mapping = output.mapping
+    if values.ndim == 3 and output.channels == 1:
+        values = values[..., 0]
+    if mapping.range_mode is None:
+        if mapping.depth == "float":
+            return values.astype(np.float32)
+        return values
+    pixels = np.empty(values.shape, np.uint8 if mapping.full_scale == 255 else np.uint16)
+    found[2] += map_into(
+        values.copy(),
+        mapping.range_mode,
+        pixels,
+        max_value=mapping.full_scale,
+        unit=mapping.unit,
+        value_range=value_range,
+    )
+    return pixels
+
+
+def _alpha_held(alpha: FloatArray, mapping: PixelMapping) -> npt.NDArray[Any]:
+    if not mapping.full_scale:
+        return alpha
+    return to_pixels(alpha.copy(), "clip", max_value=mapping.full_scale, unit=mapping.unit)
+
+
+def _output_dtype(output: Output, computed: np.dtype[Any]) -> np.dtype[Any]:
+    mapping = output.mapping
+    if mapping.full_scale:
+        return np.dtype(np.uint8 if mapping.full_scale == 255 else np.uint16)
+    if mapping.depth == "float":
+        return np.dtype(np.float32)
+    return computed
+
+
+def check_space(destination: Path, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    """Refuse, before anything is computed, an output that cannot fit on its disk when written
+    uncompressed (TIFF and ``.npy``).
+
+    Raises
+    ------
+    ImageWriteError
+        Naming the output, the space it needs and the space there is.
+    """
+    needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    try:
+        free = shutil.disk_usage(destination.resolve().parent).free
+    except OSError:
+        return  # the write itself will say what is wrong
+    if needed > free:
+        raise ImageWriteError(
+            f"cannot write {str(destination)!r}: it needs {needed / 2**30:.1f} GiB and its disk"
+            f" has {free / 2**30:.1f} GiB free"
+        )
