@@ -71,7 +71,12 @@ if TYPE_CHECKING:
     type=click.IntRange(min=1),
     help="Batch: files processed in parallel processes (default: the cores; 1 = one by one).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Batch: no progress bar and no summary.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No progress bar (a batch's, or a large image's) and no batch summary.",
+)
 @click.option(
     "--dry-run", is_flag=True, help="Batch: print each output and its shape; write nothing."
 )
@@ -126,10 +131,17 @@ def apply(
         if apply_batch(paths, request, recipe, BatchReporting(as_json=as_json, quiet=quiet)):
             raise SomeFilesFailedError()
         return
-    for_batches = {"--suffix": suffix, "--jobs": jobs, "--quiet": quiet, "--dry-run": dry_run}
+    for_batches = {"--suffix": suffix, "--jobs": jobs, "--dry-run": dry_run}
     input_path, output_path = _one_file(paths, for_batches, as_json=as_json, preview=preview)
     _apply_one(
-        input_path, output_path, recipe, explain=explain, at=at, preview=preview, as_json=as_json
+        input_path,
+        output_path,
+        recipe,
+        explain=explain,
+        at=at,
+        preview=preview,
+        as_json=as_json,
+        quiet=quiet,
     )
 
 
@@ -178,10 +190,12 @@ def _apply_one(
     at: tuple[int, int] | None,
     preview: bool,
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Filter one file as one job of a batch is filtered, then say what it did."""
     from convcli.imageio.files import Job
     from convcli.pipeline.job import run_job
+    from convcli.terminal.progress import rows_progress
 
     job = Job(input_source(input_path), output_destination(output_path))
     previewer = None
@@ -190,7 +204,8 @@ def _apply_one(
 
         previewer = ApplyPreview(job, recipe.options)  # keeps what apply reads only once
         job = previewer.job
-    result = run_job(job, recipe, at=at)
+    with rows_progress(job.names()[0], quiet=quiet) as progress:
+        result = run_job(job, recipe, at=at, progress=progress)
     _report(result, recipe, explain=explain, as_json=as_json)
     if previewer is not None:
         previewer.draw()

@@ -261,9 +261,9 @@ class Correlation:
     ready to compute all its output rows or any run of them, as often as asked.
 
     The output rows are computed in strips of :attr:`rows_per_strip` rows, counted from row 0;
-    a run of rows that starts at a multiple of it is computed strip for strip as the whole
-    output is, so it gives the very same values (the ``fft`` method's rounding depends on
-    where its tiles start).
+    a run of rows that starts at a multiple of it, and ends at one or at the last row, is
+    computed strip for strip as the whole output is, so it gives the very same values (the
+    ``fft`` method's rounding depends on the rows of its tiles).
 
     Raises
     ------
@@ -286,7 +286,7 @@ class Correlation:
 
     @property
     def rows_per_strip(self) -> int:
-        """Output rows per strip: a run of rows should start at a multiple of it."""
+        """Output rows per strip: a run of rows should start and end at multiples of it."""
         return self._worker.rows_per_strip
 
     def run(self, into: Array | Sink, rows: tuple[int, int] | None = None) -> None:

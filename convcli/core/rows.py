@@ -29,7 +29,7 @@ from convcli.core.methods import Compute, Correlation
 from convcli.core.padding import RowSource, read_rows
 from convcli.core.params import ConvParams
 
-BLOCK_BYTES = 8 * 1024 * 1024
+BLOCK_BYTES = 2 * 1024 * 1024
 """About how many bytes of rows a step computes at a time."""
 _BLOCKS_KEPT = 4
 

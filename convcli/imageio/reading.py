@@ -477,7 +477,12 @@ def open_image(
         held: list[str] = []
         with _held_warnings(label, held):
             image = _open_pillow(stream, label)
-            info, orientation = _pillow_info(image, label, auto_orient, max_pixels)
+            try:
+                info, orientation = _pillow_info(image, label, auto_orient, max_pixels)
+            except ImageReadError as error:
+                if in_parts and "over the limit" in str(error):
+                    raise ImageReadError(f"{error}{_IN_PARTS_HINT}") from None
+                raise
         opened = _PillowImage(info, image, orientation=orientation, auto_orient=auto_orient)
         opened.held.extend(held)
         try:
@@ -609,6 +614,12 @@ def _stored_size(image: ImageFile.ImageFile) -> Pair:
     if image.format == "TIFF" and tags is not None and _TIFF_WIDTH in tags and _TIFF_LENGTH in tags:
         return (int(tags[_TIFF_LENGTH]), int(tags[_TIFF_WIDTH]))
     return (image.height, image.width)
+
+
+_IN_PARTS_HINT = (
+    "; or convert it to a tiled TIFF (vips tiffsave IN OUT.tif --tile): TIFF and .npy are"
+    " read a band of rows at a time, without this limit"
+)
 
 
 def _check_pixels(label: str, size: Pair, max_pixels: int | None, channels: int = 1) -> None:

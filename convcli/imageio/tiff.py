@@ -186,10 +186,11 @@ def _tiles(
     for block in blocks:
         taken = 0
         while taken < len(block):
-            count = min(len(block) - taken, TILE, height - done - filled)
+            band_height = min(TILE, height - done)  # the last band may be short
+            count = min(len(block) - taken, band_height - filled)
             band[filled : filled + count] = block[taken : taken + count]
             filled, taken = filled + count, taken + count
-            if filled == min(TILE, height - done):
+            if filled == band_height:
                 for left in range(0, width, TILE):
                     yield band[:filled, left : left + TILE]
                 done, filled = done + filled, 0

@@ -98,6 +98,9 @@ class ImageOptions:
     """zlib level of PNG output, 0 (none) to 9 (smallest, slowest)."""
     compute: Compute = Compute()
     """How the core computes: the method and the most threads."""
+    in_parts: bool = True
+    """Read a TIFF or ``.npy`` file a band of rows at a time, in memory that does not grow
+    with its size; False decodes it whole, as every other input is (the same values)."""
 
     def __post_init__(self) -> None:
         # Also catches options built directly rather than from the command line.
@@ -231,11 +234,14 @@ def plan_image(
     """
     fmt = _check_request(source, destination, steps, options, check_directory=not directory_made)
     with open_image(
-        source, auto_orient=options.auto_orient, max_pixels=options.max_pixels, in_parts=True
+        source,
+        auto_orient=options.auto_orient,
+        max_pixels=options.max_pixels,
+        in_parts=options.in_parts,
     ) as image:
         plan = _check_header(image.info, fmt, steps, params, options, in_parts=image.in_parts)
         if image.in_parts:
-            _check_written_whole(image.info, fmt, steps, params, options)
+            _check_written_whole(str(destination), image.info, fmt, steps, params, options)
         info = image.info
     axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
     kernels = tuple(step.name for step in steps)
@@ -380,7 +386,7 @@ def apply_to_image(
         name=source_name,
         auto_orient=options.auto_orient,
         max_pixels=options.max_pixels,
-        in_parts=True,
+        in_parts=options.in_parts,
     ) as image:
         if image.in_parts:
             return _apply_in_parts(
@@ -442,7 +448,8 @@ def _apply_in_parts(
     """:func:`apply_to_image` on an image read in parts."""
     info = image.info
     plan = _check_header(info, fmt, steps, params, options, in_parts=True)
-    _check_written_whole(info, fmt, steps, params, options)
+    destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
+    _check_written_whole(destination_name, info, fmt, steps, params, options)
     mapping = pixel_mapping(
         plan.depth, options.range_mode, max_value=info.max_value, signed=is_signed(steps)
     )
@@ -470,6 +477,7 @@ def _apply_in_parts(
             encode_whole,
             compute=options.compute,
             progress=progress,
+            destination=destination if isinstance(destination, Path) else None,
         )
     low, high = result.value_range
     if plan.depth == "float" and max(-low, high) > _FLOAT32_EXACT:
@@ -481,7 +489,7 @@ def _apply_in_parts(
     last = result.steps[-1]
     return ApplyReport(
         input=info.name,
-        output=str(destination) if isinstance(destination, Path) else STDOUT_NAME,
+        output=destination_name,
         input_shape=info.size,
         output_shape=(last[0].output, last[1].output),
         kernels=tuple(step.name for step in steps),
@@ -497,6 +505,7 @@ def _apply_in_parts(
 
 
 def _check_written_whole(
+    destination: str,
     info: ImageInfo,
     fmt: OutputFormat,
     steps: Sequence[Step],
@@ -504,16 +513,22 @@ def _check_written_whole(
     options: ImageOptions,
 ) -> None:
     """Refuse an output of an image read in parts that would be encoded whole (a format not
-    written in parts) and is larger than ``--max-pixels``."""
+    written in parts) and is larger than ``--max-pixels``: what guards memory then.
+
+    Raises
+    ------
+    ImageWriteError
+        Naming the formats written in parts.
+    """
     if fmt.name in WRITTEN_IN_PARTS:
         return
     axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
     height, width = axes[-1][0].output, axes[-1][1].output
     if height * width > options.max_pixels:
-        raise ParameterError(
-            f"the output would be {height}x{width} = {height * width} pixels of {fmt.name},"
-            f" which is encoded whole, over the limit of {options.max_pixels}; write tiff, png"
-            " or npy, which are written a band of rows at a time, or raise --max-pixels"
+        raise ImageWriteError(
+            f"cannot write {destination!r}: {height}x{width} = {height * width} pixels of"
+            f" {fmt.name} are encoded whole, over the limit of {options.max_pixels}; tiff,"
+            " png and npy are written a band of rows at a time, or raise --max-pixels"
         )
 
 

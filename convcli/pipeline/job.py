@@ -26,6 +26,7 @@ from convcli.pipeline.apply import (
     plan_image,
 )
 from convcli.pipeline.explain import WorkedPixel, explain_image
+from convcli.pipeline.parts import Progress
 
 
 @dataclass(frozen=True)
@@ -132,14 +133,21 @@ class FileResult:
         return FileRecord(source, destination, "ok", self.ms, report=self.outcome)
 
 
-def run_job(job: Job, recipe: Recipe, *, at: tuple[int, int] | None = None) -> FileResult:
+def run_job(
+    job: Job,
+    recipe: Recipe,
+    *,
+    at: tuple[int, int] | None = None,
+    progress: Progress | None = None,
+) -> FileResult:
     """Run one job, a single file's or a batch's: an error of the file's own becomes its
     outcome, never an exception.
 
     With `at` (``apply --at``), that output pixel is worked by hand first (see
     :mod:`convcli.pipeline.explain`), so that a pixel outside the output fails the job before
     anything is written; an input that one reading would use up (standard input, a named
-    pipe) is kept in memory for both readings.
+    pipe) is kept in memory for both readings. `progress` is told the rows written of an
+    image read in parts (see :func:`~convcli.pipeline.apply.apply_to_image`).
     """
     started = time.perf_counter()
     outcome: ApplyReport | ConvcliError
@@ -156,6 +164,7 @@ def run_job(job: Job, recipe: Recipe, *, at: tuple[int, int] | None = None) -> F
                 recipe.params,
                 recipe.options,
                 source_name=job.names()[0],
+                progress=progress,
             )
         except ConvcliError as error:
             outcome = error

@@ -200,16 +200,20 @@ def run_in_parts(
     *,
     compute: Compute = Compute(),
     progress: Progress | None = None,
+    destination: Path | None = None,
 ) -> PartsResult:
     """Filter `parts` by `steps` and write the output a band of rows at a time.
 
     `write` is given the function that writes the file into a stream (the pipeline's atomic
     write); a format not written in parts is assembled whole and given to `encode_whole`.
+    A TIFF or ``.npy`` `destination` is first checked to fit on its disk. `progress` counts
+    the rows of every pass: twice the output's height for ``rescale``.
 
     Raises
     ------
     ImageWriteError
-        If the result overflows to infinity or NaN (nothing is written).
+        If the result overflows to infinity or NaN, or the output cannot fit on its disk
+        (nothing is written).
     ImageReadError
         If the input cannot be decoded.
     """
@@ -221,53 +225,105 @@ def run_in_parts(
             return alpha_rows(parts, steps, params, output.alpha_rule, compute)
         return chain_rows(parts.values, steps, params, compute), None
 
-    mapping = output.mapping
-    value_range: tuple[float, float] | None = None
-    passes = 1
-    if mapping.range_mode == "rescale":  # the range of the whole result, before any pixel
-        value_range = _value_range(planes()[0], height, parts.info.name, mapping.depth)
-        passes = 2
     colour, alpha = planes()
-    found = [math.inf, -math.inf, 0]  # low, high, clipped
-
-    def blocks() -> Iterator[npt.NDArray[Any]]:
-        step = _block_rows(colour)
-        for start in range(0, height, step):
-            stop = min(start + step, height)
-            values = colour.rows(start, stop)
-            low, high = float(values.min()), float(values.max())
-            _check_writable(low, high, parts.info.name, mapping.depth)
-            found[0], found[1] = min(found[0], low), max(found[1], high)
-            block = _held(values, output, value_range, found)
-            if alpha is not None:
-                held_alpha = _alpha_held(alpha.rows(start, stop), mapping)
-                block = np.dstack([block, held_alpha.astype(block.dtype)])
-            yield block
-            if progress is not None:
-                progress(stop, height)
-
     samples = output.channels + int(alpha is not None)
     shape = (height, width) if samples == 1 else (height, width, samples)
     dtype = _output_dtype(output, colour.dtype)
+    if destination is not None and output.format in ("tiff", "npy"):
+        check_space(destination, shape, dtype)
+    passes = 2 if output.mapping.range_mode == "rescale" else 1
+    seen = _Seen(parts.info.name, output.mapping.depth)
+    if passes == 2:  # the range of the whole result, before any pixel is written
+        seen.range_of(planes()[0], height, _counted(progress, 0, 2 * height))
+    blocks = _blocks(colour, alpha, output, seen, _counted(progress, passes - 1, passes * height))
 
     def write_file(stream: IO[bytes]) -> None:
         if output.format == "tiff":
-            write_tiff(stream, shape, dtype, blocks(), alpha=alpha is not None)
+            write_tiff(stream, shape, dtype, blocks, alpha=alpha is not None)
         elif output.format == "npy":
-            write_npy(stream, shape, dtype, blocks())
+            write_npy(stream, shape, dtype, blocks)
         elif output.format == "png" and output.mode in ROW_MODES:
             level = output.png_compression
-            write_png(stream, height, width, output.mode, blocks(), level=level)
+            write_png(stream, height, width, output.mode, blocks, level=level)
         else:
-            whole = np.concatenate(list(blocks()))
+            whole = np.concatenate(list(blocks))
             colour_planes = whole if alpha is None else whole[..., :-1]
             if colour_planes.ndim == 3 and colour_planes.shape[2] == 1:
                 colour_planes = colour_planes[..., 0]
             encode_whole(stream, colour_planes, None if alpha is None else whole[..., -1])
 
     write(write_file)
-    low, high, clipped = found
-    return PartsResult((low, high), int(clipped), axes, passes)
+    return PartsResult((seen.low, seen.high), seen.clipped, axes, passes)
+
+
+class _Seen:
+    """The minimum and maximum of the result seen so far, and the values clamped."""
+
+    def __init__(self, name: str, depth: str) -> None:
+        self.name, self.depth = name, depth
+        self.low, self.high, self.clipped = math.inf, -math.inf, 0
+        self.value_range: tuple[float, float] | None = None
+        """``rescale``'s range, once the first pass has found it."""
+
+    def add(self, values: FloatArray) -> None:
+        """Take in a block of the result; refuse what the output cannot hold (as the whole
+        path's ``check_writable``, on the part seen so far)."""
+        self.low = min(self.low, float(values.min()))
+        self.high = max(self.high, float(values.max()))
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ImageWriteError(
+                f"the result for {self.name!r} overflows: it has infinite or NaN values"
+            )
+        if self.depth == "float" and max(-self.low, self.high) > float(np.finfo(np.float32).max):
+            raise ImageWriteError(
+                f"the result for {self.name!r} overflows 32-bit float output; .npy holds it"
+            )
+
+    def range_of(self, rows: RowSource, height: int, progress: Progress | None) -> None:
+        """The first pass of ``rescale``: the range of all the rows."""
+        step = _block_rows(rows)
+        for start in range(0, height, step):
+            stop = min(start + step, height)
+            self.add(rows.rows(start, stop))
+            if progress is not None:
+                progress(stop, height)
+        self.value_range = (self.low, self.high)
+
+
+def _blocks(
+    colour: RowSource,
+    alpha: RowSource | None,
+    output: Output,
+    seen: _Seen,
+    progress: Progress | None,
+) -> Iterator[npt.NDArray[Any]]:
+    """The output's rows as it holds them, a block at a time, in order: colour then alpha."""
+    height = colour.shape[0]
+    step = _block_rows(colour)
+    for start in range(0, height, step):
+        stop = min(start + step, height)
+        values = colour.rows(start, stop)
+        seen.add(values)
+        block = _held(values, output, seen)
+        if alpha is not None:
+            held_alpha = _alpha_held(alpha.rows(start, stop), output.mapping)
+            block = np.dstack([block, held_alpha.astype(block.dtype)])
+        yield block
+        if progress is not None:
+            progress(stop, height)
+
+
+def _counted(progress: Progress | None, before: int, total: int) -> Progress | None:
+    """`progress` told rows of one pass as rows of all of them: after `before` passes of as
+    many rows, out of `total`."""
+    if progress is None:
+        return None
+    reporting = progress
+
+    def counted(done: int, rows: int) -> None:
+        reporting(before * rows + done, total)
+
+    return counted
 
 
 def _block_rows(rows: RowSource) -> int:
@@ -275,33 +331,7 @@ def _block_rows(rows: RowSource) -> int:
     return rows.block_rows if isinstance(rows, CachedRows) else 64
 
 
-def _value_range(rows: RowSource, height: int, name: str, depth: str) -> tuple[float, float]:
-    """(min, max) of all the rows: the first pass of ``rescale``."""
-    low, high = math.inf, -math.inf
-    step = _block_rows(rows)
-    for start in range(0, height, step):
-        values = rows.rows(start, min(start + step, height))
-        low, high = min(low, float(values.min())), max(high, float(values.max()))
-        _check_writable(low, high, name, depth)
-    return low, high
-
-
-def _check_writable(low: float, high: float, name: str, depth: str) -> None:
-    """As the whole path's ``check_writable``, on the part of the result seen so far."""
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ImageWriteError(f"the result for {name!r} overflows: it has infinite or NaN values")
-    if depth == "float" and max(-low, high) > float(np.finfo(np.float32).max):
-        raise ImageWriteError(
-            f"the result for {name!r} overflows 32-bit float output; .npy holds it"
-        )
-
-
-def _held(
-    values: FloatArray,
-    output: Output,
-    value_range: tuple[float, float] | None,
-    found: list[float],
-) -> npt.NDArray[Any]:
+def _held(values: FloatArray, output: Output, seen: _Seen) -> npt.NDArray[Any]:
     """A block of the result as the output holds it (see the whole path's ``_mapped_whole``)."""
     mapping = output.mapping
     if values.ndim == 3 and output.channels == 1:
@@ -311,13 +341,13 @@ def _held(
             return values.astype(np.float32)
         return values
     pixels = np.empty(values.shape, np.uint8 if mapping.full_scale == 255 else np.uint16)
-    found[2] += map_into(
+    seen.clipped += map_into(
         values.copy(),
         mapping.range_mode,
         pixels,
         max_value=mapping.full_scale,
         unit=mapping.unit,
-        value_range=value_range,
+        value_range=seen.value_range,
     )
     return pixels
 
@@ -346,6 +376,8 @@ def check_space(destination: Path, shape: tuple[int, ...], dtype: np.dtype[Any])
     ImageWriteError
         Naming the output, the space it needs and the space there is.
     """
+    if destination.exists() and not destination.is_file():
+        return  # a device or a pipe (/dev/null): nothing is stored
     needed = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     try:
         free = shutil.disk_usage(destination.resolve().parent).free
