@@ -8,9 +8,9 @@ sample type tifffile does, 16-bit colour included (Pillow truncates it to 8 bits
 What is read in parts: the first image of the file, gray or RGB, each with or without an
 unassociated alpha, of 8- or 16-bit samples (or one channel of 32- or 64-bit integers or
 floats), tiled or striped, planar or interleaved, in any compression tifffile decodes
-without further packages (none, deflate, LZMA, PackBits, zstd...). The rest (palette, CMYK,
-JPEG or LZW compression without ``imagecodecs``, an EXIF orientation) is decoded whole by
-Pillow, as before.
+without further packages (none, deflate, LZMA, PackBits; more with ``imagecodecs``). The rest
+(palette, CMYK, JPEG or LZW compression without ``imagecodecs``, an EXIF orientation) is
+decoded whole by Pillow, as before.
 """
 
 from __future__ import annotations
@@ -98,8 +98,8 @@ class TiffRows(CachedRows):
 
 def open_tiff_rows(path: Path, label: str) -> tuple[tifffile.TiffFile, TiffRows] | None:
     """The open file and the samples of a TIFF that can be read in parts, or None if it
-    cannot (see the module docstring) or is not a TIFF tifffile reads: Pillow then decodes it
-    whole. The caller closes the file."""
+    cannot (see the module docstring), is not a TIFF tifffile reads, or its first band does
+    not decode: Pillow then decodes it whole. The caller closes the file."""
     try:
         tiff = tifffile.TiffFile(path)
     except (OSError, ValueError, tifffile.TiffFileError):
@@ -109,16 +109,17 @@ def open_tiff_rows(path: Path, label: str) -> tuple[tifffile.TiffFile, TiffRows]
         if not isinstance(page, tifffile.TiffPage) or not _readable_in_parts(page):
             tiff.close()
             return None
-        if len(tiff.pages) > 1:
-            warnings.warn(
-                f"{label}: {len(tiff.pages)} frames; convcli reads the first",
-                ImageWarning,
-                stacklevel=3,
-            )
-        return tiff, TiffRows(tiff, page, label)
-    except (OSError, ValueError, tifffile.TiffFileError, IndexError):
+        rows = TiffRows(tiff, page, label)
+        rows.rows(0, 1)  # a codec tifffile names but cannot run (zstd without its module)
+        frames = len(tiff.pages)
+    except (OSError, ValueError, tifffile.TiffFileError, IndexError, ImageReadError):
         tiff.close()
         return None
+    if frames > 1:
+        warnings.warn(
+            f"{label}: {frames} frames; convcli reads the first", ImageWarning, stacklevel=3
+        )
+    return tiff, rows
 
 
 def _readable_in_parts(page: tifffile.TiffPage) -> bool:

@@ -301,6 +301,32 @@ def test_what_cannot_be_read_in_parts_is_read_whole_by_pillow(
     apply_to_image(path, tmp_path / "o.png", chain("vertical"), ConvParams(), ImageOptions())
 
 
+def test_packbits_and_lzma_are_read_in_parts(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(6).integers(0, 256, (40, 30), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "packbits.tif", compression="packbits")
+    tiled(tmp_path / "lzma.tif", pixels, tile=(16, 16), compression="lzma")
+    for name in ("packbits.tif", "lzma.tif"):
+        with open_image(tmp_path / name, in_parts=True) as image:
+            assert image.in_parts
+            np.testing.assert_array_equal(
+                image.rows_in_parts(color=False, gray="rec601").values.rows(0, 40), pixels
+            )
+
+
+def test_a_codec_tifffile_names_but_cannot_run_falls_back_to_pillow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tiled(tmp_path / "in.tif", np.zeros((20, 20), np.uint8), tile=(16, 16))
+    from convcli.imageio import tiff
+
+    def broken(self: object, start: int, stop: int) -> None:
+        raise ImageReadError("cannot decode 'in.tif': no module named 'compression'")
+
+    monkeypatch.setattr(tiff.TiffRows, "_make", broken)
+    with open_image(path, in_parts=True) as image:
+        assert not image.in_parts
+
+
 def test_associated_alpha_is_read_whole_by_pillow(tmp_path: Path) -> None:
     path = tiled(
         tmp_path / "in.tif",
