@@ -183,3 +183,31 @@ def test_a_real_pipeline(tmp_path: Path) -> None:
     blurred = to_pixels(convolve2d(vertical_bar(24, 32), get_kernel("gaussian-3").weights), "clip")
     expected = to_pixels(convolve2d(blurred, get_kernel("vertical").weights), "abs")
     assert np.array_equal(read_pixels(tmp_path / "b.png"), expected)
+
+
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_writing_in_parts_leaves_no_partial_file(
+    tmp_path: Path, sent: signal.Signals, code: int
+) -> None:
+    import tifffile
+
+    pixels = np.random.default_rng(0).integers(0, 256, (3000, 2000), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "in.tif", pixels, tile=(256, 256))
+    output = tmp_path / "out.tif"
+    output.write_bytes(b"precious")
+    process = subprocess.Popen(
+        [convcli_executable(), "apply", "-k", "gaussian:4", "--method", "direct",
+         str(tmp_path / "in.tif"), str(output)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".out.tif.*.tmp")):  # writing has begun, into a temporary
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.2)  # some bands written
+    process.send_signal(sent)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    assert output.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif", "out.tif"]
