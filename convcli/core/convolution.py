@@ -5,6 +5,7 @@ Nothing here knows about files, Pillow, Click or Rich: arrays and plain values i
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any, TypeAlias, overload
 
@@ -169,12 +170,29 @@ def _prepared(
     else:
         pixels = as_image_array(image)
         pixels = pixels.astype(computed_in(pixels.dtype), copy=False)
-    written = as_kernel_array(kernel)
-    weights = _cast_weights(written[::-1, ::-1] if params.flip else written, pixels.dtype.type)
-    axes = arithmetic(pixels.shape[:2], weights.shape, params)
-    check_fits(axes)
-    check_padding(pixels.shape[:2], padding_widths(axes), params.pad_mode)
+    weights, axes = weights_and_axes(pixels.shape, pixels.dtype, kernel, params)
     return pixels, weights, axes
+
+
+def weights_and_axes(
+    shape: tuple[int, ...], dtype: np.dtype[Any], kernel: npt.ArrayLike, params: ConvParams
+) -> tuple[FloatArray, Axes]:
+    """The kernel's weights as computed (flipped if ``params.flip``, in `dtype`, float32 or
+    float64) and the checked shape arithmetic, for an image of `shape` computed in `dtype`.
+
+    Raises
+    ------
+    KernelError
+        If the kernel is not a finite 2-D array, or a weight overflows `dtype`.
+    ShapeError
+        If the kernel does not fit, or the padding is too wide for its mode.
+    """
+    written = as_kernel_array(kernel)
+    weights = _cast_weights(written[::-1, ::-1] if params.flip else written, dtype.type)
+    axes = arithmetic(shape[:2], weights.shape, params)
+    check_fits(axes)
+    check_padding(shape[:2], padding_widths(axes), params.pad_mode)
+    return weights, axes
 
 
 def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> FloatArray:
@@ -224,13 +242,31 @@ def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]
 def as_image_array(image: npt.ArrayLike) -> npt.NDArray[Any]:
     """`image` as a non-empty (H, W) or (H, W, C) numeric array, or :class:`ParameterError`."""
     pixels = _real_array(image, "image", ParameterError)
-    if pixels.ndim not in (2, 3):
-        raise ParameterError(
-            f"image must be 2-D (H, W) or 3-D (H, W, C), got {pixels.ndim}-D shape {pixels.shape}"
-        )
-    if pixels.size == 0:
-        raise ParameterError(f"image is empty: shape {pixels.shape}")
+    _check_image_shape(pixels.shape)
     return pixels
+
+
+def check_image(shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    """Raise :class:`ParameterError` unless an array of `shape` and `dtype` is an image the
+    core takes, as :func:`as_image_array` would (for an array it need not read).
+
+    >>> check_image((4, 5, 3), np.dtype(np.uint8))
+    >>> check_image((4, 0), np.dtype(np.float32))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: image is empty: shape (4, 0)
+    """
+    _check_real(dtype, "image", ParameterError)
+    _check_image_shape(shape)
+
+
+def _check_image_shape(shape: tuple[int, ...]) -> None:
+    if len(shape) not in (2, 3):
+        raise ParameterError(
+            f"image must be 2-D (H, W) or 3-D (H, W, C), got {len(shape)}-D shape {shape}"
+        )
+    if math.prod(shape) == 0:
+        raise ParameterError(f"image is empty: shape {shape}")
 
 
 def as_kernel_array(kernel: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -266,9 +302,13 @@ def _real_array(
         array = np.asarray(value)
     except ValueError as failure:
         raise error(f"{what} is not a rectangular array: {failure}") from None
-    if array.dtype.kind not in "biuf":
-        raise error(f"{what} must hold real numbers, got dtype {array.dtype}")
+    _check_real(array.dtype, what, error)
     return array
+
+
+def _check_real(dtype: np.dtype[Any], what: str, error: type[ParameterError | KernelError]) -> None:
+    if dtype.kind not in "biuf":
+        raise error(f"{what} must hold real numbers, got dtype {dtype}")
 
 
 def _check_rows(rows: list[Any] | tuple[Any, ...]) -> None:
