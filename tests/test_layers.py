@@ -3,7 +3,7 @@
 ::
 
     vocabulary  errors, choices                 the standard library only
-    core        the convolution (NumPy only)    vocabulary
+    core        the convolution (NumPy; Dask)   vocabulary
     kernels     kernels and their facts         vocabulary, core
     imageio     reading and writing images      vocabulary, core; Pillow
     pipeline    images through chains           vocabulary, core, kernels, imageio; Pillow
@@ -45,7 +45,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 
 THIRD_PARTY: dict[str, set[str]] = {
     "vocabulary": set(),
-    "core": {"numpy"},
+    "core": {"numpy", "dask"},
     "kernels": {"numpy"},
     "imageio": {"numpy", "PIL"},
     "pipeline": {"numpy", "PIL"},
