@@ -50,7 +50,7 @@ from convcli.core.convolution import (
 from convcli.core.methods import Compute, allocate_or_refuse, resolved_method
 from convcli.core.padding import sources
 from convcli.core.params import Border, ConvParams
-from convcli.core.shape import Axes, AxisArithmetic
+from convcli.core.shape import AxisArithmetic
 from convcli.errors import ParameterError
 
 Lines: TypeAlias = npt.NDArray[np.intp]
@@ -100,9 +100,19 @@ def apply_kernel_lazily(
         dtype=dtype,
         fill=params.pad_value,
     )
-    row_windows, column_windows = allocate_or_refuse(
-        axes, lambda: _axis_windows(axes, image.chunks, params.border)
+    rows, columns = axes
+    row_chunks = output_chunks(rows, image.chunks[0])
+    column_chunks = output_chunks(columns, image.chunks[1])
+    # The largest window a task assembles must be one NumPy can allocate, as the NumPy path's
+    # padded strips must: refused here, not in a worker.
+    largest = (
+        _window_length(rows, max(row_chunks)),
+        _window_length(columns, max(column_chunks)),
+        *(max(sizes) for sizes in image.chunks[2:]),
     )
+    allocate_or_refuse(axes, lambda: np.empty(largest, dtype))
+    row_windows = _windows(rows, image.chunks[0], row_chunks, params.border)
+    column_windows = _windows(columns, image.chunks[1], column_chunks, params.border)
     return _assemble(image, params, plan, row_windows, column_windows)
 
 
@@ -178,22 +188,25 @@ class _Window:
     pieces: tuple[_Piece, ...]
 
 
-def _axis_windows(
-    axes: Axes, chunks: tuple[tuple[int, ...], ...], border: Border
-) -> tuple[list[_Window], list[_Window]]:
-    """The windows of every chunk of output rows, then of every chunk of output columns."""
-    rows, columns = axes
-    return _windows(rows, chunks[0], border), _windows(columns, chunks[1], border)
+def _window_length(axis: AxisArithmetic, outputs: int) -> int:
+    """Padded lines that `outputs` consecutive output lines read along `axis`."""
+    return (outputs - 1) * axis.stride + axis.span
 
 
-def _windows(axis: AxisArithmetic, input_chunks: tuple[int, ...], border: Border) -> list[_Window]:
-    """The window of each chunk of output lines along `axis`, in order."""
+def _windows(
+    axis: AxisArithmetic,
+    input_chunks: tuple[int, ...],
+    planned: tuple[int, ...],
+    border: Border,
+) -> list[_Window]:
+    """The window of each chunk of output lines along `axis`, in order, for the output chunks
+    `planned`."""
     starts = np.cumsum((0, *input_chunks))
     windows = []
     first_output = 0
-    for outputs in output_chunks(axis, input_chunks):
+    for outputs in planned:
         first = first_output * axis.stride - axis.pad_before  # as an image line
-        lines = np.arange(first, first + (outputs - 1) * axis.stride + axis.span)
+        lines = np.arange(first, first + _window_length(axis, outputs))
         if border.constant:
             shown = np.flatnonzero((lines >= 0) & (lines < axis.size))
             image_lines = lines[shown]
