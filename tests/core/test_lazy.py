@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import numpy.typing as npt
 import pytest
 from dask.base import compute
 from dask.delayed import delayed
-from distributed import Client, LocalCluster
+from distributed import Client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -117,7 +116,7 @@ def method_used(case: dict[str, Any]) -> str:
     options = case["options"]
     if options["method"] != "auto":
         return str(options["method"])
-    geometry = {key: options[key] for key in ("stride", "padding", "dilation")}
+    geometry = {key: options[key] for key in ("stride", "padding", "dilation") if key in options}
     dtype = computed_in(case["image"].dtype)
     return choose_method(
         case["image"].shape, case["kernel"], ConvParams.from_args(**geometry), dtype=dtype
@@ -370,21 +369,9 @@ def test_on_a_local_scheduler(scheduler: str) -> None:
         np.testing.assert_array_equal(lazy.compute(), expected)
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Client]:
-    """A client of a cluster of two worker processes on this machine, closed after the module."""
-    with (
-        LocalCluster(
-            n_workers=2, processes=True, host="127.0.0.1", dashboard_address=None
-        ) as cluster,
-        Client(cluster) as connected,
-    ):
-        yield connected
-
-
-def test_on_a_distributed_cluster(client: Client) -> None:
+def test_on_a_distributed_cluster(dask_client: Client) -> None:
     lazy, expected = filtered_pair()
-    np.testing.assert_array_equal(client.compute(lazy).result(), expected)
+    np.testing.assert_array_equal(dask_client.compute(lazy).result(), expected)
 
 
 # --- Without Dask -------------------------------------------------------------------------
