@@ -160,7 +160,7 @@ def _checked_dask_image(image: object) -> da.Array:
             "image has chunks of unknown size: call image.compute_chunk_sizes() first"
         )
     if isinstance(image._meta, np.ma.MaskedArray):
-        raise ParameterError("image is a masked array: fill it first, e.g. image.filled(0)")
+        raise ParameterError("image is a masked array: fill it first, e.g. da.ma.filled(image, 0)")
     check_image(image.shape, image.dtype)
     return image
 
@@ -293,10 +293,10 @@ def _assemble(
                 layer[(name, i, j, *k)] = (_convolve_block, chunks, rows, columns, channels, plan)
     # Dask's Array does not match its own DaskCollection protocol for type checkers.
     graph = HighLevelGraph.from_collections(name, layer, dependencies=[image])  # type: ignore[list-item]
-    output_chunks = (
+    planned = (
         tuple(rows.outputs for rows in row_windows),
         tuple(columns.outputs for columns in column_windows),
         *image.chunks[2:],
     )
     meta = np.empty((0,) * image.ndim, dtype=plan.dtype)
-    return da.Array(graph, name, output_chunks, meta=meta)
+    return da.Array(graph, name, planned, meta=meta)
