@@ -1,10 +1,11 @@
-"""Shared fixtures: small synthetic images written to a temporary directory."""
+"""Shared fixtures: small synthetic images written to a temporary directory, a Dask cluster."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -12,6 +13,9 @@ import pytest
 from PIL import Image
 
 from convcli.imageio.reading import open_image
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 """The checkout: README.md, sample_images/, scripts/."""
@@ -79,3 +83,18 @@ def open_with_a_warning(
         return image
 
     monkeypatch.setattr(Image, "open", open_image)
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Client]:
+    """A Dask client of a cluster of two worker processes on 127.0.0.1, for one test module;
+    both closed after it."""
+    from distributed import Client, LocalCluster  # only the modules that use it pay for it
+
+    # The scheduler serves HTTP even without a dashboard, on port 8787 unless told: a free
+    # port, so that two clusters never collide (distributed warns when they do).
+    cluster = LocalCluster(
+        n_workers=2, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+    )
+    with cluster, Client(cluster) as client:
+        yield client

@@ -3,9 +3,9 @@
 ::
 
     vocabulary  errors, choices                 the standard library only
-    core        the convolution (NumPy only)    vocabulary
+    core        the convolution (NumPy; Dask)   vocabulary
     kernels     kernels and their facts         vocabulary, core
-    imageio     reading and writing images      vocabulary, core; Pillow
+    imageio     reading and writing images      vocabulary, core; Pillow, tifffile
     pipeline    images through chains           vocabulary, core, kernels, imageio; Pillow
     terminal    what people see (Rich)          everything above; Rich
     cli         the commands (Click)            everything; Click
@@ -45,7 +45,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 
 THIRD_PARTY: dict[str, set[str]] = {
     "vocabulary": set(),
-    "core": {"numpy"},
+    "core": {"numpy", "dask"},
     "kernels": {"numpy"},
     "imageio": {"numpy", "PIL", "tifffile"},
     "pipeline": {"numpy", "PIL"},

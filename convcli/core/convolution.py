@@ -5,8 +5,9 @@ Nothing here knows about files, Pillow, Click or Rich: arrays and plain values i
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
-from typing import Any, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -17,11 +18,42 @@ from convcli.core.params import ConvParams, IntOrPair, PaddingArg, Pair, to_choi
 from convcli.core.shape import Axes, arithmetic, check_fits
 from convcli.errors import KernelError, ParameterError
 
+if TYPE_CHECKING:
+    import dask.array as da
+
 FloatArray = npt.NDArray[np.floating[Any]]
 
 
+@overload
+def convolve2d(
+    image: da.Array,
+    kernel: npt.ArrayLike,
+    *,
+    stride: IntOrPair = ...,
+    padding: PaddingArg = ...,
+    dilation: IntOrPair = ...,
+    pad_mode: str = ...,
+    pad_value: float = ...,
+    flip: bool = ...,
+    method: str = ...,
+    threads: int | None = ...,
+) -> da.Array: ...
+@overload
 def convolve2d(
     image: npt.ArrayLike,
+    kernel: npt.ArrayLike,
+    *,
+    stride: IntOrPair = ...,
+    padding: PaddingArg = ...,
+    dilation: IntOrPair = ...,
+    pad_mode: str = ...,
+    pad_value: float = ...,
+    flip: bool = ...,
+    method: str = ...,
+    threads: int | None = ...,
+) -> FloatArray: ...
+def convolve2d(
+    image: npt.ArrayLike | da.Array,
     kernel: npt.ArrayLike,
     *,
     stride: IntOrPair = 1,
@@ -32,7 +64,7 @@ def convolve2d(
     flip: bool = False,
     method: str = "auto",
     threads: int | None = None,
-) -> FloatArray:
+) -> FloatArray | da.Array:
     """Slide `kernel` over `image` as ``torch.nn.functional.conv2d`` does on one channel.
 
     By default the kernel is **not** flipped: each output pixel is the sum of the window times
@@ -42,8 +74,9 @@ def convolve2d(
 
     Parameters
     ----------
-    image : array_like, shape (H, W) or (H, W, C)
+    image : array_like or dask.array.Array, shape (H, W) or (H, W, C)
         A 2-D image, or one whose C channels are filtered independently with the same kernel.
+        A Dask array, in any chunks, gives a lazy Dask array (see Notes).
     kernel : array_like, shape (kh, kw)
         Any size, square or not, odd or even; finite numbers.
     stride : int or (int, int)
@@ -64,13 +97,14 @@ def convolve2d(
         How to compute it (see :mod:`convcli.core.methods`); "auto" picks the fastest. All give
         the same result within floating-point rounding; "separable" needs a kernel of rank 1.
     threads : int or None
-        At most this many threads; None uses every core the process may run on.
+        At most this many threads; None uses every core the process may run on. Not used for
+        a Dask array, whose blocks Dask computes in parallel, each on one thread.
 
     Returns
     -------
-    ndarray, shape (o_h, o_w) or (o_h, o_w, C)
+    ndarray or dask.array.Array, shape (o_h, o_w) or (o_h, o_w, C)
         float32 if `image` is float32 (whatever the kernel's dtype), float64 otherwise. The
-        shape is :func:`convcli.output_shape`'s.
+        shape is :func:`convcli.output_shape`'s. A Dask array for a Dask `image`.
 
     Raises
     ------
@@ -88,6 +122,13 @@ def convolve2d(
     image x::
 
         y[r, c] = sum over a < kh, b < kw of  w[a, b] * x[r*s_h + a*d_h, c*s_w + b*d_w]
+
+    A Dask array (the ``dask`` extra: ``pip install 'convcli[dask]'``) is checked at once,
+    with the errors above, and filtered lazily, block by block, on any Dask scheduler (see
+    :mod:`convcli.core.lazy`). The pad modes are those of the whole image, wherever its
+    chunks end. With the ``direct`` and ``separable`` methods (and ``auto`` when it picks
+    one of them) the result equals the NumPy array's exactly; with ``fft`` it agrees within
+    floating-point rounding, the image being cut into other tiles.
 
     Examples
     --------
@@ -116,7 +157,31 @@ def convolve2d(
         flip=flip,
     )
     compute = Compute(method=to_choice(method, METHODS, "method"), threads=threads)
+    if _is_dask_collection(image):
+        return _apply_kernel_lazily(image, kernel, params, compute)
     return apply_kernel(image, kernel, params, compute=compute)
+
+
+def _is_dask_collection(value: object) -> bool:
+    """Whether `value` comes from Dask, told by its class's module: Dask is not imported to
+    ask (nor installed, perhaps)."""
+    return type(value).__module__.partition(".")[0] == "dask"
+
+
+def _apply_kernel_lazily(
+    image: object, kernel: npt.ArrayLike, params: ConvParams, compute: Compute
+) -> da.Array:
+    """:func:`convcli.core.lazy.apply_kernel_lazily`, imported now: only a Dask array needs
+    Dask, which may not be installed."""
+    try:
+        from convcli.core.lazy import apply_kernel_lazily
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").partition(".")[0] != "dask":
+            raise
+        raise ParameterError(
+            "a Dask array needs Dask installed: pip install 'convcli[dask]'"
+        ) from None
+    return apply_kernel_lazily(image, kernel, params, compute=compute)
 
 
 Image: TypeAlias = npt.ArrayLike | RowSource
@@ -172,12 +237,29 @@ def prepared(
     else:
         pixels = as_image_array(image)
         pixels = pixels.astype(computed_in(pixels.dtype), copy=False)
-    written = as_kernel_array(kernel)
-    weights = _cast_weights(written[::-1, ::-1] if params.flip else written, pixels.dtype.type)
-    axes = arithmetic(pixels.shape[:2], weights.shape, params)
-    check_fits(axes)
-    check_padding(pixels.shape[:2], padding_widths(axes), params.pad_mode)
+    weights, axes = weights_and_axes(pixels.shape, pixels.dtype, kernel, params)
     return pixels, weights, axes
+
+
+def weights_and_axes(
+    shape: tuple[int, ...], dtype: np.dtype[Any], kernel: npt.ArrayLike, params: ConvParams
+) -> tuple[FloatArray, Axes]:
+    """The kernel's weights as computed (flipped if ``params.flip``, in `dtype`, float32 or
+    float64) and the checked shape arithmetic, for an image of `shape` computed in `dtype`.
+
+    Raises
+    ------
+    KernelError
+        If the kernel is not a finite 2-D array, or a weight overflows `dtype`.
+    ShapeError
+        If the kernel does not fit, or the padding is too wide for its mode.
+    """
+    written = as_kernel_array(kernel)
+    weights = _cast_weights(written[::-1, ::-1] if params.flip else written, dtype.type)
+    axes = arithmetic(shape[:2], weights.shape, params)
+    check_fits(axes)
+    check_padding(shape[:2], padding_widths(axes), params.pad_mode)
+    return weights, axes
 
 
 def sample_centre(image: npt.ArrayLike, kernel_hw: Pair, params: ConvParams) -> FloatArray:
@@ -238,13 +320,31 @@ def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]
 def as_image_array(image: npt.ArrayLike) -> npt.NDArray[Any]:
     """`image` as a non-empty (H, W) or (H, W, C) numeric array, or :class:`ParameterError`."""
     pixels = _real_array(image, "image", ParameterError)
-    if pixels.ndim not in (2, 3):
-        raise ParameterError(
-            f"image must be 2-D (H, W) or 3-D (H, W, C), got {pixels.ndim}-D shape {pixels.shape}"
-        )
-    if pixels.size == 0:
-        raise ParameterError(f"image is empty: shape {pixels.shape}")
+    _check_image_shape(pixels.shape)
     return pixels
+
+
+def check_image(shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
+    """Raise :class:`ParameterError` unless an array of `shape` and `dtype` is an image the
+    core takes, as :func:`as_image_array` would (for an array it need not read).
+
+    >>> check_image((4, 5, 3), np.dtype(np.uint8))
+    >>> check_image((4, 0), np.dtype(np.float32))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: image is empty: shape (4, 0)
+    """
+    _check_real(dtype, "image", ParameterError)
+    _check_image_shape(shape)
+
+
+def _check_image_shape(shape: tuple[int, ...]) -> None:
+    if len(shape) not in (2, 3):
+        raise ParameterError(
+            f"image must be 2-D (H, W) or 3-D (H, W, C), got {len(shape)}-D shape {shape}"
+        )
+    if math.prod(shape) == 0:
+        raise ParameterError(f"image is empty: shape {shape}")
 
 
 def as_kernel_array(kernel: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -280,9 +380,13 @@ def _real_array(
         array = np.asarray(value)
     except ValueError as failure:
         raise error(f"{what} is not a rectangular array: {failure}") from None
-    if array.dtype.kind not in "biuf":
-        raise error(f"{what} must hold real numbers, got dtype {array.dtype}")
+    _check_real(array.dtype, what, error)
     return array
+
+
+def _check_real(dtype: np.dtype[Any], what: str, error: type[ParameterError | KernelError]) -> None:
+    if dtype.kind not in "biuf":
+        raise error(f"{what} must hold real numbers, got dtype {dtype}")
 
 
 def _check_rows(rows: list[Any] | tuple[Any, ...]) -> None:

@@ -322,7 +322,7 @@ def output_array(pixels: Pixels, axes: Axes) -> Array:
     """
     rows, cols = axes
     shape = (rows.output, cols.output, *pixels.shape[2:])
-    output: Array = _allocate(axes, lambda: np.empty(shape, dtype=pixels.dtype))
+    output: Array = allocate_or_refuse(axes, lambda: np.empty(shape, dtype=pixels.dtype))
     return output
 
 
@@ -330,13 +330,8 @@ def _worker(
     pixels: Pixels, weights: Array, axes: Axes, border: Border, method: Method
 ) -> _StripWorker:
     """The strip worker of `method` (chosen when ``auto``), its buffers checked allocatable."""
-    chosen = _cheapest(weights, axes) if method == "auto" else method
+    chosen = resolved_method(weights, axes, method)
     factors = _kernel_facts(weights).factors if chosen == "separable" else None
-    if chosen == "separable" and factors is None:
-        raise ParameterError(
-            f"method separable needs a kernel of rank 1 (a column times a row);"
-            f" this {weights.shape[0]}x{weights.shape[1]} kernel is not"
-        )
     worker: _StripWorker
     if factors is not None:
         worker = _SeparableStrip(pixels, axes, border, factors)
@@ -345,12 +340,30 @@ def _worker(
     else:
         worker = _DirectStrip(pixels, weights, axes, border)
     worker.work = float(axes[0].output) * axes[1].output * weights.size
-    _allocate(axes, worker.scratch)  # what each thread will: fail here, not in a thread
+    allocate_or_refuse(axes, worker.scratch)  # what each thread will: fail here, not in a thread
     return worker
 
 
-def _allocate(axes: Axes, allocate: Callable[[], Any]) -> Any:
-    """``allocate()``, or a :class:`ShapeError` if NumPy cannot allocate what it asks."""
+def resolved_method(weights: Array, axes: Axes, method: Method) -> Method:
+    """`method`, or the cheapest for `weights` (as computed) and `axes` when ``auto``.
+
+    Raises
+    ------
+    ParameterError
+        If ``separable`` is asked of a kernel whose rank is not 1.
+    """
+    chosen = _cheapest(weights, axes) if method == "auto" else method
+    if chosen == "separable" and _kernel_facts(weights).factors is None:
+        raise ParameterError(
+            f"method separable needs a kernel of rank 1 (a column times a row);"
+            f" this {weights.shape[0]}x{weights.shape[1]} kernel is not"
+        )
+    return chosen
+
+
+def allocate_or_refuse(axes: Axes, allocate: Callable[[], Any]) -> Any:
+    """``allocate()``, or a :class:`ShapeError` naming the padded input of `axes` if NumPy
+    cannot allocate what it asks."""
     rows, cols = axes
     try:
         return allocate()
