@@ -14,9 +14,11 @@ is written: the chain then runs twice, once to find them and once to write.
 
 from __future__ import annotations
 
+import contextvars
 import math
 import shutil
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -297,10 +299,15 @@ def _blocks(
     seen: _Seen,
     progress: Progress | None,
 ) -> Iterator[npt.NDArray[Any]]:
-    """The output's rows as it holds them, a block at a time, in order: colour then alpha."""
+    """The output's rows as it holds them, a block at a time, in order: colour then alpha.
+
+    The next block is made on a thread of its own while the writer takes this one: reading,
+    computing and writing overlap (all three release the GIL).
+    """
     height = colour.shape[0]
     step = _block_rows(colour)
-    for start in range(0, height, step):
+
+    def made(start: int) -> npt.NDArray[Any]:
         stop = min(start + step, height)
         values = colour.rows(start, stop)
         seen.add(values)
@@ -308,9 +315,19 @@ def _blocks(
         if alpha is not None:
             held_alpha = _alpha_held(alpha.rows(start, stop), output.mapping)
             block = np.dstack([block, held_alpha.astype(block.dtype)])
-        yield block
-        if progress is not None:
-            progress(stop, height)
+        return block
+
+    starts = range(0, height, step)
+    with ThreadPoolExecutor(max_workers=1) as ahead:
+        # In a copy of the caller's context: NumPy's errstate holds there too.
+        coming = ahead.submit(contextvars.copy_context().run, made, starts[0])
+        for index, start in enumerate(starts):
+            block = coming.result()
+            if index + 1 < len(starts):
+                coming = ahead.submit(contextvars.copy_context().run, made, starts[index + 1])
+            yield block
+            if progress is not None:
+                progress(min(start + step, height), height)
 
 
 def _counted(progress: Progress | None, before: int, total: int) -> Progress | None:
