@@ -166,7 +166,7 @@ class OpenImage:
 
     in_parts: bool = False
     """Whether its pixels can be read a band of rows at a time (:meth:`rows_in_parts`), so
-    that its size is not limited by memory; otherwise they are decoded whole."""
+    that its size need not be limited by memory; otherwise they can only be decoded whole."""
 
     def rows_in_parts(self, *, color: bool, gray: str, keep_alpha: bool = True) -> RowsInParts:
         """The pixels as :meth:`decode_rows` gives them, every plane read from the file when
@@ -437,10 +437,11 @@ def open_image(
         Refuse an image whose header claims more pixels than this (a decompression bomb)
         before anything is allocated; None for no limit, when only the header is wanted.
     in_parts
-        Open a file that can be read a band of rows at a time so that it is (a TIFF that
-        :mod:`convcli.imageio.tiff` reads, a C-ordered ``.npy``): its memory does not grow
-        with its size, so `max_pixels` does not apply to it (see
-        :attr:`OpenImage.in_parts`). Other images, and standard input, are decoded whole.
+        The caller reads an image that can be read a band of rows at a time (a TIFF file
+        that :mod:`convcli.imageio.tiff` reads, a C-ordered ``.npy`` file: see
+        :attr:`OpenImage.in_parts`) in parts, so that its memory does not grow with its size:
+        `max_pixels` does not apply to such an image. Such files are read by the same readers
+        either way (tifffile for TIFF), so that every command sees the same values.
 
     Raises
     ------
@@ -455,24 +456,29 @@ def open_image(
         stream.seek(0)
         if not magic:
             raise ImageReadError(f"cannot read {label!r}: it is empty")
-        in_parts = in_parts and isinstance(source, Path) and stream.seekable()
+        a_file = isinstance(source, Path) and stream.seekable()
         if magic == _NPY_MAGIC:
             info, header = _npy_info(stream, label)
-            if in_parts and not header.fortran_order:
+            readable_in_parts = a_file and not header.fortran_order
+            if not (in_parts and readable_in_parts):  # decoded whole
+                _check_pixels(label, info.size, max_pixels, info.channels)
+            if readable_in_parts:
                 yield _PartsImage(info, NpyRows(stream, label, header.shape, header.dtype))
                 return
-            _check_pixels(label, info.size, max_pixels, info.channels)
             stream.seek(0)
             yield _ArrayImage(info, stream)
             return
-        if in_parts and magic[:4] in _TIFF_MAGIC and isinstance(source, Path):
+        if a_file and magic[:4] in _TIFF_MAGIC and isinstance(source, Path):
             from convcli.imageio.tiff import open_tiff_rows  # tifffile, only when it reads
 
             in_tiff = open_tiff_rows(source, label)
             if in_tiff is not None:
                 tiff, stored = in_tiff
                 with tiff:
-                    yield _PartsImage(_tiff_info(label, stored), stored)
+                    info = _tiff_info(label, stored)
+                    if not in_parts:
+                        _check_pixels(label, info.size, max_pixels, info.channels)
+                    yield _PartsImage(info, stored)
                 return
         held: list[str] = []
         with _held_warnings(label, held):

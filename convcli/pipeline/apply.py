@@ -100,7 +100,8 @@ class ImageOptions:
     """How the core computes: the method and the most threads."""
     in_parts: bool = True
     """Read a TIFF or ``.npy`` file a band of rows at a time, in memory that does not grow
-    with its size; False decodes it whole, as every other input is (the same values)."""
+    with its size; False decodes it whole, as every other input is (the same values), within
+    `max_pixels`."""
 
     def __post_init__(self) -> None:
         # Also catches options built directly rather than from the command line.
@@ -239,8 +240,9 @@ def plan_image(
         max_pixels=options.max_pixels,
         in_parts=options.in_parts,
     ) as image:
-        plan = _check_header(image.info, fmt, steps, params, options, in_parts=image.in_parts)
-        if image.in_parts:
+        in_parts = image.in_parts and options.in_parts
+        plan = _check_header(image.info, fmt, steps, params, options, in_parts=in_parts)
+        if in_parts:
             _check_written_whole(str(destination), image.info, fmt, steps, params, options)
         info = image.info
     axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
@@ -388,7 +390,7 @@ def apply_to_image(
         max_pixels=options.max_pixels,
         in_parts=options.in_parts,
     ) as image:
-        if image.in_parts:
+        if image.in_parts and options.in_parts:
             return _apply_in_parts(
                 image, destination, fmt, steps, params, options, progress=progress
             )

@@ -445,3 +445,17 @@ def test_standard_output_gets_the_image_in_parts_too(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         tifffile.imread(stream), np.clip(np.rint(np.abs(expected)), 0, 255)
     )
+
+
+def test_every_command_reads_a_tiff_through_the_same_reader(tmp_path: Path) -> None:
+    from tests.cli_helpers import run
+
+    pixels = np.full((12, 10, 3), 60000, dtype=np.uint16)
+    path = tiled(tmp_path / "in.tif", pixels, tile=(16, 16), photometric="rgb")
+    explained = run("explain", path, "-k", "box-3", "--color", "--at", "0,0")
+    assert explained.exit_code == 0, explained.stderr
+    assert "60000" in explained.stdout  # 16 bits, not Pillow's 8
+    # Decoded whole, it is held to --max-pixels, as any image decoded whole.
+    refused = run("explain", path, "-k", "box-3", "--at", "0,0", "--max-pixels", "100")
+    assert refused.exit_code == 1
+    assert "over the limit of 100" in refused.stderr
