@@ -420,21 +420,43 @@ def apply_to_image(
             encode_into(stream, output.values, output.alpha, plan.mode, fmt, png_compression=level)
 
     write_output(destination, write)
-    return ApplyReport(
-        input=source_name,
-        output=destination_name,
-        input_shape=info.size,
-        output_shape=(output.steps[-1][0].output, output.steps[-1][1].output),
-        kernels=tuple(step.name for step in steps),
-        gray=gray,
-        format=fmt.name,
-        depth=plan.depth,
-        range_mode=mapping.range_mode,
-        alpha=plan.alpha_rule,
-        value_range=output.value_range,
-        clipped=output.clipped,
-        steps=output.steps,
-    )
+    ran = _Ran(info, gray, steps, fmt, plan, mapping)
+    return ran.report(destination_name, output.value_range, output.clipped, output.steps)
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """What a run decided before it computed: what its report says besides the values."""
+
+    info: ImageInfo
+    gray: GrayWeights | None
+    steps: Sequence[Step]
+    fmt: OutputFormat
+    plan: _Plan
+    mapping: PixelMapping
+
+    def report(
+        self,
+        destination: str,
+        value_range: tuple[float, float],
+        clipped: int,
+        axes: tuple[Axes, ...],
+    ) -> ApplyReport:
+        return ApplyReport(
+            input=self.info.name,
+            output=destination,
+            input_shape=self.info.size,
+            output_shape=(axes[-1][0].output, axes[-1][1].output),
+            kernels=tuple(step.name for step in self.steps),
+            gray=self.gray,
+            format=self.fmt.name,
+            depth=self.plan.depth,
+            range_mode=self.mapping.range_mode,
+            alpha=self.plan.alpha_rule,
+            value_range=value_range,
+            clipped=clipped,
+            steps=axes,
+        )
 
 
 def _apply_in_parts(
@@ -488,22 +510,8 @@ def _apply_in_parts(
             ImageWarning,
             stacklevel=3,
         )
-    last = result.steps[-1]
-    return ApplyReport(
-        input=info.name,
-        output=destination_name,
-        input_shape=info.size,
-        output_shape=(last[0].output, last[1].output),
-        kernels=tuple(step.name for step in steps),
-        gray=parts.gray,
-        format=fmt.name,
-        depth=plan.depth,
-        range_mode=mapping.range_mode,
-        alpha=plan.alpha_rule,
-        value_range=result.value_range,
-        clipped=result.clipped,
-        steps=result.steps,
-    )
+    ran = _Ran(info, parts.gray, steps, fmt, plan, mapping)
+    return ran.report(destination_name, result.value_range, result.clipped, result.steps)
 
 
 def _check_written_whole(

@@ -18,6 +18,7 @@ from convcli.imageio.files import Job
 from convcli.pipeline.batch import BatchRequest, batch_workers, plan_batch, run_jobs
 from convcli.pipeline.job import FileResult, Recipe, plan_job
 from convcli.terminal.console import echo_product, report_error, report_warning, stderr_console
+from convcli.terminal.progress import progress_bar
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -117,31 +118,9 @@ def _plan_only(jobs: Sequence[Job], recipe: Recipe, reporting: BatchReporting) -
 
 def _progress(reporting: BatchReporting) -> Progress | None:
     """A Rich progress bar on stderr, or None when it is not a terminal or when quiet."""
-    console = stderr_console()
-    if reporting.quiet or not console.is_terminal:
+    if reporting.quiet or not stderr_console().is_terminal:
         return None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]}", markup=False),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.description}", markup=False),
-        console=console,
-        redirect_stdout=False,  # stdout is for the JSON records, whatever stderr is
-        redirect_stderr=False,
-    )
+    return progress_bar("files")
 
 
 def _naming(job: Job, message: str) -> str:

@@ -50,6 +50,15 @@ def rows_progress(
 
 
 def _started_bar(name: str, total: int) -> tuple[Progress, TaskID]:
+    bar = progress_bar("rows")
+    bar.start()
+    return bar, bar.add_task(name, total=total, rate="")
+
+
+def progress_bar(unit: str) -> Progress:
+    """A Rich progress bar on stderr of things counted in `unit` (``files``, ``rows``): the
+    bar, done/total, the percentage, the field ``rate`` as the caller writes it, the time
+    spent and left, and the task's description. Not started."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -60,19 +69,17 @@ def _started_bar(name: str, total: int) -> tuple[Progress, TaskID]:
         TimeRemainingColumn,
     )
 
-    bar = Progress(
-        TextColumn("{task.description}", markup=False),
+    return Progress(
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("rows"),
+        TextColumn(unit),
         TaskProgressColumn(),
         TextColumn("{task.fields[rate]}", markup=False),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        TextColumn("{task.description}", markup=False),
         console=stderr_console(),
-        transient=True,
-        redirect_stdout=False,  # stdout is for the image or the JSON record
+        transient=unit == "rows",  # a file's bar goes when it is written; a batch's stays
+        redirect_stdout=False,  # stdout is for the image, the JSON records
         redirect_stderr=False,
     )
-    bar.start()
-    return bar, bar.add_task(name, total=total, rate="")
