@@ -65,8 +65,6 @@ class PartsResult:
     value_range: tuple[float, float]
     clipped: int
     steps: tuple[Axes, ...]
-    passes: int
-    """How many times the chain ran: 2 for ``rescale``, else 1."""
 
 
 def chain_rows(
@@ -255,7 +253,7 @@ def run_in_parts(
             encode_whole(stream, colour_planes, None if alpha is None else whole[..., -1])
 
     write(write_file)
-    return PartsResult((seen.low, seen.high), seen.clipped, axes, passes)
+    return PartsResult((seen.low, seen.high), seen.clipped, axes)
 
 
 class _Seen:
