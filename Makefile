@@ -27,7 +27,7 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	@touch $@
 
 $(VENV)/.installed-bench: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet -e '.[bench,dask]'
 	@touch $@
 
 install: $(VENV)/.installed ## create .venv and install convcli into it

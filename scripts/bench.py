@@ -12,6 +12,9 @@ Three sections, measured in one process and printed to stdout:
   and 32768x32768 (one gigapixel), read and written a band of rows at a time, against the
   same run holding the image whole (8192x8192 only) and libvips' ``vips conv`` (when
   installed): wall time, throughput and peak memory.
+- batches on a Dask cluster: files per second of ``convcli apply --out-dir`` over 500 small
+  photographs on a 2-worker cluster against a local ``-j 2`` batch and a 1-worker cluster, and
+  the client's peak memory for a batch of 100,000 file names.
 - start-up: ``convcli --help`` against a bare ``python -c pass``.
 
 Times are medians of repeated runs after a warm-up run; a peer slow enough to use up the time
@@ -25,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import contextlib
 import datetime
 import importlib
+import json
 import math
 import os
 import platform
@@ -130,6 +135,8 @@ class Effort:
     process_runs: int
     startup_runs: int
     large_sizes: tuple[int, ...]
+    names: tuple[int, ...]
+    """Batch sizes whose client memory is measured on a cluster."""
 
 
 FULL = Effort(
@@ -140,6 +147,7 @@ FULL = Effort(
     process_runs=5,
     startup_runs=10,
     large_sizes=(8192, 32768),
+    names=(10_000, 100_000),
 )
 QUICK = Effort(
     (512, 2048),
@@ -149,6 +157,7 @@ QUICK = Effort(
     process_runs=2,
     startup_runs=5,
     large_sizes=(8192,),
+    names=(10_000,),
 )
 WHOLE_LARGEST = 8192  # the in-memory run is measured up to this size: past it, gigabytes
 LOOP_SIZE = 512  # the per-pixel loop takes seconds even here
@@ -651,6 +660,122 @@ def benchmark_large(effort: Effort) -> str:
     return section("Images larger than memory", markdown_table(header, rows), notes)
 
 
+BATCH_FILES = 500
+BATCH_SIDE = 256  # a small photograph
+
+
+def batch_inputs(count: int, side: int, name: str) -> Path:
+    """A list of `count` photographs of `side` x `side` (hard links to a few sample photos,
+    which cost no space), one path a line; made once, then kept in the cache."""
+    folder = CACHE / name
+    listing = CACHE / f"{name}.txt"
+    if not listing.exists():
+        progress(f"making {count} inputs in {folder}")
+        folder.mkdir(parents=True, exist_ok=True)
+        originals = []
+        for photo in sorted((ROOT / "sample_images").glob("*.png")):
+            small = folder / f"source-{photo.stem}.png"
+            with Image.open(photo) as image:
+                image.convert("RGB").resize((side, side), Image.Resampling.LANCZOS).save(small)
+            originals.append(small)
+        paths = []
+        for index in range(count):
+            path = folder / f"{index:06}.png"
+            if not path.exists():
+                path.hardlink_to(originals[index % len(originals)])
+            paths.append(path)
+        partial = listing.with_suffix(".partial")
+        partial.write_text("".join(f"{path}\n" for path in paths))
+        partial.replace(listing)
+    return listing
+
+
+@contextlib.contextmanager
+def dask_cluster(workers: int, scratch: Path) -> Iterator[str]:
+    """A Dask scheduler and `workers` worker processes of one thread on 127.0.0.1, started
+    by the commands a user types; yields the scheduler's address, then stops them."""
+    dask = Path(sys.executable).parent / "dask"
+    scheduler_file = scratch / f"scheduler-{workers}.json"
+    quiet = subprocess.DEVNULL
+    scheduler = subprocess.Popen(
+        [str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",
+         "127.0.0.1:0", "--scheduler-file", str(scheduler_file)], stdout=quiet, stderr=quiet,
+    )  # fmt: skip
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            if time.monotonic() > deadline:
+                raise BenchmarkError("the Dask scheduler did not start within 60 s")
+            time.sleep(0.1)
+        worker = subprocess.Popen(
+            [str(dask), "worker", "--scheduler-file", str(scheduler_file), "--nworkers",
+             str(workers), "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
+            stdout=quiet, stderr=quiet,
+        )  # fmt: skip
+        address = json.loads(scheduler_file.read_text())["address"]
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(workers, timeout=60)
+        yield str(address)
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait()
+
+
+def benchmark_cluster(effort: Effort) -> str:
+    """Batches on local Dask clusters against a local batch; the table."""
+    listing = batch_inputs(BATCH_FILES, BATCH_SIDE, f"batch-{BATCH_FILES}")
+    runs = min(3, effort.process_runs)
+    rows = []
+    with (
+        tempfile.TemporaryDirectory(dir=CACHE) as scratch,
+        dask_cluster(2, Path(scratch)) as two,
+        dask_cluster(1, Path(scratch)) as one,
+    ):
+        out = Path(scratch) / "out"
+        batch = [str(convcli_command()), "apply", "-k", "sobel", "--inputs-from", str(listing),
+                 "--out-dir", str(out), "-q"]  # fmt: skip
+        commands = {
+            "local, -j 2": [*batch, "-j", "2"],
+            "Dask, 2 workers": [*batch, "--dask", two],
+            "Dask, 1 worker": [*batch, "--dask", one],
+        }
+        progress(f"{BATCH_FILES} files, {runs} runs each")
+        measured = compare_processes(commands, runs)
+        local = measured["local, -j 2"]
+        for name, run in measured.items():
+            rate = BATCH_FILES / run.seconds
+            rows.append([
+                name, f"{BATCH_FILES}", f"{run.seconds:.2f}", f"{rate:.0f}", f"{run.peak_mib:.0f}",
+                format_ratio(rate, BATCH_FILES / local.seconds),
+            ])  # fmt: skip
+        for count in effort.names:
+            names = batch_inputs(count, 16, f"names-{count}")
+            command = [*batch[:4], "--inputs-from", str(names), "--out-dir", str(out / "names"),
+                       "-q", "--dask", two]  # fmt: skip
+            progress(f"{count} file names on 2 workers")
+            run = run_process(command)
+            rows.append([
+                "Dask, 2 workers, 16x16 images", f"{count}", f"{run.seconds:.1f}",
+                f"{count / run.seconds:.0f}", f"{run.peak_mib:.0f}", "-",
+            ])  # fmt: skip
+    header = ["run", "files", "wall s", "files/s", "client peak MiB", "files/s ÷ local"]
+    notes = [
+        f"`convcli apply -k sobel --inputs-from LIST --out-dir OUT -q` over {BATCH_FILES}"
+        f" {BATCH_SIDE}x{BATCH_SIDE} PNGs (the sample photos, resized), with `-j 2` or `--dask"
+        " ADDRESS`: a scheduler and worker processes of one thread each, on this machine,"
+        " started before the runs (`dask scheduler`, `dask worker --nworkers N --nthreads"
+        f" 1`). Wall time: median of {runs} runs after a warm-up, the runs taking turns; peak"
+        " memory is the client's (the `convcli` process), not the workers'. The last rows time"
+        " one run over many tiny images, for the client's memory as the names grow.",
+    ]
+    return section("Batches on a Dask cluster", markdown_table(header, rows), notes)
+
+
 def benchmark_startup(effort: Effort) -> str:
     """Time ``convcli --help`` against a bare interpreter; the start-up table."""
     commands = {
@@ -746,6 +871,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             benchmark_core(effort),
             benchmark_process(effort, imagemagick, about_imagemagick),
             benchmark_large(effort),
+            benchmark_cluster(effort),
             benchmark_startup(effort),
         ]
     except BenchmarkError as error:

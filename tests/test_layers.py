@@ -48,7 +48,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "core": {"numpy", "dask"},
     "kernels": {"numpy"},
     "imageio": {"numpy", "PIL", "tifffile"},
-    "pipeline": {"numpy", "PIL"},
+    "pipeline": {"numpy", "PIL", "distributed"},
     "terminal": {"numpy", "PIL", "rich"},
     "cli": {"click"},
     "package": set(),

@@ -72,6 +72,20 @@ if TYPE_CHECKING:
     help="Batch: files processed in parallel processes (default: the cores; 1 = one by one).",
 )
 @click.option(
+    "--dask",
+    metavar="ADDRESS",
+    help="Batch: run the files on the Dask cluster whose scheduler is at ADDRESS"
+    " (tcp://host:8786); the workers must see the same files. Needs convcli[dask].",
+)
+@click.option(
+    "--dask-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Batch: how long the Dask scheduler has to answer, and its cluster to show a worker.",
+)
+@click.option(
     "-q",
     "--quiet",
     is_flag=True,
@@ -97,6 +111,8 @@ def apply(
     suffix: str,
     inputs_from: IO[str] | None,
     jobs: int | None,
+    dask: str | None,
+    dask_timeout: float,
     quiet: bool,
     dry_run: bool,
     paths: tuple[Path, ...],
@@ -127,11 +143,16 @@ def apply(
 
         for_one_file = {"--explain": explain, "--at": at is not None, "--preview": preview}
         directory = _batch_directory(out_dir, for_one_file)
-        request = BatchRequest(directory, suffix, inputs_from, jobs, dry_run)
+        if dask is not None and jobs is not None:
+            raise click.UsageError(
+                "--jobs is for a batch on this machine: on a cluster, the workers' threads say"
+                " how many files run at once"
+            )
+        request = BatchRequest(directory, suffix, inputs_from, jobs, dry_run, dask, dask_timeout)
         if apply_batch(paths, request, recipe, BatchReporting(as_json=as_json, quiet=quiet)):
             raise SomeFilesFailedError()
         return
-    for_batches = {"--suffix": suffix, "--jobs": jobs, "--dry-run": dry_run}
+    for_batches = {"--suffix": suffix, "--jobs": jobs, "--dry-run": dry_run, "--dask": dask}
     input_path, output_path = _one_file(paths, for_batches, as_json=as_json, preview=preview)
     _apply_one(
         input_path,

@@ -46,6 +46,10 @@ class BatchRequest:
     """Files processed at once, by as many processes; None: one a core."""
     dry_run: bool = False
     """Plan every file, write none."""
+    dask: str | None = None
+    """The address of a Dask scheduler whose workers run the files, or None: this machine."""
+    dask_timeout: float = 10.0
+    """Seconds the scheduler has to answer, and a cluster to show a worker."""
 
 
 def plan_batch(paths: Sequence[Path], request: BatchRequest, recipe: Recipe) -> list[Job]:
@@ -243,7 +247,7 @@ def run_jobs(
                 result = finished.result()
                 # What is left in `running` is not reported yet: a result leaves it as it is
                 # reported, never one without the other, or Ctrl-C in between would lose it.
-                with _interruptions_held():
+                with interruptions_held():
                     on_result(result)
                     del running[finished]
                 submit_next()
@@ -262,7 +266,7 @@ def run_jobs(
 
 
 @contextmanager
-def _interruptions_held() -> Iterator[None]:
+def interruptions_held() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM back until the block is done (where the platform can)."""
     block = getattr(signal, "pthread_sigmask", None)
     if block is None:

@@ -62,6 +62,8 @@ class FileRecord:
     """What a written file holds (status ``ok``)."""
     planned: PlannedImage | None = None
     """What a file would hold (status ``planned``)."""
+    worker: str | None = None
+    """The Dask worker that ran it (a batch on a cluster), or None: this machine."""
 
     def to_json(self) -> dict[str, Any]:
         """The record as JSON values, in the order the README lists its keys."""
@@ -91,7 +93,7 @@ class FileRecord:
                 depth=planned.depth,
                 alpha=planned.alpha,
             )
-        return {
+        record = {
             "input": self.input,
             "output": self.output,
             "status": self.status,
@@ -99,6 +101,9 @@ class FileRecord:
             **facts,
             "ms": round(self.ms, 3),
         }
+        if self.worker is not None:  # a batch on a cluster: which worker ran the file
+            record["worker"] = self.worker
+        return record
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ class FileResult:
     warnings: tuple[str, ...] = ()
     worked: WorkedPixel | None = None
     """The output pixel ``apply --at`` asked for, worked by hand; None without it."""
+    worker: str | None = None
+    """The address of the Dask worker that ran the job, or None: this machine."""
 
     @property
     def error(self) -> ConvcliError | None:
@@ -129,8 +136,11 @@ class FileResult:
         """What ``--json`` prints for the file."""
         source, destination = self.job.names()
         if isinstance(self.outcome, ConvcliError):
-            return FileRecord(source, destination, "error", self.ms, str(self.outcome))
-        return FileRecord(source, destination, "ok", self.ms, report=self.outcome)
+            error = str(self.outcome)
+            return FileRecord(source, destination, "error", self.ms, error, worker=self.worker)
+        return FileRecord(
+            source, destination, "ok", self.ms, report=self.outcome, worker=self.worker
+        )
 
 
 def run_job(

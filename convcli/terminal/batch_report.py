@@ -8,8 +8,9 @@ terminal.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,10 @@ class BatchReporting:
     """No progress bar and no summary; errors are still reported."""
 
 
+Runner = Callable[[Callable[[FileResult], None], Callable[[Job], None]], None]
+"""Runs a batch's jobs, calling (on_result, on_start) as :func:`run_jobs` does."""
+
+
 def apply_batch(
     paths: Sequence[Path],
     request: BatchRequest,
@@ -52,13 +57,51 @@ def apply_batch(
         If the output directory cannot be made.
     """
     jobs = plan_batch(paths, request, recipe)
+    if request.dask is not None:
+        return _on_cluster(request.dask, jobs, request, recipe, reporting)
     if request.dry_run:
         return _plan_only(jobs, recipe, reporting)
-    return run_batch(jobs, recipe, batch_workers(request, jobs), reporting)
+    workers = batch_workers(request, jobs)
+
+    def run(on_result: Callable[[FileResult], None], on_start: Callable[[Job], None]) -> None:
+        run_jobs(jobs, recipe, workers=workers, on_result=on_result, on_start=on_start)
+
+    return run_batch(jobs, run, reporting)
 
 
-def run_batch(jobs: Sequence[Job], recipe: Recipe, workers: int, reporting: BatchReporting) -> int:
-    """Run every job on `workers` processes: the number of files that failed."""
+def _on_cluster(
+    address: str,
+    jobs: Sequence[Job],
+    request: BatchRequest,
+    recipe: Recipe,
+    reporting: BatchReporting,
+) -> int:
+    """The batch on the Dask cluster at `address` (see :mod:`convcli.pipeline.cluster`),
+    checked before any file is sent; or, for a dry run, the checks and the plan."""
+    from convcli.pipeline.cluster import check_cluster, connect, run_jobs_on_cluster
+
+    client = connect(address, timeout=request.dask_timeout)
+    try:
+        check_cluster(client, jobs, request.out_dir, output_made=not request.dry_run)
+        if request.dry_run:
+            return _plan_only(jobs, recipe, reporting)
+
+        def run(on_result: Callable[[FileResult], None], on_start: Callable[[Job], None]) -> None:
+            def started_and_done(result: FileResult) -> None:
+                on_start(result.job)  # the bar names the file last done
+                on_result(result)
+
+            run_jobs_on_cluster(client, jobs, recipe, on_result=started_and_done)
+
+        return run_batch(jobs, run, reporting)
+    finally:
+        with contextlib.suppress(Exception):  # a scheduler gone already: nothing to close
+            client.close(timeout=2)
+
+
+def run_batch(jobs: Sequence[Job], run: Runner, reporting: BatchReporting) -> int:
+    """Run every job by `run`, with the bar, the errors as they come, the records and the
+    summary: the number of files that failed."""
     failed = 0
     progress = _progress(reporting)
     task = progress.add_task("", total=len(jobs), rate="") if progress else None
@@ -87,7 +130,7 @@ def run_batch(jobs: Sequence[Job], recipe: Recipe, workers: int, reporting: Batc
     try:
         if progress is not None:
             progress.start()
-        run_jobs(jobs, recipe, workers=workers, on_result=on_result, on_start=on_start)
+        run(on_result, on_start)
     finally:
         if progress is not None:
             progress.stop()
