@@ -36,6 +36,7 @@ import logging
 import math
 import os
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -209,9 +210,8 @@ def run_jobs_on_cluster(
 
     threads = sum(worker["nthreads"] for worker in client.scheduler_info()["workers"].values())
     size = files_per_group(len(jobs), threads)
-    absolute = [_absolute(job) for job in jobs]
     groups = _groups(range(len(jobs)), size)
-    batch = f"convcli-batch-{os.getpid()}-{id(jobs)}"
+    batch = f"convcli-batch-{uuid.uuid4()}"  # what the workers are told to stop, on Ctrl-C
     in_flight: dict[Future[list[FileResult]], list[int]] = {}
     reported = 0
 
@@ -219,7 +219,7 @@ def run_jobs_on_cluster(
         indices = next(groups, None)
         if indices is None:
             return
-        group = [absolute[index] for index in indices]
+        group = [_absolute(jobs[index]) for index in indices]
         future = client.submit(_run_group, group, recipe, batch, pure=False)
         in_flight[future] = indices
         queue.add(future)
@@ -232,7 +232,7 @@ def run_jobs_on_cluster(
                 " reported (workers still running may have written some of them)"
             )
         indices = in_flight[future]
-        results = _group_results(future, [absolute[index] for index in indices])
+        results = _group_results(future, [jobs[index] for index in indices])
         # A group leaves `in_flight` as it is reported, never one without the other, or
         # Ctrl-C in between would lose files written.
         with interruptions_held():
