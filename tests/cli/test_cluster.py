@@ -3,6 +3,7 @@ processes on 127.0.0.1 that the tests start and stop."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -251,7 +252,10 @@ def test_a_worker_that_cannot_see_the_files_is_named(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [tmp_path / "a.png"]  # the probe is gone
 
 
-def test_the_scheduler_going_away_is_one_line_with_the_files_not_done(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def own_cluster(tmp_path: Path, workers: int) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A scheduler and `workers` single-threaded workers of this test's own, started as a user
+    starts them; yields the scheduler's address and process (for the test to kill)."""
     scheduler_file = tmp_path / "scheduler.json"
     dask = Path(sys.executable).parent / "dask"
     scheduler = subprocess.Popen(
@@ -259,32 +263,91 @@ def test_the_scheduler_going_away_is_one_line_with_the_files_not_done(tmp_path: 
          "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(scheduler_file)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    worker = None
+    children = [scheduler]
     try:
         deadline = time.monotonic() + 60
         while not scheduler_file.exists():
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        worker = subprocess.Popen(
-            [str(dask), "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
-             "--host", "127.0.0.1", "--no-dashboard"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        for _ in range(workers):
+            children.append(subprocess.Popen(
+                [str(dask), "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+                 "--host", "127.0.0.1", "--no-dashboard"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+        yield json.loads(scheduler_file.read_text())["address"], scheduler
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+
+
+def test_a_cluster_without_workers_is_refused_before_any_file(photos: Path, tmp_path: Path) -> None:
+    with own_cluster(tmp_path, workers=0) as (scheduler_address, _):
+        done = run_installed(
+            "apply", "-k", "vertical", *photos.glob("*.png"), "--out-dir", tmp_path / "out",
+            "--dask", scheduler_address, "--dask-timeout", "1",
         )  # fmt: skip
-        scheduler_address = json.loads(scheduler_file.read_text())["address"]
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"convcli: error: the Dask cluster at {scheduler_address!r} has no workers (none joined"
+        " in 1 s)\n"
+    )
+
+
+def test_the_scheduler_going_away_is_one_line_with_the_files_not_done(tmp_path: Path) -> None:
+    with own_cluster(tmp_path, workers=1) as (scheduler_address, scheduler):
         paths = many_slow_files(tmp_path, 100)
         out = tmp_path / "out"
         process = start_batch(paths, out, scheduler_address)
         wait_for_files(out, 3, process)
         scheduler.kill()
         stdout, stderr = process.communicate(timeout=120)
-        assert process.returncode == 1
-        reported = len(records(stdout))
-        assert stderr == (
-            f"convcli: error: lost the Dask scheduler: {100 - reported} of 100 files not"
-            " reported (workers still running may have written some of them)\n"
-        )
-    finally:
-        for child in (scheduler, worker):
-            if child is not None:
-                child.kill()
-                child.wait()
+    assert process.returncode == 1
+    reported = len(records(stdout))
+    assert stderr == (
+        f"convcli: error: lost the Dask scheduler: {100 - reported} of 100 files not"
+        " reported (workers still running may have written some of them)\n"
+    )
+
+
+@pytest.fixture
+def blind_workers(dask_client: Client) -> Iterator[None]:
+    """The workers cannot see the files, for one test: their check says so."""
+    dask_client.run(_blind)
+    yield
+    dask_client.run(_seeing)
+    # Back for the tests after this one (looked up by name on the worker: the real one).
+    assert set(dask_client.run(cluster._check_access, None, None).values()) == {None}
+
+
+def _blind() -> None:
+    """On a worker: its access check fails, the real one kept aside."""
+
+    def blind(source: str | None, out_dir: str | None) -> str | None:
+        return f"cannot read {source!r} (no such file)"
+
+    cluster.__dict__.setdefault("real_check_access", cluster._check_access)
+    cluster._check_access = blind
+
+
+def _seeing() -> None:
+    """On a worker: the real access check back."""
+    cluster._check_access = cluster.__dict__.pop("real_check_access")
+
+
+def test_a_worker_that_cannot_see_the_inputs_is_named_with_the_path(
+    photos: Path, tmp_path: Path, dask_client: Client, blind_workers: None
+) -> None:
+    done = run_installed(
+        "apply", "-k", "vertical", *sorted(photos.glob("*.png")), "--out-dir", tmp_path / "out",
+        "--dask", address(dask_client),
+    )  # fmt: skip
+    assert done.returncode == 1
+    first = sorted(photos.glob("*.png"))[0]
+    assert done.stderr.startswith("convcli: error: worker tcp://127.0.0.1:")
+    assert done.stderr.endswith(
+        f" cannot read {str(first)!r} (no such file): the workers need a file system they share"
+        " with this machine\n"
+    )
+    assert list((tmp_path / "out").iterdir()) == []
