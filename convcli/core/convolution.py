@@ -6,6 +6,7 @@ Nothing here knows about files, Pillow, Click or Rich: arrays and plain values i
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
@@ -370,11 +371,18 @@ def as_kernel_array(kernel: npt.ArrayLike) -> npt.NDArray[np.float64]:
     return weights
 
 
+def is_masked(value: object) -> bool:
+    """Whether `value` is a NumPy masked array, without importing ``numpy.ma`` (slow to
+    import) when nothing has: then no masked array exists."""
+    masked = sys.modules.get("numpy.ma")
+    return masked is not None and isinstance(value, masked.MaskedArray)
+
+
 def _real_array(
     value: npt.ArrayLike, what: str, error: type[ParameterError | KernelError]
 ) -> npt.NDArray[Any]:
     """`value` as an array of real numbers, or `error` naming it `what`."""
-    if isinstance(value, np.ma.MaskedArray):
+    if is_masked(value):
         raise error(f"{what} is a masked array: fill it first, e.g. {what}.filled(0)")
     try:
         array = np.asarray(value)

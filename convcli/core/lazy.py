@@ -45,6 +45,7 @@ from convcli.core.convolution import (
     apply_kernel,
     check_image,
     computed_in,
+    is_masked,
     weights_and_axes,
 )
 from convcli.core.methods import Compute, allocate_or_refuse, resolved_method
@@ -159,7 +160,7 @@ def _checked_dask_image(image: object) -> da.Array:
         raise ParameterError(
             "image has chunks of unknown size: call image.compute_chunk_sizes() first"
         )
-    if isinstance(image._meta, np.ma.MaskedArray):
+    if is_masked(image._meta):
         raise ParameterError("image is a masked array: fill it first, e.g. da.ma.filled(image, 0)")
     check_image(image.shape, image.dtype)
     return image

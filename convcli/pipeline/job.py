@@ -12,7 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from convcli.core.params import ConvParams
 from convcli.errors import ConvcliError, ImageWarning, NotEnoughMemoryError, ParameterError
@@ -25,8 +25,10 @@ from convcli.pipeline.apply import (
     apply_to_image,
     plan_image,
 )
-from convcli.pipeline.explain import WorkedPixel, explain_image
 from convcli.pipeline.parts import Progress
+
+if TYPE_CHECKING:
+    from convcli.pipeline.explain import WorkedPixel
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,8 @@ def _work_pixel(job: Job, recipe: Recipe, at: tuple[int, int]) -> tuple[Job, Wor
     destination = job.names()[1] if isinstance(job.destination, Path) else STDOUT_NAME
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ImageWarning)  # the run itself says them, once
+        from convcli.pipeline.explain import explain_image  # for --at only
+
         worked = explain_image(
             source,
             recipe.steps,

@@ -36,7 +36,6 @@ from convcli.errors import ImageWriteError
 from convcli.imageio.npy import write_npy
 from convcli.imageio.png import ROW_MODES, write_png
 from convcli.imageio.reading import RowsInParts
-from convcli.imageio.tiff import write_tiff
 from convcli.kernels.kernel import Kernel, Operator, Step
 from convcli.pipeline.alpha import (
     AppliedAlpha,
@@ -239,6 +238,8 @@ def run_in_parts(
 
     def write_file(stream: IO[bytes]) -> None:
         if output.format == "tiff":
+            from convcli.imageio.tiff import write_tiff  # tifffile, only when it writes
+
             write_tiff(stream, shape, dtype, blocks, alpha=alpha is not None)
         elif output.format == "npy":
             write_npy(stream, shape, dtype, blocks)
