@@ -231,7 +231,8 @@ def prepared(
     The weights are flipped if ``params.flip`` says so, in the pixels' float type.
     """
     pixels: npt.NDArray[Any] | RowSource
-    if isinstance(image, RowSource):
+    # An array is no row source: checked first, as the protocol's check is slow.
+    if not isinstance(image, np.ndarray) and isinstance(image, RowSource):
         pixels = image
         if pixels.dtype not in (np.float32, np.float64):
             raise ParameterError(f"a row source must give float32 or float64, not {pixels.dtype}")
