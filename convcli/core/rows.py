@@ -32,14 +32,16 @@ from convcli.core.params import ConvParams
 BLOCK_BYTES = 2 * 1024 * 1024
 """About how many bytes of rows a step computes at a time."""
 _BLOCKS_KEPT = 4
+"""Blocks a step keeps: the one being read, its neighbours, and one at the far side."""
 
 
 class CachedRows:
     """A :class:`RowSource` that makes its rows in aligned blocks and keeps the last few.
 
-    Subclasses say what a block is (:meth:`_make`) and its unit (:attr:`_unit`): blocks start
-    at multiples of their size, itself a multiple of the unit. Reads from several threads are
-    safe; a block is made by one of them while the others wait.
+    Subclasses say what a block is (:meth:`_make`) and in what unit of rows blocks must start
+    and end (`unit`): a block is about :data:`BLOCK_BYTES`, a whole number of units, and
+    blocks start at multiples of its size. Reads from several threads are safe; a block is
+    made by one of them while the others wait.
     """
 
     shape: tuple[int, ...]
