@@ -220,8 +220,9 @@ def run_jobs_on_cluster(
         if indices is None:
             return
         group = [_absolute(jobs[index]) for index in indices]
-        future = client.submit(_run_group, group, recipe, batch, pure=False)
-        in_flight[future] = indices
+        with interruptions_held():  # a group sent is a group tracked, or Ctrl-C would lose it
+            future = client.submit(_run_group, group, recipe, batch, pure=False)
+            in_flight[future] = indices
         queue.add(future)
 
     def report(future: Future[list[FileResult]]) -> None:
