@@ -10,12 +10,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from hypothesis import settings
 from PIL import Image
 
 from convcli.imageio.reading import open_image
 
 if TYPE_CHECKING:
     from distributed import Client
+
+# No property test is timed: an example that takes long on a busy machine (a Dask cluster
+# starting beside it, two cores shared) is no failure. Speed is the benchmark's business.
+settings.register_profile("convcli", deadline=None)
+settings.load_profile("convcli")
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 """The checkout: README.md, sample_images/, scripts/."""
