@@ -102,6 +102,9 @@ with open(sys.argv[1], "rb") as source:
     apply_to_image(source, Path(sys.argv[2]), [resolve_kernel("vertical")], ConvParams(),
                    ImageOptions(max_pixels=2**40), source_name=sys.argv[1])
 """
+BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+"""Variables that pin OpenBLAS to another processor's kernel: `make bench` unsets them, as a
+user's machine does not set them."""
 VIPS_VERTICAL = "3 3 1 0\n1 0 -1\n1 0 -1\n1 0 -1\n"  # libvips' matrix file: w h scale offset
 TILE = 256
 
@@ -816,9 +819,20 @@ def cpu_model() -> str:
 
 
 def blas_name() -> str:
-    """The BLAS NumPy was built against, with its version."""
+    """The BLAS NumPy was built against, with its version, and the kernel (the processor
+    architecture) and threads OpenBLAS runs with here, as threadpoolctl reads them."""
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
-    return f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()
+    name = f"{blas.get('name', 'unknown')} {blas.get('version', '')}".strip()
+    from threadpoolctl import threadpool_info
+
+    running = [
+        f"{pool.get('architecture', '?')} kernel, {pool.get('num_threads')} threads"
+        for pool in threadpool_info()
+        if pool.get("internal_api") == "openblas"
+    ]
+    forced = [name for name in BLAS_OVERRIDES if name in os.environ]
+    said = f"; {', '.join(forced)} set" if forced else ""
+    return f"{name}, {'; '.join(running) or 'no OpenBLAS loaded'}{said}"
 
 
 def machine_description(imagemagick_version: str) -> str:
