@@ -456,7 +456,8 @@ def open_image(
         stream.seek(0)
         if not magic:
             raise ImageReadError(f"cannot read {label!r}: it is empty")
-        a_file = isinstance(source, Path) and stream.seekable()
+        # A regular file, read again by its path in parts: not a pipe, already read whole.
+        a_file = isinstance(source, Path) and source.is_file()
         if magic == _NPY_MAGIC:
             info, header = _npy_info(stream, label)
             readable_in_parts = a_file and not header.fortran_order

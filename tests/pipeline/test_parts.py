@@ -459,3 +459,22 @@ def test_every_command_reads_a_tiff_through_the_same_reader(tmp_path: Path) -> N
     refused = run("explain", path, "-k", "box-3", "--at", "0,0", "--max-pixels", "100")
     assert refused.exit_code == 1
     assert "over the limit of 100" in refused.stderr
+
+
+def test_a_tiff_from_a_named_pipe_is_read_whole(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    pixels = np.arange(400, dtype=np.uint8).reshape(20, 20)
+    data = tiled(tmp_path / "in.tif", pixels, tile=(16, 16)).read_bytes()
+    fifo = tmp_path / "pipe.tif"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(data,))
+    writer.start()
+    try:
+        with open_image(fifo, in_parts=True) as image:  # read once: not again by its path
+            assert not image.in_parts
+            decoded = image.decode(color=False, gray="rec601")
+    finally:
+        writer.join(timeout=10)
+    np.testing.assert_array_equal(decoded.values, pixels)
