@@ -161,3 +161,14 @@ def test_an_npy_written_from_blocks_is_what_numpy_saves(tmp_path: Path) -> None:
     saved = io.BytesIO()
     np.save(saved, array)
     assert stream.getvalue() == saved.getvalue()
+
+
+def test_a_bigtiff_is_read_in_parts(tmp_path: Path) -> None:
+    pixels = np.arange(50 * 40, dtype=np.uint16).reshape(50, 40)
+    tifffile.imwrite(tmp_path / "big.tif", pixels, tile=(16, 16), bigtiff=True)
+    opened = open_tiff_rows(tmp_path / "big.tif", "big.tif")
+    assert opened is not None
+    handle, rows = opened
+    with handle:
+        assert handle.is_bigtiff
+        np.testing.assert_array_equal(rows.rows(7, 45), pixels[7:45])
