@@ -39,11 +39,12 @@ with open(sys.argv[1], "w") as file:
 """
 
 
-def heavy_imports(tmp_path: Path, *args: str) -> list[str]:
-    """The heavy packages that importing convcli.cli.main and running `args` imports."""
+def heavy_imports(tmp_path: Path, *args: str, watched: tuple[str, ...] = HEAVY) -> list[str]:
+    """The `watched` packages (the heavy ones) that importing convcli.cli.main and running
+    `args` imports."""
     record = tmp_path / "record.json"
     done = subprocess.run(
-        [sys.executable, "-c", RUN.format(heavy=HEAVY), str(record), *args],
+        [sys.executable, "-c", RUN.format(heavy=watched), str(record), *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -94,6 +95,19 @@ def test_shape_arithmetic_imports_neither_numpy_nor_pillow(tmp_path: Path, args:
 )
 def test_kernels_do_not_import_pillow(tmp_path: Path, args: list[str]) -> None:
     assert "PIL" not in heavy_imports(tmp_path, *args)
+
+
+def test_a_plain_apply_imports_only_what_it_uses(tmp_path: Path) -> None:
+    # Off a terminal, with nothing to explain: no Rich; a PNG in and out: no TIFF reader, no
+    # Pillow plugin beyond the five it preloads; and neither numpy.ma nor the explain module.
+    Image.new("RGB", (40, 30), (20, 200, 90)).save(tmp_path / "in.png")
+    watched = (
+        "rich", "tifffile", "numpy.ma", "PIL.TiffImagePlugin", "PIL.WebPImagePlugin",
+        "convcli.pipeline.explain", "convcli.terminal.render",
+    )  # fmt: skip
+    args = ("apply", "-k", "vertical", str(tmp_path / "in.png"), str(tmp_path / "out.png"))
+    assert heavy_imports(tmp_path, *args, watched=watched) == []
+    assert (tmp_path / "out.png").exists()
 
 
 def test_the_library_names_are_imported_on_first_use() -> None:

@@ -238,8 +238,7 @@ def _report(result: FileResult, recipe: Recipe, *, explain: bool, as_json: bool)
     import json
 
     from convcli.core.params import format_size
-    from convcli.terminal.console import print_explanation, stderr_console
-    from convcli.terminal.render import chain_report, explain_values
+    from convcli.terminal.console import print_explanation, stderr_console, stderr_is_terminal
 
     for warning in result.warnings:
         report_warning(warning)
@@ -250,6 +249,11 @@ def _report(result: FileResult, recipe: Recipe, *, explain: bool, as_json: bool)
         raise report
     if as_json:
         echo_product(json.dumps(result.record.to_json()))
+    on_terminal = stderr_is_terminal()
+    if not (explain or worked is not None or (on_terminal and not as_json)):
+        return  # nothing more to say: Rich is not even imported
+    from convcli.terminal.render import chain_report, explain_values
+
     console = stderr_console()
     if explain and worked is None:
         console.print(chain_report(report.kernels, report.steps))
@@ -261,7 +265,7 @@ def _report(result: FileResult, recipe: Recipe, *, explain: bool, as_json: bool)
                     markup=False,
                 )
         console.print(explain_values(report), soft_wrap=True, markup=False)
-    if console.is_terminal and not as_json:
+    if on_terminal and not as_json:
         console.print(
             f"wrote {report.output}: {' then '.join(report.kernels)} on"
             f" {format_size(report.input_shape)} -> {format_size(report.output_shape)},"

@@ -31,6 +31,23 @@ def stdout_console() -> Console:
     return console
 
 
+_RICH_TERMINAL_VARIABLES = ("TTY_COMPATIBLE", "FORCE_COLOR", "TTY_INTERACTIVE", "FORCE_TERMINAL")
+"""What makes Rich call a stream a terminal, or not, whatever the stream says of itself."""
+
+
+def stderr_is_terminal() -> bool:
+    """Whether :func:`stderr_console` writes to a terminal; without importing Rich (tens of
+    milliseconds) when plainly not: stderr is no terminal and nothing tells Rich otherwise."""
+    if not any(name in os.environ for name in _RICH_TERMINAL_VARIABLES):
+        isatty = getattr(sys.stderr, "isatty", None)
+        try:
+            if isatty is None or not isatty():
+                return False
+        except ValueError:  # closed
+            return False
+    return stderr_console().is_terminal
+
+
 def stderr_console() -> Console:
     """The console for messages and explanations, on stderr."""
     from rich.console import Console

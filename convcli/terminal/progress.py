@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from convcli.terminal.console import stderr_console
+from convcli.terminal.console import stderr_console, stderr_is_terminal
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -26,8 +26,7 @@ def rows_progress(
 ) -> Iterator[Callable[[int, int], None] | None]:
     """A callback for ``(rows written, rows in all)`` that draws the bar of image `name`, or
     None when nothing would be drawn (quiet, or stderr is not a terminal)."""
-    console = stderr_console()
-    if quiet or not console.is_terminal:
+    if quiet or not stderr_is_terminal():
         yield None
         return
     started = time.monotonic()
