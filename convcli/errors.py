@@ -55,6 +55,10 @@ class OutputClosedError(ConvcliError):
     """Standard output is closed: a command's product has nowhere to go."""
 
 
+class ClusterError(ConvcliError):
+    """A Dask cluster cannot run a batch, or stopped running it."""
+
+
 def did_you_mean(names: tuple[str, ...]) -> str:
     """``"; did you mean 'a', 'b' or 'c'?"``, or nothing when there are no names.
 

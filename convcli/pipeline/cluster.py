@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from convcli.errors import ConvcliError, ImageWriteError, ParameterError
+from convcli.errors import ClusterError, ImageWriteError, ParameterError
 from convcli.imageio.files import Job
 from convcli.pipeline.batch import interruptions_held, threads_per_job
 from convcli.pipeline.job import FileResult, Recipe, run_job
@@ -57,10 +57,6 @@ MOST_FILES_PER_GROUP = 100
 
 _stopped: set[str] = set()
 """On a worker: the batches told to start no new file (see :func:`_stop`)."""
-
-
-class ClusterError(ConvcliError):
-    """The cluster cannot run the batch, or stopped running it: exit 1."""
 
 
 def connect(address: str, *, timeout: float = CONNECT_TIMEOUT) -> Client:
