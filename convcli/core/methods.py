@@ -405,7 +405,7 @@ class _StripWorker:
 
     def padded_rows(self) -> Array:
         """A buffer for the padded input rows of the tallest strip."""
-        _, count = _input_rows(self.axes[0], 0, self.rows_per_strip)
+        _, count = input_rows(self.axes[0], 0, self.rows_per_strip)
         shape = (count, self.axes[1].padded, *self.pixels.shape[2:])
         return np.empty(shape, self.pixels.dtype)
 
@@ -416,7 +416,7 @@ class _StripWorker:
 
     def fill(self, start: int, stop: int, buffer: Array) -> Array:
         """The padded input rows that output rows [start, stop) read, filled into `buffer`."""
-        first, count = _input_rows(self.axes[0], start, stop)
+        first, count = input_rows(self.axes[0], start, stop)
         padded = buffer[:count]
         fill_padded_rows(self.pixels, padding_widths(self.axes), self.border, first, padded)
         return padded
@@ -485,12 +485,13 @@ def _rows_per_strip(rows: AxisArithmetic, cols: AxisArithmetic, pixels: Pixels) 
     # A small image still gets a few strips, each small enough to stay in cache.
     budget = min(budget, max(_SOURCE_STRIP_BYTES, rows.padded * row_bytes // 4))
     # At least 8 output rows, or a tall kernel would pad its span of rows for each output row.
-    input_rows = max(budget // max(1, row_bytes), rows.span + 7 * rows.stride)
-    return (input_rows - rows.span) // rows.stride + 1
+    rows_read = max(budget // max(1, row_bytes), rows.span + 7 * rows.stride)
+    return (rows_read - rows.span) // rows.stride + 1
 
 
-def _input_rows(rows: AxisArithmetic, start: int, stop: int) -> tuple[int, int]:
-    """The padded input rows [first, first + count) that output rows [start, stop) read."""
+def input_rows(rows: AxisArithmetic, start: int, stop: int) -> tuple[int, int]:
+    """The padded input rows [first, first + count) that output rows [start, stop) read
+    (padded: row 0 is the first padding row, ``rows.pad_before`` the image's first)."""
     return start * rows.stride, (stop - start - 1) * rows.stride + rows.span
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from convcli.core.convolution import FloatArray, prepared
-from convcli.core.methods import Compute, Correlation
+from convcli.core.methods import Compute, Correlation, input_rows
 from convcli.core.padding import RowSource, read_rows
 from convcli.core.params import ConvParams
 
@@ -114,8 +114,9 @@ class ComputedRows(CachedRows):
         rows, _ = self._axes
         # The source's rows these read, asked for at once: a step below computes them as one
         # block on every thread, not a strip at a time.
-        first = max(0, start * rows.stride - rows.pad_before)
-        last = min(rows.size, (stop - 1) * rows.stride + rows.span - rows.pad_before)
+        padded_first, count = input_rows(rows, start, stop)
+        first = max(0, padded_first - rows.pad_before)
+        last = min(rows.size, padded_first + count - rows.pad_before)
         if first < last:
             read_rows(self._pixels, first, last)
         out = np.empty((stop - start, *self.shape[1:]), self.dtype)

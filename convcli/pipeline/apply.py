@@ -66,10 +66,11 @@ from convcli.pipeline.chain import (
 from convcli.pipeline.parts import WRITTEN_IN_PARTS, Output, Progress, run_in_parts
 from convcli.pipeline.rangemap import (
     PixelMapping,
+    check_writable,
     concrete_range_mode,
+    held_alpha,
     map_into,
     pixel_mapping,
-    to_pixels,
 )
 
 
@@ -410,7 +411,7 @@ def apply_to_image(
         carried = filtered_alpha(
             alpha, steps, params, rule, opaque=info.max_value or 1.0, compute=options.compute
         )
-        output = dataclasses.replace(output, alpha=_alpha_held(carried, mapping))
+        output = dataclasses.replace(output, alpha=held_alpha(carried, mapping))
 
     def write(stream: IO[bytes]) -> None:
         if output.png is not None:
@@ -503,13 +504,8 @@ def _apply_in_parts(
             progress=progress,
             destination=destination if isinstance(destination, Path) else None,
         )
-    low, high = result.value_range
-    if plan.depth == "float" and max(-low, high) > _FLOAT32_EXACT:
-        warnings.warn(
-            f"{info.name}: values beyond 2^24 lose digits in 32-bit float; .npy keeps them",
-            ImageWarning,
-            stacklevel=3,
-        )
+    if plan.depth == "float":
+        warn_lost_digits(info.name, *result.value_range)
     ran = _Ran(info, parts.gray, steps, fmt, plan, mapping)
     return ran.report(destination_name, result.value_range, result.clipped, result.steps)
 
@@ -636,19 +632,11 @@ def _filtered(
             )
             axes = chain_arithmetic(info.size, [step.shape for step in steps], params)
             filtered = _mapped_whole(weighted.colour, tuple(axes), info, plan, mapping)
-            return dataclasses.replace(filtered, alpha=_alpha_held(weighted.alpha, mapping))
+            return dataclasses.replace(filtered, alpha=held_alpha(weighted.alpha, mapping))
         if mode == "clip" or mode == "abs":
             return _mapped_in_strips(decoded, steps, params, plan, mode, mapping, options)
         chained = apply_chain(decoded.values, steps, params, compute=options.compute)
     return _mapped_whole(chained.values, chained.steps, info, plan, mapping)
-
-
-def _alpha_held(alpha: FloatArray, mapping: PixelMapping) -> npt.NDArray[Any]:
-    """An alpha plane as the output holds it: pixels clamped to its range, in its units, or
-    (float output) as it is."""
-    if not mapping.full_scale:
-        return alpha
-    return to_pixels(alpha, "clip", max_value=mapping.full_scale, unit=mapping.unit)
 
 
 def _mapped_whole(
@@ -668,17 +656,11 @@ def _mapped_whole(
     clipped = 0
     mode = mapping.range_mode
     if mode is not None:
-        dtype = np.uint8 if mapping.full_scale == 255 else np.uint16
-        values = np.empty(result.shape, dtype=dtype)
+        values = np.empty(result.shape, dtype=mapping.held_dtype(result.dtype))
         # The result is not needed afterwards: mapped in place, no copy of it.
         clipped = map_into(result, mode, values, max_value=mapping.full_scale, unit=mapping.unit)
     elif plan.depth == "float":
-        if max(-low, high) > _FLOAT32_EXACT:
-            warnings.warn(
-                f"{info.name}: values beyond 2^24 lose digits in 32-bit float; .npy keeps them",
-                ImageWarning,
-                stacklevel=5,
-            )
+        warn_lost_digits(info.name, low, high)
         values = result.astype(np.float32, copy=False)
     else:  # .npy: the values as computed
         values = result
@@ -700,7 +682,7 @@ def _mapped_in_strips(
     axes = chain_arithmetic(decoded.info.size, [step.shape for step in steps], params)
     rows, cols = axes[-1]
     shape = (rows.output, cols.output, *(() if plan.channels == 1 else (plan.channels,)))
-    dtype = np.uint8 if full_scale == 255 else np.uint16
+    dtype = mapping.held_dtype(decoded.values.dtype)
     compressed = None
     if plan.png_stream is not None:
         compressed = PngStrips(
@@ -730,22 +712,14 @@ def _mapped_in_strips(
     return Filtered(pixels, (low, high), clipped, chained, compressed)
 
 
-def check_writable(low: float, high: float, name: str, depth: WrittenDepth) -> None:
-    """Refuse a result, from its minimum `low` and maximum `high`, that the output of `depth`
-    cannot hold: infinite or NaN values (which show in either), or for 32-bit float output,
-    values beyond float32's range.
-
-    Raises
-    ------
-    ImageWriteError
-        Naming the image `name`.
-    """
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ImageWriteError(f"the result for {name!r} overflows: it has infinite or NaN values")
-    if depth == "float" and max(-low, high) > float(np.finfo(np.float32).max):
-        raise ImageWriteError(
-            f"the result for {name!r} overflows 32-bit float output ({low:g} to {high:g});"
-            " .npy holds it"
+def warn_lost_digits(name: str, low: float, high: float) -> None:
+    """Warn that 32-bit float output rounds a result from `low` to `high` beyond 2^24, the
+    largest integer float32 holds exactly."""
+    if max(-low, high) > _FLOAT32_EXACT:
+        warnings.warn(
+            f"{name}: values beyond 2^24 lose digits in 32-bit float; .npy keeps them",
+            ImageWarning,
+            stacklevel=3,
         )
 
 

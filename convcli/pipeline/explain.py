@@ -54,9 +54,9 @@ from convcli.pipeline.alpha import (
     weighted_chain,
     weighted_kernels,
 )
-from convcli.pipeline.apply import ImageOptions, check_writable, planned_mapping
+from convcli.pipeline.apply import ImageOptions, planned_mapping
 from convcli.pipeline.chain import apply_chain, check_chain_fits
-from convcli.pipeline.rangemap import PixelMapping, RangeMode, to_output_units
+from convcli.pipeline.rangemap import PixelMapping, RangeMode, check_writable, to_output_units
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.choices import WrittenDepth
 from convcli.core.convolution import FloatArray, centre_params, centre_tap
 from convcli.core.methods import Compute
 from convcli.core.padding import RowSource
@@ -47,7 +48,7 @@ from convcli.pipeline.alpha import (
     weighted_kernels,
 )
 from convcli.pipeline.chain import chain_arithmetic, scaled_in_place
-from convcli.pipeline.rangemap import PixelMapping, map_into, to_pixels
+from convcli.pipeline.rangemap import PixelMapping, check_writable, held_alpha, map_into
 
 Progress = Callable[[int, int], None]
 """Called with (rows written, rows in all) as the output is written."""
@@ -227,7 +228,7 @@ def run_in_parts(
     colour, alpha = planes()
     samples = output.channels + int(alpha is not None)
     shape = (height, width) if samples == 1 else (height, width, samples)
-    dtype = _output_dtype(output, colour.dtype)
+    dtype = output.mapping.held_dtype(colour.dtype)
     if destination is not None and output.format in ("tiff", "npy"):
         check_space(destination, shape, dtype)
     passes = 2 if output.mapping.range_mode == "rescale" else 1
@@ -260,25 +261,18 @@ def run_in_parts(
 class _Seen:
     """The minimum and maximum of the result seen so far, and the values clamped."""
 
-    def __init__(self, name: str, depth: str) -> None:
+    def __init__(self, name: str, depth: WrittenDepth) -> None:
         self.name, self.depth = name, depth
         self.low, self.high, self.clipped = math.inf, -math.inf, 0
         self.value_range: tuple[float, float] | None = None
         """``rescale``'s range, once the first pass has found it."""
 
     def add(self, values: FloatArray) -> None:
-        """Take in a block of the result; refuse what the output cannot hold (as the whole
-        path's ``check_writable``, on the part seen so far)."""
+        """Take in a block of the result; refuse what the output cannot hold, as the whole
+        path does, on the part seen so far."""
         self.low = min(self.low, float(values.min()))
         self.high = max(self.high, float(values.max()))
-        if not (math.isfinite(self.low) and math.isfinite(self.high)):
-            raise ImageWriteError(
-                f"the result for {self.name!r} overflows: it has infinite or NaN values"
-            )
-        if self.depth == "float" and max(-self.low, self.high) > float(np.finfo(np.float32).max):
-            raise ImageWriteError(
-                f"the result for {self.name!r} overflows 32-bit float output; .npy holds it"
-            )
+        check_writable(self.low, self.high, self.name, self.depth)
 
     def range_of(self, rows: RowSource, height: int, progress: Progress | None) -> None:
         """The first pass of ``rescale``: the range of all the rows."""
@@ -312,8 +306,8 @@ def _blocks(
         seen.add(values)
         block = _held(values, output, seen)
         if alpha is not None:
-            held_alpha = _alpha_held(alpha.rows(start, stop), output.mapping)
-            block = np.dstack([block, held_alpha.astype(block.dtype)])
+            alpha_block = held_alpha(alpha.rows(start, stop), output.mapping)
+            block = np.dstack([block, alpha_block.astype(block.dtype)])
         return block
 
     starts = range(0, height, step)
@@ -352,11 +346,9 @@ def _held(values: FloatArray, output: Output, seen: _Seen) -> npt.NDArray[Any]:
     mapping = output.mapping
     if values.ndim == 3 and output.channels == 1:
         values = values[..., 0]
-    if mapping.range_mode is None:
-        if mapping.depth == "float":
-            return values.astype(np.float32)
-        return values
-    pixels = np.empty(values.shape, np.uint8 if mapping.full_scale == 255 else np.uint16)
+    if mapping.range_mode is None:  # float and .npy output: the values as they are
+        return values.astype(mapping.held_dtype(values.dtype), copy=False)
+    pixels = np.empty(values.shape, mapping.held_dtype(values.dtype))
     seen.clipped += map_into(
         values.copy(),
         mapping.range_mode,
@@ -366,21 +358,6 @@ def _held(values: FloatArray, output: Output, seen: _Seen) -> npt.NDArray[Any]:
         value_range=seen.value_range,
     )
     return pixels
-
-
-def _alpha_held(alpha: FloatArray, mapping: PixelMapping) -> npt.NDArray[Any]:
-    if not mapping.full_scale:
-        return alpha
-    return to_pixels(alpha.copy(), "clip", max_value=mapping.full_scale, unit=mapping.unit)
-
-
-def _output_dtype(output: Output, computed: np.dtype[Any]) -> np.dtype[Any]:
-    mapping = output.mapping
-    if mapping.full_scale:
-        return np.dtype(np.uint8 if mapping.full_scale == 255 else np.uint16)
-    if mapping.depth == "float":
-        return np.dtype(np.float32)
-    return computed
 
 
 def check_space(destination: Path, shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:

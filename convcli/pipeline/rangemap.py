@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from convcli.choices import RANGE_MODES as RANGE_MODES
 from convcli.choices import RangeMode as RangeMode
 from convcli.choices import WrittenDepth
 from convcli.core.params import to_choice
-from convcli.errors import ParameterError
+from convcli.errors import ImageWriteError, ParameterError
 
 
 def resolve_range_mode(mode: str, *, signed: bool) -> RangeMode:
@@ -50,6 +51,40 @@ class PixelMapping:
     unit: float
     """Output units per input unit, for ``clip`` and ``abs`` (255/65535 from 16-bit input to
     8-bit output); 1 when the units agree or the input is unitless."""
+
+    def held_dtype(self, computed: npt.DTypeLike) -> np.dtype[Any]:
+        """The dtype the output holds values in: 8- or 16-bit pixels, float32 for float
+        output, and for ``.npy`` the `computed` one."""
+        if self.full_scale:
+            return np.dtype(np.uint8 if self.full_scale == 255 else np.uint16)
+        return np.dtype(np.float32 if self.depth == "float" else computed)
+
+
+def held_alpha(alpha: npt.NDArray[np.floating[Any]], mapping: PixelMapping) -> npt.NDArray[Any]:
+    """An alpha plane as the output holds it: pixels clamped to its range, in its units, or
+    (float and ``.npy`` output) as it is. `alpha` is left as it was."""
+    if not mapping.full_scale:
+        return alpha
+    return to_pixels(alpha, "clip", max_value=mapping.full_scale, unit=mapping.unit)
+
+
+def check_writable(low: float, high: float, name: str, depth: WrittenDepth) -> None:
+    """Refuse a result, from its minimum `low` and maximum `high`, that the output of `depth`
+    cannot hold: infinite or NaN values (which show in either), or for 32-bit float output,
+    values beyond float32's range.
+
+    Raises
+    ------
+    ImageWriteError
+        Naming the image `name`.
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ImageWriteError(f"the result for {name!r} overflows: it has infinite or NaN values")
+    if depth == "float" and max(-low, high) > float(np.finfo(np.float32).max):
+        raise ImageWriteError(
+            f"the result for {name!r} overflows 32-bit float output ({low:g} to {high:g});"
+            " .npy holds it"
+        )
 
 
 def concrete_range_mode(range_mode: str, *, max_value: float | None, signed: bool) -> RangeMode:

@@ -37,6 +37,17 @@ def address(client: Client) -> str:
     return str(client.scheduler_info()["address"])
 
 
+def vertical_batch(
+    photos: Path, tmp_path: Path, scheduler: str, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """``convcli apply -k vertical`` over the photos into tmp_path/out, on the cluster whose
+    scheduler is at `scheduler`, with more `options`."""
+    return run_installed(
+        "apply", "-k", "vertical", *sorted(photos.glob("*.png")), "--out-dir", tmp_path / "out",
+        "--dask", scheduler, *options,
+    )  # fmt: skip
+
+
 def records(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines()]
 
@@ -75,10 +86,7 @@ def test_a_broken_file_is_one_error_and_the_batch_goes_on(
     photos: Path, tmp_path: Path, dask_client: Client
 ) -> None:
     (photos / "broken.png").write_bytes(b"not an image at all")
-    done = run_installed(
-        "apply", "-k", "vertical", *sorted(photos.glob("*.png")), "--out-dir", tmp_path / "out",
-        "--dask", address(dask_client), "--json",
-    )  # fmt: skip
+    done = vertical_batch(photos, tmp_path, address(dask_client), "--json")
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if "error" in line]
     assert len(errors) == 1
@@ -164,10 +172,7 @@ def test_ctrl_c_reports_what_is_on_disk_and_leaves_no_temporary_file(
 def test_dry_run_checks_the_cluster_and_writes_nothing(
     photos: Path, tmp_path: Path, dask_client: Client
 ) -> None:
-    done = run_installed(
-        "apply", "-k", "vertical", *sorted(photos.glob("*.png")), "--out-dir", tmp_path / "out",
-        "--dask", address(dask_client), "--dry-run",
-    )  # fmt: skip
+    done = vertical_batch(photos, tmp_path, address(dask_client), "--dry-run")
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 12
     assert not (tmp_path / "out").exists()
@@ -188,10 +193,7 @@ def other_version(dask_client: Client) -> Iterator[None]:
 def test_workers_of_another_version_are_refused_before_any_file(
     photos: Path, tmp_path: Path, dask_client: Client, other_version: None
 ) -> None:
-    done = run_installed(
-        "apply", "-k", "vertical", *sorted(photos.glob("*.png")), "--out-dir", tmp_path / "out",
-        "--dask", address(dask_client),
-    )  # fmt: skip
+    done = vertical_batch(photos, tmp_path, address(dask_client))
     assert done.returncode == 1
     assert done.stderr.startswith("convcli: error: worker tcp://127.0.0.1:")
     assert f"runs convcli 0.0.0-other, this is {convcli.__version__}" in done.stderr
@@ -203,10 +205,7 @@ def test_an_unreachable_scheduler_is_one_line_within_the_timeout(
     photos: Path, tmp_path: Path
 ) -> None:
     started = time.monotonic()
-    done = run_installed(
-        "apply", "-k", "vertical", *photos.glob("*.png"), "--out-dir", tmp_path / "out",
-        "--dask", "tcp://127.0.0.1:9", "--dask-timeout", "1",
-    )  # fmt: skip
+    done = vertical_batch(photos, tmp_path, "tcp://127.0.0.1:9", "--dask-timeout", "1")
     assert time.monotonic() - started < 30
     assert done.returncode == 1
     assert done.stderr.startswith("convcli: error: cannot reach the Dask scheduler at")
@@ -214,10 +213,7 @@ def test_an_unreachable_scheduler_is_one_line_within_the_timeout(
 
 
 def test_an_address_that_is_not_one_is_a_usage_error(photos: Path, tmp_path: Path) -> None:
-    done = run_installed(
-        "apply", "-k", "vertical", *photos.glob("*.png"), "--out-dir", tmp_path / "out",
-        "--dask", "nonsense",
-    )  # fmt: skip
+    done = vertical_batch(photos, tmp_path, "nonsense")
     assert done.returncode == 2
     assert "is not a scheduler's address like tcp://host:8786" in done.stderr
     assert len(done.stderr.splitlines()) == 1
@@ -284,10 +280,7 @@ def own_cluster(tmp_path: Path, workers: int) -> Iterator[tuple[str, subprocess.
 
 def test_a_cluster_without_workers_is_refused_before_any_file(photos: Path, tmp_path: Path) -> None:
     with own_cluster(tmp_path, workers=0) as (scheduler_address, _):
-        done = run_installed(
-            "apply", "-k", "vertical", *photos.glob("*.png"), "--out-dir", tmp_path / "out",
-            "--dask", scheduler_address, "--dask-timeout", "1",
-        )  # fmt: skip
+        done = vertical_batch(photos, tmp_path, scheduler_address, "--dask-timeout", "1")
     assert done.returncode == 1
     assert done.stderr == (
         f"convcli: error: the Dask cluster at {scheduler_address!r} has no workers (none joined"
@@ -339,10 +332,7 @@ def _seeing() -> None:
 def test_a_worker_that_cannot_see_the_inputs_is_named_with_the_path(
     photos: Path, tmp_path: Path, dask_client: Client, blind_workers: None
 ) -> None:
-    done = run_installed(
-        "apply", "-k", "vertical", *sorted(photos.glob("*.png")), "--out-dir", tmp_path / "out",
-        "--dask", address(dask_client),
-    )  # fmt: skip
+    done = vertical_batch(photos, tmp_path, address(dask_client))
     assert done.returncode == 1
     first = sorted(photos.glob("*.png"))[0]
     assert done.stderr.startswith("convcli: error: worker tcp://127.0.0.1:")
