@@ -15,8 +15,10 @@ decoded whole by Pillow, as before.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,11 @@ def open_tiff_rows(path: Path, label: str) -> tuple[tifffile.TiffFile, TiffRows]
     """The open file and the samples of a TIFF that can be read in parts, or None if it
     cannot (see the module docstring), is not a TIFF tifffile reads, or its first band does
     not decode: Pillow then decodes it whole. The caller closes the file."""
+    with _tifffile_quiet():
+        return _opened(path, label)
+
+
+def _opened(path: Path, label: str) -> tuple[tifffile.TiffFile, TiffRows] | None:
     try:
         tiff = tifffile.TiffFile(path)
     except (OSError, ValueError, tifffile.TiffFileError):
@@ -120,6 +127,19 @@ def open_tiff_rows(path: Path, label: str) -> tuple[tifffile.TiffFile, TiffRows]
             f"{label}: {frames} frames; convcli reads the first", ImageWarning, stacklevel=3
         )
     return tiff, rows
+
+
+@contextmanager
+def _tifffile_quiet() -> Iterator[None]:
+    """Keep tifffile's log lines about a file it cannot read off stderr: Pillow reads it
+    next, and its error, if any, is the one line said."""
+    logger = logging.getLogger("tifffile")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _readable_in_parts(page: tifffile.TiffPage) -> bool:

@@ -478,3 +478,16 @@ def test_a_tiff_from_a_named_pipe_is_read_whole(tmp_path: Path) -> None:
     finally:
         writer.join(timeout=10)
     np.testing.assert_array_equal(decoded.values, pixels)
+
+
+def test_a_broken_tiff_header_is_one_line_however_many_readers_try(tmp_path: Path) -> None:
+    from tests.cli_helpers import run_installed
+
+    (tmp_path / "bad.tif").write_bytes(b"II*\x00" + b"garbage" * 5)
+    done = run_installed("apply", "-k", "vertical", tmp_path / "bad.tif", tmp_path / "o.png")
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"convcli: error: cannot read {str(tmp_path / 'bad.tif')!r}: not an image format"
+        " Pillow knows\n"
+    )
+    assert not (tmp_path / "o.png").exists()
