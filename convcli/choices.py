@@ -33,7 +33,7 @@ ALPHA_RULES: tuple[AlphaRule, ...] = get_args(AlphaRule)
 DEFAULT_MAX_PIXELS = 89_478_485
 """Pillow's decompression-bomb limit: a copy of ``PIL.Image.MAX_IMAGE_PIXELS``."""
 
-Method: TypeAlias = Literal["auto", "direct", "separable", "fft"]
+Method: TypeAlias = Literal["auto", "direct", "separable", "gemm", "fft"]
 """How the core computes a convolution (see :mod:`convcli.core.methods`)."""
 METHODS: tuple[Method, ...] = get_args(Method)
 

@@ -314,7 +314,8 @@ _IMAGE_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "method": choice_option(
         "--method",
         METHODS,
-        "How the core computes: direct taps, separable passes (rank-1 kernels) or FFT;"
+        "How the core computes: direct taps, separable passes (rank-1 kernels), matrix"
+        " products (gemm) or FFT;"
         " auto picks the fastest. All give the same result within float rounding.",
         default="auto",
     ),

@@ -94,7 +94,7 @@ def convolve2d(
         ``cval``); 0 for every other mode.
     flip : bool
         Rotate the kernel by 180 degrees (true convolution).
-    method : {"auto", "direct", "separable", "fft"}
+    method : {"auto", "direct", "separable", "gemm", "fft"}
         How to compute it (see :mod:`convcli.core.methods`); "auto" picks the fastest. All give
         the same result within floating-point rounding; "separable" needs a kernel of rank 1.
     threads : int or None

@@ -1,4 +1,4 @@
-"""How the core computes a convolution: three methods with one result, and the choice between them.
+"""How the core computes a convolution: four methods with one result, and the choice between them.
 
 ``direct``     For each distinct kernel weight, the taps that carry it are summed as strided views
                of the padded input, then scaled once: a 3x3 edge kernel of 1s and -1s costs five
@@ -6,6 +6,11 @@
                dilation only moves the views: no zero-filled kernel.
 ``separable``  A kernel of rank 1 is a column times a row (Sobel is [1 2 1]^T [1 0 -1]): a pass
                down the columns, then one along the rows, kh + kw taps instead of kh * kw.
+``gemm``       For each output row, one small matrix product through NumPy's BLAS gives the
+               weighted sums down every kernel column at once (kw x kh weights times kh input
+               rows, multiplied and added in one pass), and the kw sums are then added, each
+               shifted by its column: 2 + kw passes however dense the kernel, where the direct
+               method makes about two per distinct weight.
 ``fft``        Overlap-save over tiles of the padded input with ``numpy.fft``: the cost per
                pixel barely grows with the kernel, so it wins for large dense kernels.
 
@@ -31,6 +36,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 from convcli.choices import METHODS as METHODS
 from convcli.choices import Method as Method
@@ -58,6 +64,15 @@ _THREADING_WORK = 16_000_000
 # method, for each power of 2 in the tile's area (measured: a 512x512 tile ~ 80 passes).
 _FFT_PASSES_PER_LOG2 = 4.5
 _FFT_TILE = 512
+# Bytes of the gemm method's column sums per strip, at most (kw times its output rows).
+_GEMM_SUMS_BYTES = 8 * 1024 * 1024
+# Multiply-adds per matrix product, at most: above about a million, OpenBLAS splits one product
+# among its own threads, which then compete with the strips' (measured 2-5x slower on 2 cores).
+_GEMM_MACS = 512 * 1024
+# What the gemm method costs per padded input column of each output row, in direct passes:
+# writing kw sums, and BLAS's multiply-adds (measured on 4096x4096 float32, 3x3 to 15x15).
+_GEMM_PASSES_PER_COLUMN = 2.0
+_GEMM_PASSES_PER_WEIGHT = 0.15
 
 
 def default_threads() -> int:
@@ -167,6 +182,12 @@ def _costs(weights: npt.NDArray[np.floating[Any]], axes: Axes) -> dict[Method, f
         costs["separable"] = (
             facts.column_passes * rows.output * cols.padded + facts.row_passes * strided
         )
+    kh, kw = weights.shape
+    if kh > 1 and kw > 1:  # one column or one row makes a product of one dimension: slow BLAS
+        per_column = _GEMM_PASSES_PER_COLUMN * kw + _GEMM_PASSES_PER_WEIGHT * kh * kw
+        # The products run over every padded column, kept by the stride or not; the check for
+        # NaN reads each input row once, the kw shifted sums are added over the outputs.
+        costs["gemm"] = (per_column + 1) * rows.output * cols.padded + (kw - 1) * strided
     # The FFT computes whole tiles, overlapping by a span, every window in them kept by the
     # stride or not.
     tile = _fft_tile(axes)
@@ -214,7 +235,7 @@ class Compute:
 
     Attributes
     ----------
-    method : {"auto", "direct", "separable", "fft"}
+    method : {"auto", "direct", "separable", "gemm", "fft"}
         "auto" picks the cheapest by :func:`choose_method`'s cost model; "separable" needs a
         kernel of rank 1.
     threads : int or None
@@ -342,6 +363,8 @@ def _worker(
         worker = _SeparableStrip(pixels, axes, border, factors)
     elif chosen == "fft":
         worker = _FFTStrip(pixels, weights, axes, border)
+    elif chosen == "gemm":
+        worker = _GemmStrip(pixels, weights, axes, border)
     else:
         worker = _DirectStrip(pixels, weights, axes, border)
     worker.work = float(axes[0].output) * axes[1].output * weights.size
@@ -479,8 +502,7 @@ def _in_strips(
 
 def _rows_per_strip(rows: AxisArithmetic, cols: AxisArithmetic, pixels: Pixels) -> int:
     """Output rows per strip so that the strip's padded input rows fill about _STRIP_BYTES."""
-    channels = int(np.prod(pixels.shape[2:], dtype=int))
-    row_bytes = cols.padded * np.dtype(pixels.dtype).itemsize * channels
+    row_bytes = cols.padded * np.dtype(pixels.dtype).itemsize * _channels(pixels)
     budget = _STRIP_BYTES if isinstance(pixels, np.ndarray) else _SOURCE_STRIP_BYTES
     # A small image still gets a few strips, each small enough to stay in cache.
     budget = min(budget, max(_SOURCE_STRIP_BYTES, rows.padded * row_bytes // 4))
@@ -613,6 +635,68 @@ class _SeparableStrip(_StripWorker):
             for weight, taps in self.row
         ]
         _weighted_sum(along, out, column_scratch[:, : cols.output])
+
+
+# --- gemm ----------------------------------------------------------------------------------
+
+
+class _GemmStrip(_StripWorker):
+    def __init__(self, pixels: Pixels, weights: Array, axes: Axes, border: Border) -> None:
+        rows, cols = axes
+        self.columns = weights.shape[1]
+        row_bytes = cols.padded * np.dtype(pixels.dtype).itemsize * _channels(pixels)
+        most = max(1, _GEMM_SUMS_BYTES // (self.columns * row_bytes))
+        super().__init__(
+            pixels, axes, border, rows_per_strip=min(most, _rows_per_strip(rows, cols, pixels))
+        )
+        # (kw, kh): row b holds kernel column b, so that it times kh input rows stacked as a
+        # (kh, W) matrix is the sum down column b at every input column.
+        self.by_column = np.ascontiguousarray(weights.T)
+        self.flat_columns = max(64, _GEMM_MACS // weights.size)  # per product
+        # BLAS multiplies every weight, zeros included, and 0 * inf is NaN: a strip that holds
+        # a NaN or an infinity is computed the direct way, where it stays in its windows.
+        self.direct = _DirectStrip(pixels, weights, axes, border)
+
+    def scratch(self) -> tuple[Array, Array, Array, Array]:
+        sums_shape = (
+            self.rows_per_strip,
+            self.columns,
+            self.axes[1].padded * _channels(self.pixels),
+        )
+        sums = np.empty(sums_shape, self.pixels.dtype)
+        return self.padded_rows(), sums, self.output_rows(), self.output_rows()
+
+    def __call__(self, start: int, stop: int, scratch: Any, out: Array) -> None:
+        rows, cols = self.axes
+        padded = self.fill(start, stop, scratch[0])
+        n = stop - start
+        if not np.isfinite(padded).all():
+            self.direct.from_padded(padded, out, scratch[2][:n])
+            return
+        # Output row i reads the kh input rows i * stride + a * dilation, as one matrix with
+        # each pixel's channels side by side: a view, which matmul hands to BLAS as it is.
+        flat = padded.reshape(len(padded), -1)
+        windows = sliding_window_view(flat, rows.span, axis=0).transpose(0, 2, 1)
+        stacked = windows[:: rows.stride, :: rows.dilation][:n]
+        sums = scratch[1][:n]
+        for left in range(0, flat.shape[1], self.flat_columns):
+            right = left + self.flat_columns
+            np.matmul(self.by_column, stacked[..., left:right], out=sums[..., left:right])
+        # sums[i, b, x] is the sum down kernel column b at padded column x: output column j
+        # adds those at x = j * stride + b * dilation.
+        by_column = sums.reshape(n, self.columns, cols.padded, *self.pixels.shape[2:])
+        shifted = [by_column[:, b, _tap_slice(cols, b, cols.output)] for b in range(self.columns)]
+        if len(shifted) == 1:
+            out[...] = shifted[0]
+            return
+        np.add(shifted[0], shifted[1], out=out)
+        for column in shifted[2:]:
+            np.add(out, column, out=out)
+
+
+def _channels(pixels: Pixels) -> int:
+    """Values per pixel: 1 for (H, W), C for (H, W, C)."""
+    return int(np.prod(pixels.shape[2:], dtype=int))
 
 
 # --- fft -----------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_constant_padding_holds_the_pad_value(ramp_png: Path, tmp_path: Path) ->
     assert np.array_equal(read_pixels(out), np.pad(RAMP, 2, constant_values=200))
 
 
-@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+@pytest.mark.parametrize("method", ["direct", "separable", "gemm", "fft"])
 def test_symmetric_padding_is_scipys_reflect(ramp_png: Path, tmp_path: Path, method: str) -> None:
     out = tmp_path / "o.npy"
     result = run(

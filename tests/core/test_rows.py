@@ -41,7 +41,7 @@ def cases(draw: st.DrawFn) -> tuple[npt.NDArray[Any], npt.NDArray[Any], ConvPara
     if draw(st.booleans()):
         image = np.stack([image, -image], axis=-1)
     kernel = rng.standard_normal((kh, kw))
-    method = draw(st.sampled_from(["direct", "fft", "auto"]))
+    method = draw(st.sampled_from(["direct", "gemm", "fft", "auto"]))
     pad_value = 1.5 if mode == "constant" else 0.0
     params = ConvParams(
         stride=stride, padding=padding, dilation=dilation, pad_mode=mode, pad_value=pad_value
@@ -79,7 +79,7 @@ def test_rows_read_in_any_order_are_the_whole_result_bit_for_bit(
             np.testing.assert_array_equal(twice.rows(0, len(expected)), expected)
 
 
-@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+@pytest.mark.parametrize("method", ["direct", "separable", "gemm", "fft"])
 def test_a_run_of_whole_strips_is_the_whole_runs_rows(method: str) -> None:
     image = np.random.default_rng(0).random((61, 37))
     kernel = np.outer([1.0, 2.0, 1.0, 0.5], [1.0, 0.0, -1.0])

@@ -112,7 +112,7 @@ def weighted_cases(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(weighted_cases(), st.sampled_from(["direct", "fft", "auto"]))
+@given(weighted_cases(), st.sampled_from(["direct", "gemm", "fft", "auto"]))
 def test_weighted_is_premultiply_filter_divide(case: dict[str, Any], method: str) -> None:
     from convcli.core.methods import Compute
 

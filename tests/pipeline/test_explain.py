@@ -126,7 +126,7 @@ def written(path: Path, at: tuple[int, int]) -> tuple[float, ...]:
     output=st.sampled_from(OUTPUTS),
     range_mode=st.sampled_from(["auto", "clip", "abs", "rescale"]),
     scale_bias=st.tuples(st.sampled_from([None, 0.5, 2.0]), st.sampled_from([None, 128.0, -10.0])),
-    how=st.tuples(st.sampled_from(["auto", "direct", "fft"]), st.sampled_from([1, 2])),
+    how=st.tuples(st.sampled_from(["auto", "direct", "gemm", "fft"]), st.sampled_from([1, 2])),
     bigger=st.integers(0, 24),
     data=st.data(),
 )

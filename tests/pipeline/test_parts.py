@@ -119,7 +119,7 @@ PARAMS = [
     specs=st.sampled_from(CHAINS),
     params=st.sampled_from(PARAMS),
     range_mode=st.sampled_from(["auto", "clip", "abs", "rescale"]),
-    method=st.sampled_from(["auto", "direct", "fft"]),
+    method=st.sampled_from(["auto", "direct", "gemm", "fft"]),
     suffix=st.sampled_from([".png", ".tif", ".npy", ".bmp"]),
     seed=st.integers(0, 2**16),
 )
