@@ -370,7 +370,8 @@ def _worker(
     else:
         worker = _DirectStrip(pixels, weights, axes, border)
     worker.work = float(axes[0].output) * axes[1].output * weights.size
-    allocate_or_refuse(axes, worker.scratch)  # what each thread will: fail here, not in a thread
+    # What each thread will allocate: fail here, not in a thread; the first thread takes it.
+    worker.give_back(allocate_or_refuse(axes, worker.scratch))
     return worker
 
 
@@ -419,10 +420,24 @@ class _StripWorker:
     ) -> None:
         self.pixels, self.axes, self.border = pixels, axes, border
         self.rows_per_strip = rows_per_strip or _rows_per_strip(axes[0], axes[1], pixels)
+        self._spare: Any = None  # one set of scratch buffers, for the next thread or run
+        self._spare_lock = threading.Lock()
 
     def scratch(self) -> Any:
         """Buffers a thread reuses from strip to strip; the last is the strip's output."""
         raise NotImplementedError
+
+    def take_scratch(self) -> Any:
+        """The buffers a run left (one set is kept), or new ones."""
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+        return self.scratch() if spare is None else spare
+
+    def give_back(self, scratch: Any) -> None:
+        """Keep `scratch` for the next thread or run, unless a set is kept already."""
+        with self._spare_lock:
+            if self._spare is None:
+                self._spare = scratch
 
     def __call__(self, start: int, stop: int, scratch: Any, out: Array) -> None:
         """Compute output rows [start, stop) into `out`."""
@@ -474,11 +489,12 @@ def _in_strips(
 
     def run_strips() -> None:
         try:
-            scratch = worker.scratch()
+            scratch = worker.take_scratch()
             while not stopping.is_set():
                 with taking:
                     start = next(remaining, None)
                 if start is None:
+                    worker.give_back(scratch)
                     return
                 deliver(start, min(start + per_strip, total), scratch)
         except BaseException:
@@ -531,8 +547,18 @@ def padding_widths(axes: Axes) -> PadWidths:
 def _weight_groups(weights: Array) -> list[tuple[Any, list[tuple[int, int]]]]:
     """The nonzero weights, each with the taps (a, b) that carry it; 1 first, then by count.
 
-    Zero weights are skipped: a NaN or infinity under a zero weight does not spread.
+    Zero weights are skipped: a NaN or infinity under a zero weight does not spread. The
+    result is shared by every call with the same weights: not to be changed.
     """
+    return _groups_of(weights.shape, weights.dtype.str, weights.tobytes())
+
+
+@functools.lru_cache(maxsize=64)
+def _groups_of(
+    shape: tuple[int, ...], dtype: str, data: bytes
+) -> list[tuple[Any, list[tuple[int, int]]]]:
+    """:func:`_weight_groups` of the weights these bytes hold (cached, as :func:`_facts_of`)."""
+    weights = np.frombuffer(data, dtype=dtype).reshape(shape)
     taps: dict[Any, list[tuple[int, int]]] = {}
     for (a, b), weight in np.ndenumerate(weights):
         if weight != 0:
