@@ -2,7 +2,7 @@
 
 The library is pure NumPy and usable on its own::
 
-    from convcli import convolve2d, output_shape
+    from convcli import conv2d, convolve2d, output_shape
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from convcli.errors import (
     ParameterError,
     ShapeError,
     UnknownKernelError,
+    WeightsError,
 )
 
 if TYPE_CHECKING:
     from convcli.core.convolution import apply_kernel, convolve2d
+    from convcli.core.layer import conv2d
     from convcli.core.params import ConvParams
     from convcli.core.shape import output_shape
 
@@ -38,8 +40,10 @@ __all__ = [
     "ParameterError",
     "ShapeError",
     "UnknownKernelError",
+    "WeightsError",
     "__version__",
     "apply_kernel",
+    "conv2d",
     "convolve2d",
     "output_shape",
 ]
@@ -49,6 +53,7 @@ __all__ = [
 _LAZY = {
     "ConvParams": "convcli.core.params",
     "apply_kernel": "convcli.core.convolution",
+    "conv2d": "convcli.core.layer",
     "convolve2d": "convcli.core.convolution",
     "output_shape": "convcli.core.shape",
 }

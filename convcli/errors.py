@@ -20,6 +20,11 @@ class KernelError(ConvcliError, ValueError):
     """A kernel is empty, ragged, not 2-D, not numeric or not finite."""
 
 
+class WeightsError(ConvcliError, ValueError):
+    """A file of a layer's weights cannot be used: missing, truncated, malformed, a pickle, or
+    without the tensor asked for."""
+
+
 class UnknownKernelError(ConvcliError, LookupError):
     """No built-in kernel has that name."""
 

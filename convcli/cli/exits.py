@@ -28,6 +28,7 @@ from convcli.errors import (
     ParameterError,
     ShapeError,
     UnknownKernelError,
+    WeightsError,
 )
 from convcli.terminal.console import report_error, show_warning, stderr_console
 
@@ -40,7 +41,7 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 
 def exit_code_for(error: ConvcliError) -> int:
     """Usage errors (the command line is wrong) exit 2; data errors exit 1."""
-    if isinstance(error, ParameterError | KernelError | UnknownKernelError):
+    if isinstance(error, ParameterError | KernelError | UnknownKernelError | WeightsError):
         return EXIT_USAGE_ERROR
     return EXIT_DATA_ERROR
 

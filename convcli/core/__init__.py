@@ -9,7 +9,10 @@ face:
 - :mod:`~convcli.core.shape`: ``output_shape`` and the arithmetic behind it, per axis;
 - :mod:`~convcli.core.padding`: the pad modes, and padded strips of rows;
 - :mod:`~convcli.core.methods`: how it is computed (``Compute``, ``choose_method``,
-  ``separable_factors``, ``Correlation``): direct, separable and FFT over strips and threads;
+  ``separable_factors``, ``Correlation``): direct, separable, gemm and FFT over strips and
+  threads;
+- :mod:`~convcli.core.layer`: ``conv2d``, a whole layer (channels, groups, bias), as one
+  matrix product per strip;
 - :mod:`~convcli.core.rows`: ``ComputedRows`` and ``MappedRows``, steps whose rows are
   computed when read, a block at a time: a chain over an image larger than memory;
 - :mod:`~convcli.core.lazy`: ``convolve2d`` on a Dask array (``apply_kernel_lazily``,

@@ -321,7 +321,7 @@ def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]
 
 def as_image_array(image: npt.ArrayLike) -> npt.NDArray[Any]:
     """`image` as a non-empty (H, W) or (H, W, C) numeric array, or :class:`ParameterError`."""
-    pixels = _real_array(image, "image", ParameterError)
+    pixels = real_array(image, "image", ParameterError)
     _check_image_shape(pixels.shape)
     return pixels
 
@@ -359,7 +359,7 @@ def as_kernel_array(kernel: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """
     if isinstance(kernel, list | tuple):
         _check_rows(kernel)
-    weights = _real_array(kernel, "kernel", KernelError)
+    weights = real_array(kernel, "kernel", KernelError)
     if weights.ndim != 2:
         raise KernelError(f"kernel must be 2-D, got {weights.ndim}-D shape {weights.shape}")
     if weights.size == 0:
@@ -379,7 +379,7 @@ def is_masked(value: object) -> bool:
     return masked is not None and isinstance(value, masked.MaskedArray)
 
 
-def _real_array(
+def real_array(
     value: npt.ArrayLike, what: str, error: type[ParameterError | KernelError]
 ) -> npt.NDArray[Any]:
     """`value` as an array of real numbers, or `error` naming it `what`."""

@@ -337,7 +337,7 @@ class Correlation:
                 worker(first, last, scratch, strip)
                 sink(first, last, strip)
 
-        _in_strips((start, stop), worker, self._threads, deliver)
+        in_strips((start, stop), worker, self._threads, deliver)
 
 
 def output_array(pixels: Pixels, axes: Axes) -> Array:
@@ -356,11 +356,11 @@ def output_array(pixels: Pixels, axes: Axes) -> Array:
 
 def _worker(
     pixels: Pixels, weights: Array, axes: Axes, border: Border, method: Method
-) -> _StripWorker:
+) -> StripWorker:
     """The strip worker of `method` (chosen when ``auto``), its buffers checked allocatable."""
     chosen = resolved_method(weights, axes, method)
     factors = _kernel_facts(weights).factors if chosen == "separable" else None
-    worker: _StripWorker
+    worker: StripWorker
     if factors is not None:
         worker = _SeparableStrip(pixels, axes, border, factors)
     elif chosen == "fft":
@@ -409,7 +409,7 @@ def allocate_or_refuse(axes: Axes, allocate: Callable[[], Any]) -> Any:
 # --- Strips and threads ------------------------------------------------------------------------
 
 
-class _StripWorker:
+class StripWorker:
     """Computes strips of output rows; one object shared by the threads, scratch per thread."""
 
     work: float = 0.0
@@ -462,9 +462,9 @@ class _StripWorker:
         return padded
 
 
-def _in_strips(
+def in_strips(
     rows: tuple[int, int],
-    worker: _StripWorker,
+    worker: StripWorker,
     threads: int | None,
     deliver: Callable[[int, int, Any], None],
 ) -> None:
@@ -593,7 +593,7 @@ def _weighted_sum(
             (np.subtract if weight == -1 and len(views) > 1 else np.add)(out, target, out=out)
 
 
-class _DirectStrip(_StripWorker):
+class _DirectStrip(StripWorker):
     def __init__(self, pixels: Pixels, weights: Array, axes: Axes, border: Border) -> None:
         super().__init__(pixels, axes, border)
         self.groups = _weight_groups(weights)
@@ -636,7 +636,7 @@ def _line_groups(factor: Array) -> list[tuple[Any, list[int]]]:
     return [(weight, [a for a, _ in taps]) for weight, taps in _weight_groups(factor[:, None])]
 
 
-class _SeparableStrip(_StripWorker):
+class _SeparableStrip(StripWorker):
     def __init__(
         self, pixels: Pixels, axes: Axes, border: Border, factors: tuple[Array, Array]
     ) -> None:
@@ -668,7 +668,7 @@ class _SeparableStrip(_StripWorker):
 # --- gemm ----------------------------------------------------------------------------------
 
 
-class _GemmStrip(_StripWorker):
+class _GemmStrip(StripWorker):
     """The strip in blocks of output columns, each with two matrix products: the sums down
     every kernel column at each padded column of the block, then the kw shifted sums added.
 
@@ -801,7 +801,7 @@ def _fft_outputs(axis: AxisArithmetic, tile: int) -> int:
     return (tile - axis.span) // axis.stride + 1
 
 
-class _FFTStrip(_StripWorker):
+class _FFTStrip(StripWorker):
     def __init__(self, pixels: Pixels, weights: Array, axes: Axes, border: Border) -> None:
         rows, cols = axes
         self.tile = _fft_tile(axes)
