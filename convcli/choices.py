@@ -37,6 +37,11 @@ Method: TypeAlias = Literal["auto", "direct", "separable", "gemm", "fft"]
 """How the core computes a convolution (see :mod:`convcli.core.methods`)."""
 METHODS: tuple[Method, ...] = get_args(Method)
 
+Layout: TypeAlias = Literal["oihw", "hwio"]
+"""How a layer's weight is ordered: PyTorch's (C_out, C_in, kh, kw), or Keras' and
+TensorFlow's (kh, kw, C_in, C_out)."""
+LAYOUTS: tuple[Layout, ...] = get_args(Layout)
+
 DEFAULT_PNG_COMPRESSION = 1
 """zlib level for PNG output: 1 writes a 4096x4096 photograph several times faster than
 Pillow's default 6, for a file a few percent larger."""
