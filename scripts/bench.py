@@ -15,11 +15,13 @@ Three sections, measured in one process and printed to stdout:
 - batches on a Dask cluster: files per second of ``convcli apply --out-dir`` over 500 small
   photographs on a 2-worker cluster against a local ``-j 2`` batch and a 1-worker cluster, and
   the client's peak memory for a batch of 100,000 file names.
+- a convolution layer: ``conv2d`` against PyTorch's CPU ``conv2d`` on ResNet's first layer, a
+  3-to-16 3x3 layer and a depthwise one, with the memory a call holds.
 - start-up: ``convcli --help`` against a bare ``python -c pass``.
 
 Times are medians of repeated runs after a warm-up run; a peer slow enough to use up the time
 budget of a case is run fewer times. Progress goes to stderr. OpenCV and SciPy come with the
-optional ``bench`` extra: ``pip install -e '.[bench]'``.
+optional ``bench`` extra (with PyTorch): ``pip install -e '.[bench]'``.
 
 Run ``python scripts/bench.py`` (a few minutes) or ``python scripts/bench.py --quick``.
 """
@@ -783,6 +785,100 @@ def benchmark_cluster(effort: Effort) -> str:
     return section("Batches on a Dask cluster", markdown_table(header, rows), notes)
 
 
+@dataclass(frozen=True)
+class LayerCase:
+    """A convolution layer to time: input (C_in, H, W), weight (C_out, C_in / groups, k, k)."""
+
+    name: str
+    input_shape: tuple[int, int, int]
+    weight_shape: tuple[int, int, int, int]
+    stride: int
+    padding: int
+    groups: int = 1
+
+
+LAYER_CASES = (
+    LayerCase("ResNet conv1: 3 to 64, 7x7, stride 2", (3, 512, 512), (64, 3, 7, 7), 2, 3),
+    LayerCase("ResNet conv1: 3 to 64, 7x7, stride 2", (3, 1024, 1024), (64, 3, 7, 7), 2, 3),
+    LayerCase("3 to 16, 3x3", (3, 1024, 1024), (16, 3, 3, 3), 1, 1),
+    LayerCase("depthwise 32, 3x3", (32, 512, 512), (32, 1, 3, 3), 1, 1, groups=32),
+)
+
+
+def peak_allocated(call: Callable[[], T]) -> tuple[float, T]:
+    """MiB NumPy had allocated at most during `call` (its arrays report to tracemalloc), and
+    what it returned: the memory a call holds, whatever the process held before."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20, result
+
+
+def benchmark_layers(effort: Effort) -> str:
+    """Time ``conv2d`` against PyTorch's ``torch.nn.functional.conv2d`` on the CPU; the layer
+    table, with the memory each call holds."""
+    torch = import_peer("torch")
+    functional = import_peer("torch.nn.functional")
+    torch.set_num_threads(os.cpu_count() or 1)
+    rng = np.random.default_rng(SEED)
+    rows = []
+    for case in LAYER_CASES:
+        image = rng.standard_normal(case.input_shape).astype(np.float32)
+        weight = rng.standard_normal(case.weight_shape).astype(np.float32)
+        bias = rng.standard_normal(case.weight_shape[0]).astype(np.float32)
+        tensors = [torch.from_numpy(array) for array in (image[np.newaxis], weight, bias)]
+
+        def pytorch(tensors: list[Any] = tensors, case: LayerCase = case) -> Array:
+            with torch.no_grad():
+                maps = functional.conv2d(
+                    *tensors, stride=case.stride, padding=case.padding, groups=case.groups
+                )
+            return cast("Array", maps[0].numpy())
+
+        def convcli_layer(
+            image: Array = image, weight: Array = weight, bias: Array = bias, case: LayerCase = case
+        ) -> Array:
+            return convcli.conv2d(
+                image, weight, bias, stride=case.stride, padding=case.padding, groups=case.groups
+            )
+
+        label = f"layer {case.name}, {case.input_shape}"
+        torch_time, reference = measure(pytorch, repeats=effort.repeats, budget=effort.budget)
+        ours, result = measure(convcli_layer, repeats=effort.repeats, budget=effort.budget)
+        progress(f"{label}: PyTorch {format_ms(torch_time)} ms, convcli {format_ms(ours)} ms")
+        scale = float(np.abs(reference).max())
+        check_agreement(f"conv2d against PyTorch, {label}", reference, result, 1e-5 * scale)
+        held, _ = peak_allocated(convcli_layer)
+        output_mib = result.nbytes / 2**20
+        channels, height, width = case.input_shape
+        rows.append(
+            [
+                case.name,
+                f"{channels}x{height}x{width}",
+                format_ms(ours),
+                format_ms(torch_time),
+                format_ratio(ours.seconds, torch_time.seconds),
+                f"{output_mib:.0f}",
+                f"{held:.0f}",
+            ]
+        )
+    header = ["layer", "input", "convcli ms", "PyTorch ms", "convcli ÷ PyTorch"]
+    header += ["output MiB", "convcli peak MiB"]
+    notes = [
+        f"Float32, one image, bias added; PyTorch {torch.__version__} on the CPU"
+        f" ({torch.get_num_threads()} threads), `torch.nn.functional.conv2d`; convcli's"
+        " `conv2d`, its result checked against PyTorch's. Medians of up to"
+        f" {effort.repeats} runs after a warm-up. Peak is what NumPy had allocated during"
+        " one call (traced by tracemalloc): the output and the strips' windows.",
+    ]
+    return section("A convolution layer", markdown_table(header, rows), notes)
+
+
 def benchmark_startup(effort: Effort) -> str:
     """Time ``convcli --help`` against a bare interpreter, and ``apply`` on a small PNG
     against the imports it cannot do without; the start-up table."""
@@ -901,6 +997,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 about_imagemagick if imagemagick else f"not used ({about_imagemagick})"
             ),
             benchmark_core(effort),
+            benchmark_layers(effort),
             benchmark_process(effort, imagemagick, about_imagemagick),
             benchmark_large(effort),
             benchmark_cluster(effort),

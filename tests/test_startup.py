@@ -68,6 +68,7 @@ def heavy_imports(tmp_path: Path, *args: str, watched: tuple[str, ...] = HEAVY) 
         ["shape", "--help"],
         ["explain", "--help"],
         ["sheet", "--help"],
+        ["layer", "--help"],
         ["show", "--help"],
     ],
     ids=" ".join,

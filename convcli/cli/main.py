@@ -19,6 +19,7 @@ from convcli.cli.apply import apply
 from convcli.cli.exits import EXIT_TERMINATED, ConvcliGroup
 from convcli.cli.explain import explain
 from convcli.cli.kernels import kernels
+from convcli.cli.layer import layer
 from convcli.cli.shape import shape
 from convcli.cli.sheet import sheet
 from convcli.cli.show import show
@@ -58,11 +59,12 @@ def cli() -> None:
       convcli kernels sobel-x
       convcli explain --input 5x5 -k vertical --at 1,1
       convcli sheet photo.png -k all-edges -o edges.png
+      convcli layer photo.png -w gabor-rgb -o maps.png
       convcli show photo.png edges.png
     """
 
 
-for command in (apply, explain, kernels, shape, sheet, show):
+for command in (apply, explain, kernels, layer, shape, sheet, show):
     cli.add_command(command)
 
 

@@ -199,6 +199,34 @@ class NumberType(click.ParamType[float]):
             )
 
 
+class NumberListType(click.ParamType["tuple[float, ...]"]):
+    """Finite numbers separated by commas, one per channel: ``0.485,0.456,0.406``."""
+
+    name = "numbers"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[float, ...]:
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).split(",")
+        numbers = []
+        for part in parts:
+            try:
+                numbers.append(NumberType().convert(part, param, ctx))
+            except click.BadParameter:
+                self.fail(
+                    f"{self.what} {value!r}: {part.strip()!r} is not a finite number"
+                    " (give one per channel, separated by commas)",
+                    param,
+                    ctx,
+                )
+        return tuple(numbers)
+
+
 class PositionType(click.ParamType["tuple[int, int]"]):
     """An output pixel as ``ROW,COL``; negative counts from the end, as NumPy indexes."""
 

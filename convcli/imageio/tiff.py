@@ -197,6 +197,14 @@ def write_tiff(
         )
 
 
+def write_tiff_pages(stream: Any, planes: npt.NDArray[Any]) -> None:
+    """Write (N, H, W) `planes` as one series of N gray pages (BigTIFF past 4 GiB):
+    ``tifffile.imread`` gives the (N, H, W) stack back."""
+    big = planes.nbytes > _CLASSIC_LIMIT
+    with tifffile.TiffWriter(stream, bigtiff=big) as writer:
+        writer.write(planes, photometric="minisblack", metadata=None)
+
+
 def _tiles(
     shape: tuple[int, ...], dtype: np.dtype[Any], blocks: Iterator[npt.NDArray[Any]]
 ) -> Iterator[npt.NDArray[Any]]:

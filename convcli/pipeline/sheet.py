@@ -193,36 +193,45 @@ def compose(
     *,
     columns: int | None = None,
 ) -> Sheet:
-    """The sheet of `tiles` ((h, w) 8-bit gray arrays, any sizes) under their `labels`.
+    """The sheet of `tiles` (8-bit arrays, any sizes: (h, w) gray or (h, w, 3) RGB) under
+    their `labels`.
 
     Laid out by :func:`grid_layout` and drawn by :func:`blank_sheet`, each tile copied into
-    its box as it is.
+    its box as it is. The sheet is RGB if any tile is, gray tiles then as gray in RGB.
 
     Raises
     ------
     ParameterError
-        If a tile is not a 2-D uint8 array, or the tiles and labels do not pair up.
+        If a tile is not a 2-D uint8 array or an RGB one, or the tiles and labels do not pair
+        up.
     """
     if len(labels) != len(tiles):
         raise ParameterError(f"{len(tiles)} tiles but {len(labels)} labels")
     for tile in tiles:
-        if tile.ndim != 2 or tile.dtype != np.uint8:
-            raise ParameterError(f"a tile is 8-bit gray (H, W), not {tile.dtype} {tile.shape}")
+        gray_or_rgb = tile.ndim == 2 or (tile.ndim == 3 and tile.shape[2] == 3)
+        if not gray_or_rgb or tile.dtype != np.uint8:
+            raise ParameterError(
+                f"a tile is 8-bit gray (H, W) or RGB (H, W, 3), not {tile.dtype} {tile.shape}"
+            )
+    colour = any(tile.ndim == 3 for tile in tiles)
     layout = grid_layout(
         [(tile.shape[0], tile.shape[1]) for tile in tiles],
         [label_width(label) for label in labels],
         label_height=label_height(),
         columns=columns,
     )
-    pixels = blank_sheet(layout, labels)
+    pixels = blank_sheet(layout, labels, colour=colour)
     for box, tile in zip(layout.tiles, tiles, strict=True):
-        _place(pixels, box, tile)
+        _place(pixels, box, tile[..., np.newaxis] if colour and tile.ndim == 2 else tile)
     return Sheet(pixels, layout)
 
 
-def blank_sheet(layout: SheetLayout, labels: Sequence[str]) -> npt.NDArray[np.uint8]:
+def blank_sheet(
+    layout: SheetLayout, labels: Sequence[str], *, colour: bool = False
+) -> npt.NDArray[np.uint8]:
     """A sheet's pixels before its tiles: a :data:`BACKGROUND` of white, each label in black at
-    its cell's corner, and a :data:`FRAME` gray line just outside each tile's box.
+    its cell's corner, and a :data:`FRAME` gray line just outside each tile's box; (H, W), or
+    (H, W, 3) if `colour`.
 
     Each label is drawn on its own small image, so that nothing but the sheet itself is ever
     as large as the sheet.
@@ -234,7 +243,7 @@ def blank_sheet(layout: SheetLayout, labels: Sequence[str]) -> npt.NDArray[np.ui
     """
     if len(labels) != len(layout.tiles):
         raise ParameterError(f"{len(layout.tiles)} tiles but {len(labels)} labels")
-    pixels = np.full(layout.size, BACKGROUND, dtype=np.uint8)
+    pixels = np.full((*layout.size, 3) if colour else layout.size, BACKGROUND, dtype=np.uint8)
     # A label's band ends above its tile's frame, which no glyph can then cover.
     band = (layout.cell[1], label_height() + LABEL_GAP - 1)
     for (top, left, height, width), (label_top, label_left), label in zip(
@@ -242,12 +251,33 @@ def blank_sheet(layout: SheetLayout, labels: Sequence[str]) -> npt.NDArray[np.ui
     ):
         image = Image.new("L", band, BACKGROUND)
         ImageDraw.Draw(image).text((0, 0), label, fill=INK, font=_font())
-        pixels[label_top : label_top + band[1], label_left : label_left + band[0]] = np.array(image)
+        drawn = np.array(image)
+        pixels[label_top : label_top + band[1], label_left : label_left + band[0]] = (
+            drawn[..., np.newaxis] if colour else drawn
+        )
         pixels[top - 1, left - 1 : left + width + 1] = FRAME
         pixels[top + height, left - 1 : left + width + 1] = FRAME
         pixels[top - 1 : top + height + 1, left - 1] = FRAME
         pixels[top - 1 : top + height + 1, left + width] = FRAME
     return pixels
+
+
+def stack_sections(sections: Sequence[tuple[str, npt.NDArray[np.uint8]]]) -> npt.NDArray[np.uint8]:
+    """Sheets (gray or RGB) one above the other on white, each under its title: (H, W, 3)."""
+    title_height = label_height() + MARGIN
+    width = max(max(pixels.shape[1], label_width(title) + 2 * MARGIN) for title, pixels in sections)
+    height = sum(title_height + pixels.shape[0] for _, pixels in sections)
+    stacked = np.full((height, width, 3), BACKGROUND, np.uint8)
+    top = 0
+    for title, pixels in sections:
+        band = Image.new("L", (width - MARGIN, title_height), BACKGROUND)
+        ImageDraw.Draw(band).text((0, MARGIN), title, fill=INK, font=_font())
+        stacked[top : top + title_height, MARGIN:] = np.array(band)[..., np.newaxis]
+        top += title_height
+        coloured = pixels if pixels.ndim == 3 else pixels[..., np.newaxis]
+        stacked[top : top + pixels.shape[0], : pixels.shape[1]] = coloured
+        top += pixels.shape[0]
+    return stacked
 
 
 def _place(pixels: npt.NDArray[np.uint8], box: Box, tile: npt.NDArray[np.uint8]) -> None:
