@@ -1,13 +1,24 @@
-"""Built-in filter banks: whole convolution layers that look like a trained CNN's first layer.
+"""Built-in filter banks: whole convolution layers, drawn like a CNN's first layer, or trained.
 
 The first layer of a network trained on photographs (AlexNet's and ResNet's ``conv1`` are the
 well-known pictures) learns oriented edge and grating detectors at a few scales and phases,
-mostly colourless, and a few colour-opponent blobs, edges and centre-surround cells. The banks
-here are those filters written down, not learnt, so that ``convcli layer`` has an example that
-needs no file:
+mostly colourless, and a few colour-opponent blobs, edges and centre-surround cells. Two banks
+here are those filters written down, not learnt (a :class:`FilterBank`), and one is the real
+thing, read from a file shipped with convcli (a :class:`TrainedBank`), so that
+``convcli layer`` has examples that need no file:
 
 - ``gabor-gray``: 17 filters of shape (1, 7, 7): the 16 Gabors, then the centre-surround;
-- ``gabor-rgb``: 25 filters of shape (3, 7, 7): the same 17 on luminance, then 8 colour ones.
+- ``gabor-rgb``: 25 filters of shape (3, 7, 7): the same 17 on luminance, then 8 colour ones;
+- ``face-resnet-conv1``: 32 trained filters of shape (3, 7, 7), with their biases: the first
+  convolution of dlib's face-recognition ResNet (Davis King, public domain / CC0 1.0; see
+  ``convcli/kernels/data/README.md``). It was trained on 150x150 face crops, with stride 2
+  and no padding, on (pixel - mean) / 256 for 0..255 pixels: on convcli's 0..1 scale,
+  ``--stride 2 --mean 0.4815,0.4588,0.4090 --std 1.0039,1.0039,1.0039`` (the mean is
+  dlib's (122.782, 117.001, 104.298) / 255, the std 256 / 255). An affine (batch-norm)
+  layer follows it in the network, so its weights' scale means nothing by itself.
+
+The rest of this docstring is about the drawn banks; :func:`describe_filter` says how the
+trained bank's labels are made.
 
 Output channels, in order. ``FilterBank.labels`` names each one, in ASCII but for the degree
 sign so that any font draws it: ``gabor 45° 6px odd`` is the angle, the wavelength in pixels
@@ -38,11 +49,14 @@ feature maps have comparable ranges. Biases are zero.
 
 from __future__ import annotations
 
+import functools
 import math
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -219,9 +233,45 @@ class Filter:
     axis: ColourAxis = LUMINANCE
 
 
+class Bank(Protocol):
+    """What every built-in convolution layer offers, whether its filters are drawn or trained."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def summary(self) -> str:
+        """One line: what the filters are, how to use them, and the weight's shape."""
+        ...
+
+    @property
+    def in_channels(self) -> int:
+        """1 for a gray image, 3 for R, G, B in that order."""
+        ...
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """One short label per output channel, in order."""
+        ...
+
+    @property
+    def out_channels(self) -> int: ...
+
+    @property
+    def weight_shape(self) -> tuple[int, int, int, int]:
+        """(C_out, C_in, kh, kw), PyTorch's ``Conv2d.weight`` layout."""
+        ...
+
+    def build(self) -> tuple[Float32Array, Float32Array]:
+        """New arrays, the caller's to change: weight (C_out, C_in, kh, kw) and bias (C_out,),
+        both float32."""
+        ...
+
+
 @dataclass(frozen=True)
 class FilterBank:
-    """A built-in convolution layer: its filters as data, built into arrays on demand."""
+    """A built-in convolution layer drawn by hand: its filters as data, built into arrays on
+    demand. Its biases are zero."""
 
     name: str
     summary: str
@@ -266,6 +316,132 @@ class FilterBank:
         return weight, np.zeros(self.out_channels, dtype=np.float32)
 
 
+DATA = files("convcli.kernels") / "data"
+"""Where the trained banks' weights are, beside their provenance in ``README.md``."""
+
+_SPECTRUM_SIDE = 64
+"""The grid a filter's spectrum is sampled on, zero-padded: fine enough to read a wavelength."""
+ANGLE_STEP = 15
+"""Degrees: the angles in the trained bank's labels are rounded to this."""
+GRAY_SHARE = 0.75
+"""The least share of a filter's energy its colourless part holds for it to be called gray."""
+
+
+def describe_filter(weight: Float64Array) -> str:
+    """A short description of a filter (C_in, kh, kw): its colour, then what it answers most.
+
+    The rule, applied blindly to every filter of a trained bank:
+
+    - colour (RGB filters only): ``gray`` if the filter's mean over R, G and B (the same
+      kernel on all three) holds at least :data:`GRAY_SHARE` of its energy (sum of squares),
+      else ``colour``;
+    - its main spatial pattern: the (kh, kw) kernel that, times one weight per channel, comes
+      closest to the filter (the first right singular vector of the (C_in, kh * kw) matrix);
+    - the cosine grating that pattern answers most, read off the peak of its Fourier magnitude:
+      ``blob`` if that is the flat image (frequency 0), else the direction the grating varies
+      along, as for the Gabors (counter-clockwise on screen from the x axis, modulo 180°,
+      rounded to :data:`ANGLE_STEP` degrees), and its wavelength in whole pixels.
+
+    A description, not a claim about what the network computes with the filter.
+
+    >>> describe_filter(rgb_filter(gabor(7, 45, 6, 2, 90), LUMINANCE))
+    'gray 45° 6px'
+    >>> describe_filter(rgb_filter(gaussian_blob(7, 1.5), RED_GREEN))
+    'colour blob'
+    """
+    channels = weight.shape[0]
+    energy = float(np.sum(weight**2))
+    if not energy > 0:
+        return "zero"
+    words = []
+    if channels == 3:
+        gray_energy = channels * float(np.sum(weight.mean(axis=0) ** 2))
+        words.append("gray" if gray_energy >= GRAY_SHARE * energy else "colour")
+    pattern = np.linalg.svd(weight.reshape(channels, -1))[2][0].reshape(weight.shape[1:])
+    magnitude = np.abs(np.fft.fft2(pattern, (_SPECTRUM_SIDE, _SPECTRUM_SIDE)))
+    row, column = np.unravel_index(int(magnitude.argmax()), magnitude.shape)
+    # Frequencies past the middle of the grid are the negative ones.
+    fy = int(row) - _SPECTRUM_SIDE if row > _SPECTRUM_SIDE // 2 else int(row)
+    fx = int(column) - _SPECTRUM_SIDE if column > _SPECTRUM_SIDE // 2 else int(column)
+    if fx == fy == 0:
+        words.append("blob")
+    else:
+        angle = math.degrees(math.atan2(-fy, fx))  # rows run down, the screen's y up
+        rounded = round(angle / ANGLE_STEP) * ANGLE_STEP % 180
+        wavelength = _SPECTRUM_SIDE / math.hypot(fx, fy)
+        words.append(f"{rounded}° {wavelength:.0f}px")
+    return " ".join(words)
+
+
+@functools.cache
+def _stored_layer(file_name: str) -> tuple[Float32Array, Float32Array]:
+    """The weight and bias in the data file `file_name`, read once and made read-only."""
+    try:
+        with (DATA / file_name).open("rb") as stream, np.load(stream, allow_pickle=False) as npz:
+            weight = np.array(npz["weight"], dtype=np.float32)
+            bias = np.array(npz["bias"], dtype=np.float32)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise WeightsError(f"the built-in weights {file_name} cannot be read: {error}") from None
+    weight.flags.writeable = False
+    bias.flags.writeable = False
+    return weight, bias
+
+
+@dataclass(frozen=True)
+class TrainedBank:
+    """A built-in convolution layer of trained weights, read from convcli's data files.
+
+    The file, in ``convcli/kernels/data/``, is an .npz without pickles holding ``weight``
+    (C_out, C_in, kh, kw) and ``bias`` (C_out,); it is read the first time it is needed. Its
+    labels are :func:`describe_filter`'s descriptions.
+    """
+
+    name: str
+    summary: str
+    file_name: str
+    weight_shape: tuple[int, int, int, int]
+    """(C_out, C_in, kh, kw): what the file must hold."""
+
+    def __post_init__(self) -> None:
+        if self.weight_shape[1] not in (1, 3):
+            raise ValueError(f"{self.name}: in_channels must be 1 or 3, got {self.weight_shape}")
+
+    @property
+    def in_channels(self) -> int:
+        return self.weight_shape[1]
+
+    @property
+    def out_channels(self) -> int:
+        return self.weight_shape[0]
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """What :func:`describe_filter` says of each filter (``gray 90° 5px``), in order; two
+        filters may share one."""
+        weight = self._stored()[0].astype(np.float64)
+        return tuple(describe_filter(f) for f in weight)
+
+    def build(self) -> tuple[Float32Array, Float32Array]:
+        """New arrays: the file's weight (C_out, C_in, kh, kw) and bias (C_out,), float32.
+
+        >>> weight, bias = BANKS["face-resnet-conv1"].build()
+        >>> weight.shape, weight.dtype.name, bias.shape, bias.dtype.name
+        ((32, 3, 7, 7), 'float32', (32,), 'float32')
+        """
+        weight, bias = self._stored()
+        return weight.copy(), bias.copy()
+
+    def _stored(self) -> tuple[Float32Array, Float32Array]:
+        weight, bias = _stored_layer(self.file_name)
+        if weight.shape != self.weight_shape or bias.shape != self.weight_shape[:1]:
+            raise WeightsError(
+                f"the built-in weights {self.file_name} hold weight {weight.shape} and bias"
+                f" {bias.shape}; {self.name} is weight {self.weight_shape} and bias"
+                f" {self.weight_shape[:1]}"
+            )
+        return weight, bias
+
+
 # Two wavelengths an octave apart. Sigma near half the wavelength gives about a one-octave
 # bandwidth; the coarse one's is held to 2 so that the envelope, not the 7x7 square, ends it.
 GABOR_SCALES = ((3.0, 1.4), (6.0, 2.0))
@@ -303,7 +479,7 @@ COLOUR_FILTERS = (
 )
 """The colour-opponent filters of ``gabor-rgb``, after its colourless ones."""
 
-_BANKS = (
+_BANKS: tuple[Bank, ...] = (
     FilterBank(
         "gabor-rgb",
         "Like a trained CNN's conv1 for RGB: 16 Gabors (wavelengths 3 and 6 px; 0, 45, 90,"
@@ -319,13 +495,21 @@ _BANKS = (
         1,
         LUMINANCE_FILTERS,
     ),
+    TrainedBank(
+        "face-resnet-conv1",
+        "Trained: conv1 of dlib's face-recognition ResNet (Davis King; public domain, CC0), 32"
+        " filters on R, G, B, made for --stride 2 --mean 0.4815,0.4588,0.4090 --std"
+        " 1.0039,1.0039,1.0039; weight (32, 3, 7, 7).",
+        "face-resnet-conv1.npz",
+        (32, 3, 7, 7),
+    ),
 )
 
-BANKS: Mapping[str, FilterBank] = MappingProxyType({b.name: b for b in _BANKS})
+BANKS: Mapping[str, Bank] = MappingProxyType({b.name: b for b in _BANKS})
 """Every built-in filter bank by name."""
 
 
-def bank(name: str) -> FilterBank:
+def bank(name: str) -> Bank:
     """The built-in filter bank called `name`.
 
     >>> bank("gabor-gray").labels[:2]
@@ -334,7 +518,7 @@ def bank(name: str) -> FilterBank:
     Traceback (most recent call last):
     ...
     convcli.errors.WeightsError: unknown filter bank 'gabor'; did you mean 'gabor-rgb' or
-    'gabor-gray'? (built in: gabor-rgb, gabor-gray)
+    'gabor-gray'? (built in: gabor-rgb, gabor-gray, face-resnet-conv1)
 
     Raises
     ------
