@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     "-w",
     "--weights",
     metavar="SPEC",
-    help="The layer's filters: a built-in bank (gabor-rgb, gabor-gray), FILE (.npy, .npz,"
+    help="The layer's filters: a built-in bank (gabor-rgb, gabor-gray, face-resnet-conv1),"
+    " FILE (.npy, .npz,"
     " .safetensors) or FILE:NAME (resnet18.safetensors:conv1.weight). A bias named like"
     " the weight (conv1.bias) is found by itself.",
 )
@@ -131,6 +132,8 @@ def layer(
     Examples:
       convcli layer photo.png -w gabor-rgb -o maps.png
       convcli layer photo.png -w gabor-rgb --stride 2 --padding 3 --relu -o maps.png
+      convcli layer face.jpg -w face-resnet-conv1 --stride 2 --mean 0.4815,0.4588,0.4090 \\
+          --std 1.0039,1.0039,1.0039 -o maps.png
       convcli layer --list resnet18.safetensors
       convcli layer photo.jpg -w resnet18.safetensors:conv1.weight --stride 2 --padding 3 \\
           --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 -o conv1.png

@@ -24,6 +24,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from convcli.choices import DEFAULT_MAX_PIXELS
 from convcli.core.layer import conv2d
 from convcli.core.params import ConvParams, format_size
 from convcli.core.shape import Axes, arithmetic
@@ -54,7 +55,7 @@ SHOWN_PERCENTILES = (0.5, 99.5)
 """A map is drawn from this low percentile of its values (black) to this high one (white)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # it holds arrays
 class Layer:
     """A layer's weights, where they came from, and a label for each output channel."""
 
@@ -82,7 +83,7 @@ def load_layer(weights: str, *, bias: str | None = None, layout: Layout = "oihw"
             raise WeightsError(f"the built-in bank {weights!r} has its own bias; drop --bias")
         chosen = bank(weights)
         weight, bank_bias = chosen.build()
-        return Layer(weight, bank_bias, weights, None, tuple(chosen.labels))
+        return Layer(weight, bank_bias, weights, weights, tuple(chosen.labels))
     spec = parse_weight_spec(weights)
     if not spec.path.exists() and "." not in spec.path.name and ":" not in weights:
         bank(weights)  # no such file, and no extension: a bank's name mistyped, say which
@@ -102,14 +103,16 @@ class LayerOptions:
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
     same_range: bool = False
-    """Map every feature map to pixels by one range (all maps' min to max), not its own."""
+    """Draw every feature map from all maps' :data:`SHOWN_PERCENTILES`, not from its own."""
     columns: int | None = None
     tile_size: int = DEFAULT_TILE_SIZE
-    max_pixels: int | None = None
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    """An image file whose header claims more pixels is refused (None: no limit)."""
     force: bool = False
+    """Allow the output to be the input file."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerInput:
     """An image as a layer's input: (C, H, W) floats, and what they are."""
 
@@ -218,7 +221,7 @@ def normalised(planes: FloatArray, mean: Sequence[float], std: Sequence[float]) 
     return result
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerResult:
     """What ``convcli layer`` computed and wrote."""
 
@@ -301,11 +304,11 @@ def run_layer(
             )
     channels = layer.weight.shape[1] * options.groups
     given = read_layer_input(source, channels, name=source_name, max_pixels=options.max_pixels)
-    planes = given.values
+    planes, description = given.values, given.description
     if options.mean is not None or options.std is not None:
-        planes = normalised(
-            planes, options.mean or (0.0,) * channels, options.std or (1.0,) * channels
-        )
+        mean, std = options.mean or (0.0,) * channels, options.std or (1.0,) * channels
+        planes = normalised(planes, mean, std)
+        description += f", then (x - mean) / std with mean {_listed(mean)} and std {_listed(std)}"
     maps = conv2d(
         planes,
         layer.weight,
@@ -324,7 +327,7 @@ def run_layer(
         destination_name,
         written,
         (planes.shape[0], planes.shape[1], planes.shape[2]),
-        given.description,
+        description,
         layer,
         params,
         options,
@@ -333,6 +336,11 @@ def run_layer(
     )
     write_output(destination, lambda stream: _write(stream, result))
     return result
+
+
+def _listed(values: Sequence[float]) -> str:
+    """``0.485,0.456,0.406``: numbers as the command line takes them."""
+    return ",".join(f"{value:g}" for value in values)
 
 
 def _written_format(destination: str) -> str:

@@ -102,6 +102,26 @@ def test_a_sheet_shows_the_filters_and_every_map(tmp_path: Path) -> None:
     assert (np.ptp(sheet.astype(int), axis=2) > 40).any()
 
 
+def test_the_trained_bank_runs_as_dlib_feeds_it(tmp_path: Path) -> None:
+    pixels = rgb8(tmp_path / "in.png", 21, 19)
+    out = tmp_path / "maps.npy"
+    mean, std = (0.4815, 0.4588, 0.4090), (1.0039,) * 3
+    result = run(
+        "layer", tmp_path / "in.png", "-w", "face-resnet-conv1", "--stride", "2", "-o", out,
+        "--mean", ",".join(map(str, mean)), "--std", ",".join(map(str, std)), "--json",
+        "--explain",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "then (x - mean) / std with mean 0.4815,0.4588,0.409 and std" in result.stderr
+    weight, bias = bank("face-resnet-conv1").build()
+    planes = as_input(pixels) - np.array(mean, np.float32)[:, None, None]
+    planes /= np.array(std, np.float32)[:, None, None]
+    expected = conv2d(planes, weight, bias, stride=2)
+    np.testing.assert_allclose(np.load(out), expected, rtol=0, atol=1e-5)
+    record = json.loads(result.stdout)
+    assert record["bias"] == {"name": "face-resnet-conv1", "shape": [32]}
+
+
 def test_gray_image_and_gray_bank(tmp_path: Path) -> None:
     pixels = gray8(tmp_path / "in.png", 16, 16)
     out = tmp_path / "maps.npy"
