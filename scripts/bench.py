@@ -301,6 +301,23 @@ def measure(
     return Timing(statistics.median(samples), len(samples)), result
 
 
+def measure_in_turns(
+    calls: dict[str, Callable[[], T]], *, repeats: int
+) -> tuple[dict[str, Timing], dict[str, T]]:
+    """Median time of `repeats` calls of each, the calls taking turns after one warm-up round,
+    so that a machine slower for a while slows every peer alike; and what each returned."""
+    results = {name: call() for name, call in calls.items()}
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            seconds, results[name] = timed(call)
+            samples[name].append(seconds)
+    timings = {
+        name: Timing(statistics.median(times), len(times)) for name, times in samples.items()
+    }
+    return timings, results
+
+
 def check_agreement(label: str, reference: Array, result: Array, tolerance: float) -> None:
     """Raise :class:`BenchmarkError` unless `result` equals `reference` within `tolerance`."""
     if result.shape != reference.shape:
@@ -848,8 +865,10 @@ def benchmark_layers(effort: Effort) -> str:
             )
 
         label = f"layer {case.name}, {case.input_shape}"
-        torch_time, reference = measure(pytorch, repeats=effort.repeats, budget=effort.budget)
-        ours, result = measure(convcli_layer, repeats=effort.repeats, budget=effort.budget)
+        calls: dict[str, Callable[[], Array]] = {"PyTorch": pytorch, "convcli": convcli_layer}
+        timings, results = measure_in_turns(calls, repeats=effort.repeats)
+        torch_time, ours = timings["PyTorch"], timings["convcli"]
+        reference, result = results["PyTorch"], results["convcli"]
         progress(f"{label}: PyTorch {format_ms(torch_time)} ms, convcli {format_ms(ours)} ms")
         scale = float(np.abs(reference).max())
         check_agreement(f"conv2d against PyTorch, {label}", reference, result, 1e-5 * scale)
@@ -872,8 +891,8 @@ def benchmark_layers(effort: Effort) -> str:
     notes = [
         f"Float32, one image, bias added; PyTorch {torch.__version__} on the CPU"
         f" ({torch.get_num_threads()} threads), `torch.nn.functional.conv2d`; convcli's"
-        " `conv2d`, its result checked against PyTorch's. Medians of up to"
-        f" {effort.repeats} runs after a warm-up. Peak is what NumPy had allocated during"
+        f" `conv2d`, its result checked against PyTorch's. Medians of {effort.repeats} runs"
+        " after a warm-up, the two taking turns. Peak is what NumPy had allocated during"
         " one call (traced by tracemalloc): the output and the strips' windows.",
     ]
     return section("A convolution layer", markdown_table(header, rows), notes)

@@ -15,7 +15,7 @@ from convcli import conv2d
 from convcli.kernels.banks import bank
 from tests.cli_helpers import one_line_error, run, run_installed
 from tests.conftest import SAMPLE_IMAGES
-from tests.images import gray8, rgb8, rgba8
+from tests.images import gray8, gray16, rgb8, rgba8
 
 CAT = SAMPLE_IMAGES / "chelsea.png"
 
@@ -129,6 +129,14 @@ def test_gray_image_and_gray_bank(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     weight, bias = bank("gabor-gray").build()
     np.testing.assert_array_equal(np.load(out), conv2d(as_input(pixels), weight, bias))
+
+
+def test_sixteen_bits_are_scaled_by_65535(tmp_path: Path) -> None:
+    pixels = gray16(tmp_path / "in.png")
+    np.save(tmp_path / "w.npy", np.ones((1, 1, 1, 1)))
+    out = tmp_path / "maps.npy"
+    assert run("layer", tmp_path / "in.png", "-w", tmp_path / "w.npy", "-o", out).exit_code == 0
+    np.testing.assert_allclose(np.load(out)[0], pixels / 65535, rtol=1e-6)
 
 
 def test_alpha_is_a_fourth_channel_only_when_the_layer_takes_four(tmp_path: Path) -> None:
