@@ -69,6 +69,7 @@ PROCESS_SIZE = 4096
 SEED = 5
 RELATIVE_TOLERANCE = 1e-4  # of the kernel's absolute sum times the image's range
 DASH = "-"
+TURN_PAUSE = 0.5  # seconds before a peer's turn: thread pools spinning after the other stop
 
 # Keywords passed to every convolve2d call. When the core gains a thread-count parameter, pin it
 # here (and print it in the header) so that the figures say what they were measured with.
@@ -302,16 +303,24 @@ def measure(
 
 
 def measure_in_turns(
-    calls: dict[str, Callable[[], T]], *, repeats: int
+    calls: dict[str, Callable[[], T]], *, rounds: int = 3, per_round: int = 3
 ) -> tuple[dict[str, Timing], dict[str, T]]:
-    """Median time of `repeats` calls of each, the calls taking turns after one warm-up round,
-    so that a machine slower for a while slows every peer alike; and what each returned."""
-    results = {name: call() for name, call in calls.items()}
+    """Median time of each call over `rounds` rounds, in which each call in turn is timed
+    `per_round` times after an untimed one; and what each returned.
+
+    Taking turns by rounds lets a machine slow for a while slow both peers alike, and a pause
+    before each peer's turn lets the other's thread pool (OpenMP's, OpenBLAS's) stop spinning:
+    calls taking turns one by one slowed PyTorch 2-3x.
+    """
+    results: dict[str, T] = {}
     samples: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeats):
+    for _ in range(rounds):
         for name, call in calls.items():
-            seconds, results[name] = timed(call)
-            samples[name].append(seconds)
+            time.sleep(TURN_PAUSE)
+            results[name] = call()
+            for _ in range(per_round):
+                seconds, results[name] = timed(call)
+                samples[name].append(seconds)
     timings = {
         name: Timing(statistics.median(times), len(times)) for name, times in samples.items()
     }
@@ -866,7 +875,7 @@ def benchmark_layers(effort: Effort) -> str:
 
         label = f"layer {case.name}, {case.input_shape}"
         calls: dict[str, Callable[[], Array]] = {"PyTorch": pytorch, "convcli": convcli_layer}
-        timings, results = measure_in_turns(calls, repeats=effort.repeats)
+        timings, results = measure_in_turns(calls)
         torch_time, ours = timings["PyTorch"], timings["convcli"]
         reference, result = results["PyTorch"], results["convcli"]
         progress(f"{label}: PyTorch {format_ms(torch_time)} ms, convcli {format_ms(ours)} ms")
@@ -891,8 +900,9 @@ def benchmark_layers(effort: Effort) -> str:
     notes = [
         f"Float32, one image, bias added; PyTorch {torch.__version__} on the CPU"
         f" ({torch.get_num_threads()} threads), `torch.nn.functional.conv2d`; convcli's"
-        f" `conv2d`, its result checked against PyTorch's. Medians of {effort.repeats} runs"
-        " after a warm-up, the two taking turns. Peak is what NumPy had allocated during"
+        " `conv2d`, its result checked against PyTorch's. Medians of 9 runs: 3 rounds in which"
+        " each peer in turn runs once untimed and 3 times timed, after a pause of"
+        f" {TURN_PAUSE:g} s. Peak is what NumPy had allocated during"
         " one call (traced by tracemalloc): the output and the strips' windows.",
     ]
     return section("A convolution layer", markdown_table(header, rows), notes)

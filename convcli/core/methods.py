@@ -8,9 +8,9 @@
                down the columns, then one along the rows, kh + kw taps instead of kh * kw.
 ``gemm``       For each output row, one small matrix product through NumPy's BLAS gives the
                weighted sums down every kernel column at once (kw x kh weights times kh input
-               rows, multiplied and added in one pass), and the kw sums are then added, each
-               shifted by its column: 2 + kw passes however dense the kernel, where the direct
-               method makes about two per distinct weight.
+               rows, multiplied and added in one pass), and a second one adds the kw sums,
+               each shifted by its column: about 4 passes per kernel column however dense the
+               kernel, where the direct method makes about two per distinct weight.
 ``fft``        Overlap-save over tiles of the padded input with ``numpy.fft``: the cost per
                pixel barely grows with the kernel, so it wins for large dense kernels.
 
@@ -673,8 +673,8 @@ class _GemmStrip(StripWorker):
     every kernel column at each padded column of the block, then the kw shifted sums added.
 
     A block's sums (kw times its output, with a strip's rows) stay in the core's cache for the
-    second product: over the whole width they did not, and two threads then ran 1.3x as fast
-    as one instead of nearly 2x.
+    second product (measured: 5x5 at 4096x4096, 24 ms in blocks of 1024 columns against 27 ms
+    over the whole width).
     """
 
     def __init__(self, pixels: Pixels, weights: Array, axes: Axes, border: Border) -> None:
