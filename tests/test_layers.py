@@ -45,7 +45,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 
 THIRD_PARTY: dict[str, set[str]] = {
     "vocabulary": set(),
-    "core": {"numpy", "dask"},
+    "core": {"numpy", "dask", "threadpoolctl"},
     "kernels": {"numpy"},
     "imageio": {"numpy", "PIL", "tifffile"},
     "pipeline": {"numpy", "PIL", "distributed"},

@@ -254,6 +254,19 @@ def test_bad_groups_bias_and_weights_are_refused() -> None:
         conv2d(image, np.ones((4, 3, 3, 3)))
 
 
+def test_blas_gets_its_threads_back() -> None:
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    image, weight = np.ones((3, 40, 40)), np.ones((8, 3, 3, 3))
+    with small_strips():
+        conv2d(image, weight, threads=2)
+    assert blas_threads() == before
+
+
 def test_integer_input_is_computed_in_float64() -> None:
     image = np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4)
     result = conv2d(image, np.ones((1, 2, 2, 2), np.float32))
