@@ -208,11 +208,12 @@ def normalised(planes: FloatArray, mean: Sequence[float], std: Sequence[float]) 
         If there is not one mean and one std per channel, or a std is 0.
     """
     count = len(planes)
-    if len(mean) != count or len(std) != count:
-        raise ParameterError(
-            f"--mean and --std need one value per input channel ({count}),"
-            f" got {len(mean)} and {len(std)}"
-        )
+    for name, values in (("--mean", mean), ("--std", std)):
+        if len(values) != count:
+            raise ParameterError(
+                f"{name} needs one value per input channel ({count}), got {len(values)}:"
+                f" {_listed(values)}"
+            )
     if any(value == 0 for value in std):
         raise ParameterError("--std values must not be 0")
     shift = np.asarray(mean, planes.dtype)[:, np.newaxis, np.newaxis]

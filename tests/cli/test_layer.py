@@ -255,7 +255,17 @@ def test_a_pickle_is_refused_unopened_and_nothing_is_written(tmp_path: Path, suf
     ("arguments", "code", "text"),
     [
         (["-w", "gabor-rbg"], 2, "gabor-rgb"),
-        (["-w", "gabor-rgb", "--mean", "0.5,0.5"], 2, "one value per input channel (3)"),
+        (
+            ["-w", "gabor-rgb", "--mean", "0.5,0.5"],
+            2,
+            "--mean needs one value per input channel (3), got 2: 0.5,0.5",
+        ),
+        (
+            ["-w", "gabor-rgb", "--std", "0.5"],
+            2,
+            "--std needs one value per input channel (3), got 1",
+        ),
+        (["-w", "gabor-rgb", "--std", "1,0,1"], 2, "--std values must not be 0"),
         (["-w", "gabor-rgb", "--groups", "2"], 2, "the layer takes 6 input channels"),
         (["-w", "gabor-rgb", "--padding", "300"], 1, "reflect"),
     ],
