@@ -450,7 +450,7 @@ def open_image(
         convcli does not read.
     """
     label = name or (str(source) if isinstance(source, Path) else STDIN_NAME)
-    stream = _seekable(source, label)
+    stream = seekable_stream(source, label)
     try:
         magic = stream.read(len(_NPY_MAGIC))
         stream.seek(0)
@@ -501,8 +501,14 @@ def open_image(
         stream.close()
 
 
-def _seekable(source: Path | bytes | IO[bytes], label: str) -> IO[bytes]:
-    """A seekable binary stream over `source`, reading a pipe (or FIFO) into memory once."""
+def seekable_stream(source: Path | bytes | IO[bytes], label: str) -> IO[bytes]:
+    """A seekable binary stream over `source`, reading a pipe (or FIFO) into memory once.
+
+    Raises
+    ------
+    ImageReadError
+        If `source` is a path that cannot be opened, in words (``no such file``).
+    """
     if isinstance(source, bytes):
         return io.BytesIO(source)
     if isinstance(source, Path):

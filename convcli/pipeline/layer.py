@@ -14,7 +14,6 @@ an image format     a sheet: the filters drawn above, the feature maps in a labe
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from convcli.core.params import ConvParams, format_size
 from convcli.core.shape import Axes, arithmetic
 from convcli.errors import ImageReadError, ImageWriteError, ParameterError, WeightsError
 from convcli.imageio.files import STDOUT_NAME, check_destination, same_file, write_output
-from convcli.imageio.reading import open_image
+from convcli.imageio.reading import open_image, seekable_stream
 from convcli.imageio.weights import (
     LayerWeights,
     Layout,
@@ -142,10 +141,21 @@ def read_layer_input(
     ParameterError
         If its channels cannot be the layer's.
     """
-    data = _read_bytes(source, name)
-    if data[:6] == b"\x93NUMPY":
-        return _npy_input(data, channels, name)
-    with open_image(data, name=name, max_pixels=max_pixels) as opened:
+    stream = seekable_stream(source, name)
+    with stream:
+        if stream.read(6) == b"\x93NUMPY":
+            stream.seek(0)
+            return _npy_input(stream, channels, name)
+        stream.seek(0)
+        planes, how = _image_input(stream, channels, name, max_pixels)
+    return LayerInput(planes, how)
+
+
+def _image_input(
+    stream: IO[bytes], channels: int, name: str, max_pixels: int | None
+) -> tuple[FloatArray, str]:
+    """An image file's planes (C, H, W), scaled to 0..1, and how they were made."""
+    with open_image(stream, name=name, max_pixels=max_pixels) as opened:
         info = opened.info
         colour = info.channels == 3 and channels != 1
         decoded = opened.decode(color=colour, gray="rec601", keep_alpha=channels == 4)
@@ -167,21 +177,12 @@ def read_layer_input(
         raise ParameterError(
             f"the layer takes {channels} input channels; {name} gives {len(planes)} ({info.mode})"
         )
-    return LayerInput(planes, how)
+    return planes, how
 
 
-def _read_bytes(source: Path | bytes | IO[bytes], name: str) -> bytes:
-    if isinstance(source, bytes):
-        return source
+def _npy_input(stream: IO[bytes], channels: int, name: str) -> LayerInput:
     try:
-        return source.read_bytes() if isinstance(source, Path) else source.read()
-    except OSError as error:
-        raise ImageReadError(f"cannot read {name!r}: {error.strerror or error}") from None
-
-
-def _npy_input(data: bytes, channels: int, name: str) -> LayerInput:
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
+        array = np.load(stream, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
         raise ImageReadError(f"cannot read {name!r} as .npy: {error}") from None
     if array.ndim == 2:
