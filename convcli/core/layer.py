@@ -255,6 +255,9 @@ class _LayerStrip(StripWorker):
         super().__init__(planes, axes, params.border, rows_per_strip=per_strip)
         self.work = float(rows.output) * cols.output * filters.size
 
+    def scratch_key(self) -> tuple[Any, ...]:
+        return (*super().scratch_key(), len(self.planes), self.groups, self.window_values)
+
     def scratch(self) -> tuple[FloatArray, FloatArray]:
         rows, cols = self.axes
         _, count = input_rows(rows, 0, self.rows_per_strip)

@@ -349,3 +349,25 @@ def test_big_endian_float32_is_computed_in_float32() -> None:
     result = convolve2d(image, [[1, 2]])
     assert result.dtype == np.float32
     assert result.tolist() == convolve2d(image.astype(np.float32), [[1, 2]]).tolist()
+
+
+# --- Scratch buffers kept between calls ------------------------------------------------------
+
+
+def test_a_second_call_of_the_same_sizes_reuses_the_first_ones_buffers() -> None:
+    image = np.random.default_rng(12).random((64, 48), dtype=np.float32)
+    kernel = np.random.default_rng(13).standard_normal((5, 5))
+    made: list[int] = []
+    real = methods._GemmStrip.scratch
+
+    def counted(worker: Any) -> Any:
+        made.append(1)
+        return real(worker)
+
+    with mock.patch.object(methods._GemmStrip, "scratch", counted):
+        first = convolve2d(image, kernel, padding=2, method="gemm", threads=1)
+        second = convolve2d(image[::-1].copy(), kernel, padding=2, method="gemm", threads=1)
+        convolve2d(image[:, :40], kernel, padding=2, method="gemm", threads=1)  # other sizes
+    assert len(made) == 2
+    np.testing.assert_allclose(second, convolve2d(image[::-1].copy(), kernel, padding=2), atol=1e-5)
+    assert not np.array_equal(first, second)
