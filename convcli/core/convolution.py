@@ -309,6 +309,8 @@ def _cast_weights(weights: npt.NDArray[np.float64], dtype: type[np.floating[Any]
     """`weights` in the computation's dtype; a weight that overflows float32 is refused."""
     with np.errstate(over="ignore"):
         cast = weights.astype(dtype)
+    if np.isfinite(cast).all():
+        return cast
     bad = np.argwhere(~np.isfinite(cast))
     if len(bad):
         row, col = (int(i) for i in bad[0])

@@ -150,7 +150,14 @@ def choose_method(
 
 
 def _cheapest(weights: Array, axes: Axes) -> Method:
-    costs = _costs(weights, axes)
+    return _cheapest_of(weights.shape, weights.dtype.str, weights.tobytes(), axes)
+
+
+@functools.lru_cache(maxsize=256)
+def _cheapest_of(shape: tuple[int, ...], dtype: str, data: bytes, axes: Axes) -> Method:
+    """:func:`_cheapest` for the weights these bytes hold (cached: a batch asks it of one
+    kernel and one size again and again)."""
+    costs = _costs(np.frombuffer(data, dtype=dtype).reshape(shape), axes)
     return min(costs, key=lambda method: costs[method])
 
 
