@@ -138,7 +138,7 @@ def _blas_on_one_thread(threads: int | None) -> contextlib.AbstractContextManage
     """While the strips run on several threads, each of their products runs on one.
 
     OpenBLAS splits a product as large as a strip's among threads of its own, which then
-    compete with the strips' threads: ResNet's first layer at 1024x1024 took 56 ms so, 46 ms
+    compete with the strips' threads: ResNet's first layer at 1024x1024 took 56 ms so, 46-49 ms
     with BLAS held to one thread (and 52 ms on one strip thread, BLAS on two). The limit is
     the process's while it holds, as BLAS's thread count always is.
     """
