@@ -12,7 +12,7 @@ import io
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
@@ -175,6 +175,38 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         if isinstance(error, OSError):
             raise ImageWriteError(f"cannot write {where}: {error.strerror or error}") from None
         raise
+
+
+def remove_left_temporaries(destinations: Iterable[Path]) -> int:
+    """Remove the temporary files that writers of `destinations` left beside them when killed
+    mid-write (``.NAME.XXXXXXXX.tmp``, as :func:`write_atomically` names them), reading each
+    folder once; to be run when no writer of them can still be running. Returns how many.
+
+    A process killed by SIGKILL (a worker out of memory) cannot delete its temporary file;
+    whoever ran it knows when its files are all written again.
+    """
+    names_by_folder: dict[Path, set[str]] = {}
+    for path in destinations:
+        target = _final_target(path)
+        names_by_folder.setdefault(target.parent, set()).add(target.name)
+    removed = 0
+    for folder, names in names_by_folder.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if not (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            written = name[1:-4].rpartition(".")[0]  # ".NAME.XXXXXXXX.tmp" -> NAME
+            if written in names:
+                try:
+                    Path(entry.path).unlink()
+                except OSError:
+                    continue
+                removed += 1
+    return removed
 
 
 def same_file(first: Path, second: Path) -> bool:

@@ -26,7 +26,7 @@ import numpy as np
 
 from convcli.core.methods import default_threads
 from convcli.errors import ImageWriteError, ParameterError
-from convcli.imageio.files import Job, same_file
+from convcli.imageio.files import Job, remove_left_temporaries, same_file
 from convcli.imageio.writing import choose_format
 from convcli.pipeline.chain import check_method
 from convcli.pipeline.job import FileResult, Recipe, run_job
@@ -252,8 +252,13 @@ def run_jobs(
                     del running[finished]
                 submit_next()
     except BrokenProcessPool:  # a worker was killed: by the system for memory, say
-        _report_lost(list(running.values()), on_result)
+        lost = list(running.values())
+        _report_lost(lost, on_result)
         running.clear()
+        pool.shutdown(wait=True, cancel_futures=True)  # no worker is left writing
+        remove_left_temporaries(
+            job.destination for job in lost if isinstance(job.destination, Path)
+        )
         raise ImageWriteError(
             "a worker process died (out of memory?): the batch stopped with"
             f" {len(list(pending))} files not started"

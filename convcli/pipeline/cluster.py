@@ -16,7 +16,8 @@ Faults:
 
 - A worker that dies (killed, out of memory) loses its group; Dask runs the group again on
   another worker. Files it had written are written again, whole (writes are atomic), with the
-  same bytes; each file is reported once, from the group's run that finished.
+  same bytes; each file is reported once, from the group's run that finished. The temporary
+  file it was writing when it died is removed when every group is done.
 - Ctrl-C: the workers are told to start no new file; each group in hand ends after the file
   it is writing and returns what it did, which is reported; then the batch stops. A second
   Ctrl-C stops at once.
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from convcli.errors import ClusterError, ImageWriteError, ParameterError
-from convcli.imageio.files import Job
+from convcli.imageio.files import Job, remove_left_temporaries
 from convcli.pipeline.batch import interruptions_held, threads_per_job
 from convcli.pipeline.job import FileResult, Recipe, run_job
 
@@ -249,6 +250,9 @@ def run_jobs_on_cluster(
     except KeyboardInterrupt:
         _finish_in_hand(client, batch, in_flight, report)
         raise
+    # Every group is done: a worker killed mid-write left its temporary file, and the file
+    # itself was written again elsewhere.
+    remove_left_temporaries(job.destination for job in jobs if isinstance(job.destination, Path))
 
 
 def _group_results(future: Future[list[FileResult]], group: Sequence[Job]) -> list[FileResult]:

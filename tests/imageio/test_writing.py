@@ -255,3 +255,24 @@ def test_stream_failures_are_write_errors() -> None:
         write_stream(_ClosedPipe(), b"data")
     with pytest.raises(ImageWriteError, match=r"^cannot write '-': No space left on device$"):
         write_stream(_FullDisk(), b"data")
+
+
+def test_temporaries_left_by_killed_writers_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    from convcli.imageio.files import remove_left_temporaries
+
+    out = tmp_path / "out"
+    out.mkdir()
+    written = [out / "a.png", out / "b.v2.png"]
+    for path in written:
+        path.write_bytes(b"image")
+    left = [out / ".a.png.k3j_9x2q.tmp", out / ".b.v2.png.zz81mm0a.tmp"]
+    kept = [
+        out / ".c.png.abcdefgh.tmp",  # another file's: not this batch's
+        out / ".a.png.notes",  # not a temporary file
+        out / "a.png.abcdefgh.tmp",  # no leading dot: not one write_atomically makes
+    ]
+    for path in left + kept:
+        path.write_bytes(b"partial")
+    assert remove_left_temporaries(written) == 2
+    assert sorted(out.iterdir()) == sorted(written + kept)
+    assert remove_left_temporaries([tmp_path / "missing" / "x.png"]) == 0

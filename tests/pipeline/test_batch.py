@@ -160,10 +160,11 @@ def test_a_worker_killed_mid_batch_stops_it_with_one_clear_error(
         pytest.skip("needs workers forked from the test's process")
     real = apply.apply_to_image
 
-    def dies_on_b(source: Path, *args: Any, **kwargs: Any) -> Any:
-        if source.name == "b.png":
+    def dies_on_b(source: Path, destination: Path, *args: Any, **kwargs: Any) -> Any:
+        if source.name == "b.png":  # mid-write: its temporary file is there, half full
+            (destination.parent / f".{destination.name}.killed00.tmp").write_bytes(b"half")
             os._exit(1)
-        return real(source, *args, **kwargs)
+        return real(source, destination, *args, **kwargs)
 
     monkeypatch.setattr(job_module, "apply_to_image", dies_on_b)
     for name in ("a", "b", "c", "d", "e", "f"):
@@ -181,3 +182,4 @@ def test_a_worker_killed_mid_batch_stops_it_with_one_clear_error(
     lost = [result for result in results if not result.ok]
     assert "b.png" in [result.job.names()[0].rsplit("/", 1)[-1] for result in lost]
     assert all("worker process died" in str(result.record.error) for result in lost)
+    assert not list((tmp_path / "out").glob(".*.tmp"))  # the dead worker's is removed
