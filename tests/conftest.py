@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +29,18 @@ settings.load_profile("convcli")
 REPOSITORY = Path(__file__).resolve().parent.parent
 """The checkout: README.md, sample_images/, scripts/."""
 SAMPLE_IMAGES = REPOSITORY / "sample_images"
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/NAME.py`` as a module (scripts/ is not a package), registered under NAME."""
+    path = REPOSITORY / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
 
 
 def vertical_bar(height: int = 20, width: int = 30) -> npt.NDArray[np.uint8]:

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from types import ModuleType
 
 import numpy as np
 import pytest
 
 from convcli import convolve2d
-from tests.conftest import REPOSITORY
+from tests.conftest import load_script
 
-
-def load_bench() -> ModuleType:
-    """``scripts/bench.py`` as a module (scripts/ is not a package)."""
-    path = REPOSITORY / "scripts" / "bench.py"
-    spec = importlib.util.spec_from_file_location("bench_script", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load_bench()
+bench = load_script("bench")
 
 
 @pytest.mark.parametrize(("stride", "dilation"), [(1, 1), (2, 1), (1, 2), (2, 2)])

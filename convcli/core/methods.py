@@ -462,8 +462,9 @@ class StripWorker:
         if sum(buffer.nbytes for buffer in scratch if buffer.base is None) > _KEPT_BYTES:
             return
         kept: dict[tuple[Any, ...], Any] = _KEPT.__dict__.setdefault("sets", {})
-        kept.pop(self.scratch_key(), None)
-        kept[self.scratch_key()] = scratch
+        key = self.scratch_key()
+        kept.pop(key, None)  # given back last: kept longest
+        kept[key] = scratch
         while len(kept) > _KEPT_SETS:
             del kept[next(iter(kept))]
 

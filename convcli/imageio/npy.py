@@ -19,6 +19,23 @@ import numpy.typing as npt
 from convcli.errors import ImageReadError
 
 
+def read_npy_header(stream: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    """(shape, fortran_order, dtype) of the ``.npy`` array at `stream`'s position, whose
+    header (format 1.0 or 2.0) is read: the stream is left at the data.
+
+    Raises
+    ------
+    ValueError
+        If it is not an ``.npy`` header NumPy can read.
+    """
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+    else:
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+    return tuple(shape), bool(fortran_order), dtype
+
+
 class NpyRows:
     """The rows of a C-ordered ``.npy`` array, read from its file when asked (a
     :class:`~convcli.core.padding.RowSource` of the array's own values, native byte order).

@@ -36,7 +36,7 @@ from convcli.core.params import Pair, to_choice
 from convcli.core.rows import MappedRows
 from convcli.errors import ImageReadError, ImageWarning
 from convcli.imageio.files import STDIN_NAME
-from convcli.imageio.npy import NpyRows
+from convcli.imageio.npy import NpyRows, read_npy_header
 
 FloatArray = npt.NDArray[np.floating[Any]]
 
@@ -657,11 +657,7 @@ def _npy_info(stream: IO[bytes], label: str) -> tuple[ImageInfo, _NpyHeader]:
     """An ``.npy`` header's facts, read before its data; the stream is left at the data."""
     where = repr(label)
     try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
-        else:
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+        shape, fortran_order, dtype = read_npy_header(stream)
     except ValueError as error:
         raise ImageReadError(f"cannot read {where}: not a readable .npy file: {error}") from None
     if dtype.hasobject:
@@ -685,7 +681,7 @@ def _npy_info(stream: IO[bytes], label: str) -> tuple[ImageInfo, _NpyHeader]:
         has_alpha=False,
         frames=1,
     )
-    return info, _NpyHeader(tuple(shape), bool(fortran_order), dtype)
+    return info, _NpyHeader(shape, fortran_order, dtype)
 
 
 def _tiff_info(label: str, stored: RowSource) -> ImageInfo:

@@ -33,6 +33,7 @@ from numpy.lib.npyio import NpzFile
 from convcli.choices import LAYOUTS as LAYOUTS  # the axis orders a weight may be stored in
 from convcli.choices import Layout as Layout
 from convcli.errors import WeightsError
+from convcli.imageio.npy import read_npy_header
 
 FloatArray: TypeAlias = npt.NDArray[np.floating[Any]]
 
@@ -282,7 +283,7 @@ class _Npy:
     def __init__(self, stream: IO[bytes], label: str, name: str) -> None:
         self.label, self._stream = label, stream
         try:
-            shape, dtype = _npy_header(stream)
+            shape, _, dtype = read_npy_header(stream)
         except _READ_ERRORS as error:
             raise WeightsError(f"cannot read {label}: not a readable .npy file ({error})") from None
         self.infos = [TensorInfo(name, shape, str(dtype))]
@@ -308,7 +309,7 @@ class _Npz:
         name = member.removesuffix(".npy")  # as np.load names it
         try:
             with members.open(member) as stream:
-                shape, dtype = _npy_header(stream)
+                shape, _, dtype = read_npy_header(stream)
         except _READ_ERRORS as error:
             raise WeightsError(
                 f"cannot read {name!r} in {self.label}: not a readable .npy array ({error})"
@@ -317,16 +318,6 @@ class _Npz:
 
     def read(self, name: str) -> npt.NDArray[Any]:
         return self._archive[name]
-
-
-def _npy_header(stream: IO[bytes]) -> tuple[tuple[int, ...], np.dtype[Any]]:
-    """The shape and dtype an ``.npy`` header gives, read from `stream`'s start."""
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
-    else:
-        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
-    return tuple(shape), dtype
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from convcli.choices import DEFAULT_MAX_PIXELS
 from convcli.core.layer import conv2d
 from convcli.core.params import ConvParams, format_size
 from convcli.core.shape import Axes, arithmetic
-from convcli.errors import ImageReadError, ImageWriteError, ParameterError, WeightsError
+from convcli.errors import ImageReadError, ParameterError, WeightsError
 from convcli.imageio.files import STDOUT_NAME, check_destination, same_file, write_output
 from convcli.imageio.reading import open_image, seekable_stream
 from convcli.imageio.weights import (
@@ -36,7 +36,7 @@ from convcli.imageio.weights import (
     load_layer_weights,
     parse_weight_spec,
 )
-from convcli.imageio.writing import choose_format
+from convcli.imageio.writing import OutputFormat, choose_format, encode_into
 from convcli.kernels.banks import BANKS, bank
 from convcli.pipeline.sheet import compose, shrink, stack_sections
 
@@ -297,7 +297,7 @@ def run_layer(
     """
     source_name = str(source) if isinstance(source, Path) else "-"
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
-    written = _written_format(destination_name)
+    fmt = choose_format(destination_name, None)
     if isinstance(destination, Path):
         check_destination(destination)
         if isinstance(source, Path) and same_file(source, destination) and not options.force:
@@ -327,7 +327,7 @@ def run_layer(
     result = LayerResult(
         source_name,
         destination_name,
-        written,
+        fmt.name,
         (planes.shape[0], planes.shape[1], planes.shape[2]),
         description,
         layer,
@@ -336,7 +336,7 @@ def run_layer(
         axes,
         maps,
     )
-    write_output(destination, lambda stream: _write(stream, result))
+    write_output(destination, lambda stream: _write(stream, result, fmt))
     return result
 
 
@@ -345,33 +345,15 @@ def _listed(values: Sequence[float]) -> str:
     return ",".join(f"{value:g}" for value in values)
 
 
-def _written_format(destination: str) -> str:
-    suffix = "" if destination == STDOUT_NAME else Path(destination).suffix.lower()
-    if suffix == ".npy":
-        return "npy"
-    if suffix in (".tif", ".tiff"):
-        return "tiff"
-    fmt = choose_format(destination, None)
-    return fmt.name
-
-
-def _write(stream: IO[bytes], result: LayerResult) -> None:
-    if result.written == "npy":
-        np.save(stream, np.ascontiguousarray(result.maps), allow_pickle=False)
-        return
-    if result.written == "tiff":
+def _write(stream: IO[bytes], result: LayerResult, fmt: OutputFormat) -> None:
+    if fmt.name == "tiff":
         from convcli.imageio.tiff import write_tiff_pages
 
         write_tiff_pages(stream, result.maps)
         return
-    from PIL import Image
-
-    sheet = layer_sheet(result)
-    fmt = choose_format(result.destination, None)
-    try:
-        Image.fromarray(sheet).save(stream, format=fmt.pillow, **dict(fmt.save_options))
-    except (OSError, ValueError) as error:
-        raise ImageWriteError(f"cannot write {result.destination!r}: {error}") from None
+    # .npy: the maps as they are (float32); an image format: the sheet.
+    pixels = result.maps if fmt.pillow is None else layer_sheet(result)
+    encode_into(stream, pixels, None, "RGB", fmt)
 
 
 # --- The sheet --------------------------------------------------------------------------------

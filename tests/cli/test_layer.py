@@ -15,6 +15,7 @@ from convcli import conv2d
 from convcli.kernels.banks import bank
 from tests.cli_helpers import one_line_error, run, run_installed
 from tests.conftest import SAMPLE_IMAGES
+from tests.imageio.test_weights import write_safetensors
 from tests.images import gray8, gray16, rgb8, rgba8
 
 CAT = SAMPLE_IMAGES / "chelsea.png"
@@ -168,8 +169,9 @@ def test_safetensors_by_name_finds_its_bias_and_list_shows_the_tensors(tmp_path:
         "conv1.bias": rng.standard_normal(4).astype(np.float32),
         "fc.weight": rng.standard_normal((10, 4)).astype(np.float32),
     }
-    path = tmp_path / "model.safetensors"
-    write_safetensors(path, tensors)
+    path = write_safetensors(
+        tmp_path / "model.safetensors", {name: ("F32", array) for name, array in tensors.items()}
+    )
     listed = run("layer", "--list", path)
     assert listed.exit_code == 0, listed.stderr
     assert listed.stdout == "conv1.weight\t4x3x3x3\tF32\n"
@@ -180,22 +182,6 @@ def test_safetensors_by_name_finds_its_bias_and_list_shows_the_tensors(tmp_path:
     assert json.loads(result.stdout)["bias"] == {"name": "conv1.bias", "shape": [4]}
     expected = conv2d(as_input(pixels), tensors["conv1.weight"], tensors["conv1.bias"])
     np.testing.assert_array_equal(np.load(out), expected)
-
-
-def write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
-    """A float32 .safetensors file, as its published layout says."""
-    header: dict[str, object] = {}
-    data = b""
-    for name, array in tensors.items():
-        raw = np.ascontiguousarray(array, "<f4").tobytes()
-        header[name] = {
-            "dtype": "F32",
-            "shape": list(array.shape),
-            "data_offsets": [len(data), len(data) + len(raw)],
-        }
-        data += raw
-    text = json.dumps(header).encode()
-    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
 
 
 def test_hwio_layout(tmp_path: Path) -> None:

@@ -18,15 +18,7 @@ from convcli import KernelError, ParameterError, ShapeError, convolve2d
 from convcli.core import layer, methods
 from convcli.core.layer import conv2d
 from convcli.core.params import PAD_MODES
-
-NUMPY_PAD = {
-    "zeros": "constant",
-    "constant": "constant",
-    "reflect": "reflect",
-    "replicate": "edge",
-    "circular": "wrap",
-    "symmetric": "symmetric",
-}
+from tests.reference import reference_conv2d
 
 
 def loop_reference(
@@ -39,27 +31,25 @@ def loop_reference(
     groups: int,
     mode: str,
 ) -> npt.NDArray[np.float64]:
-    """One (C_in, H, W) image through the layer, one output value at a time, in float64."""
-    c_out, per_group, kh, kw = weight.shape
-    widths = ((0, 0), (padding[0], padding[0]), (padding[1], padding[1]))
-    padded = np.pad(image.astype(np.float64), widths, mode=NUMPY_PAD[mode])  # type: ignore[call-overload]
-    oh = (padded.shape[1] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (padded.shape[2] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    out = np.zeros((c_out, oh, ow))
-    outputs_per_group = c_out // groups
-    for o in range(c_out):
-        first_channel = (o // outputs_per_group) * per_group
-        for i in range(oh):
-            for j in range(ow):
-                total = 0.0 if bias is None else float(bias[o])
-                for c in range(per_group):
-                    for a in range(kh):
-                        for b in range(kw):
-                            row = i * stride[0] + a * dilation[0]
-                            col = j * stride[1] + b * dilation[1]
-                            total += weight[o, c, a, b] * padded[first_channel + c, row, col]
-                out[o, i, j] = total
-    return out
+    """One (C_in, H, W) image through the layer, as its definition says: output channel o is
+    its bias plus, over the input channels of its group, each channel correlated with the
+    filter's kernel for it (the single-channel loop of ``tests/reference.py``)."""
+    per_group = weight.shape[1]
+    outputs_per_group = weight.shape[0] // groups
+    pads = ((padding[0], padding[0]), (padding[1], padding[1]))
+    maps = []
+    for o, filters in enumerate(weight):
+        first = (o // outputs_per_group) * per_group
+        total: npt.NDArray[np.float64] | float = 0.0 if bias is None else float(bias[o])
+        for c, kernel in enumerate(filters):
+            one = reference_conv2d(
+                image[first + c].astype(np.float64), kernel,
+                stride=stride, pads=pads, dilation=dilation, mode=mode,
+            )  # fmt: skip
+            assert one is not None  # the cases fit
+            total = total + one
+        maps.append(total)
+    return np.stack(maps)
 
 
 @contextmanager
@@ -104,7 +94,9 @@ def layers(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-def run_layer(case: dict[str, Any], image: npt.NDArray[Any] | None = None) -> npt.NDArray[Any]:
+def run_layer(
+    case: dict[str, Any], image: npt.NDArray[Any] | None = None, threads: int | None = None
+) -> npt.NDArray[Any]:
     return conv2d(
         case["input"] if image is None else image,
         case["weight"],
@@ -114,6 +106,7 @@ def run_layer(case: dict[str, Any], image: npt.NDArray[Any] | None = None) -> np
         dilation=case["dilation"],
         groups=case["groups"],
         padding_mode=case["mode"],
+        threads=threads,
     )
 
 
@@ -140,17 +133,7 @@ def reference_of(case: dict[str, Any]) -> npt.NDArray[np.float64]:
 def test_the_layer_matches_the_loop(case: dict[str, Any], threads: int) -> None:
     expected = reference_of(case)
     with small_strips():
-        result = conv2d(
-            case["input"],
-            case["weight"],
-            case["bias"],
-            stride=case["stride"],
-            padding=case["padding"],
-            dilation=case["dilation"],
-            groups=case["groups"],
-            padding_mode=case["mode"],
-            threads=threads,
-        )
+        result = run_layer(case, threads=threads)
     assert result.dtype == np.float64
     assert result.shape == expected.shape
     scale = np.abs(case["weight"]).sum() * max(1.0, np.abs(case["input"]).max()) + 1

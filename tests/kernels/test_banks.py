@@ -9,14 +9,11 @@ written here byte by byte.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import math
 import re
-import sys
 import tarfile
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +39,7 @@ from convcli.kernels.banks import (
     gaussian_blob,
     rgb_filter,
 )
-from tests.conftest import REPOSITORY
+from tests.conftest import load_script
 
 Array = npt.NDArray[np.float64]
 
@@ -481,19 +478,7 @@ def test_describe_filter_names_colour_angle_and_wavelength(weight: Array, expect
 # The script that made the data file, on a small dlib stream written here
 
 
-def load_converter() -> ModuleType:
-    """``scripts/convert_face_conv1.py`` as a module (scripts/ is not a package)."""
-    path = REPOSITORY / "scripts" / "convert_face_conv1.py"
-    spec = importlib.util.spec_from_file_location("convert_face_conv1", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-converter = load_converter()
+converter = load_script("convert_face_conv1")
 
 
 def dlib_int(value: int) -> bytes:
