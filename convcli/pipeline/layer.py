@@ -36,7 +36,7 @@ from convcli.imageio.weights import (
     load_layer_weights,
     parse_weight_spec,
 )
-from convcli.imageio.writing import OutputFormat, choose_format, encode_into
+from convcli.imageio.writing import OutputFormat, check_format_holds, choose_format, encode_into
 from convcli.kernels.banks import BANKS, bank
 from convcli.pipeline.sheet import compose, shrink, stack_sections
 
@@ -298,6 +298,8 @@ def run_layer(
     source_name = str(source) if isinstance(source, Path) else "-"
     destination_name = str(destination) if isinstance(destination, Path) else STDOUT_NAME
     fmt = choose_format(destination_name, None)
+    if fmt.name != "tiff":
+        check_format_holds(fmt, "RGB")  # the sheet is in colour (.npy holds anything)
     if isinstance(destination, Path):
         check_destination(destination)
         if isinstance(source, Path) and same_file(source, destination) and not options.force:

@@ -289,6 +289,16 @@ def test_a_colour_image_is_made_gray_for_a_gray_layer(tmp_path: Path) -> None:
     )
 
 
+def test_a_sheet_in_a_gray_only_format_is_refused_before_anything_is_computed(
+    tmp_path: Path,
+) -> None:
+    rgb8(tmp_path / "in.png", 8, 8)
+    out = tmp_path / "maps.pgm"
+    result = run("layer", tmp_path / "in.png", "-w", "gabor-rgb", "-o", out)
+    one_line_error(result, 2, "pgm cannot hold 8-bit colour")
+    assert not out.exists()
+
+
 def test_usage_errors(tmp_path: Path) -> None:
     one_line_error(run("layer", CAT, "-o", tmp_path / "x.png"), 2, "--weights")
     one_line_error(run("layer", CAT, "-w", "gabor-rgb", "-o", "-", "--json"), 2, "--json")
